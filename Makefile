@@ -1,0 +1,42 @@
+# lofar-hires: set-up, demo and tests. Every target installs what it needs (idempotent).
+#   make demo   simulate a small observation and run the workflows on it with cwltool
+#   make test   run the whole test suite
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+APT_PACKAGES := wsclean casacore-data casacore-data-observatories slurm-wlm munge
+STAMP := $(VENV)/.lofar-hires-installed
+DEMO_DIR ?= demo_output
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps venv demo test test-fast bench clean-demo
+
+setup: system-deps venv
+
+system-deps:
+	@bash tools/install_system_deps.sh $(APT_PACKAGES)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=23" "setuptools>=68" wheel
+	$(PIP) install --quiet -c constraints.txt -e ".[workflow,test]"
+	@touch $(STAMP)
+
+demo: setup
+	@bash tools/run_demo.sh $(DEMO_DIR)
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow and not slurm" $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) benchmarks/bench_simulate.py
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,81 @@
+"""The ``lofar-hires`` command: one sub-command per task.
+
+Each task module defines ``HELP`` (one line), ``add_arguments(parser)`` and
+``run(args) -> int``; the table :data:`TASKS` maps task names to modules.
+Errors a user can cause end with a one-line message and exit status 2 (bad
+input) or 3 (an external tool failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lofar_hires import __version__
+from lofar_hires.errors import InputError, LofarHiresError, MissingInputError, OutputExistsError, ToolError
+from lofar_hires.logging_setup import configure_logging
+
+log = logging.getLogger("lofar_hires.cli")
+
+#: Task name -> module implementing it.
+TASKS: dict[str, str] = {
+    "simulate": "lofar_hires.cli.simulate",
+    "image": "lofar_hires.cli.image",
+    "compare-sky": "lofar_hires.cli.compare_sky",
+}
+
+#: Exit status per error class (first match wins).
+EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
+    (InputError, 2),
+    (MissingInputError, 2),
+    (OutputExistsError, 2),
+    (ToolError, 3),
+    (LofarHiresError, 1),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lofar-hires",
+        description="Deep 0.3-arcsecond wide-field imaging of LOFAR observations.",
+    )
+    parser.add_argument("--version", action="version", version=f"lofar-hires {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="console log level (default INFO)")
+    parser.add_argument("--log-file", type=Path, default=None,
+                        help="also write a DEBUG-level log to this file")
+    sub = parser.add_subparsers(dest="task", metavar="TASK")
+    sub.required = True
+    for name, module_name in TASKS.items():
+        module = importlib.import_module(module_name)
+        task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(task_parser)
+        task_parser.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure_logging(args.log_level, args.log_file)
+    try:
+        return int(args._module.run(args) or 0)
+    except LofarHiresError as exc:
+        code = next(c for cls, c in EXIT_CODES if isinstance(exc, cls))
+        message = str(exc)
+        first, _, rest = message.partition("\n")
+        log.error("%s", first)
+        if rest:
+            log.error("%s", rest)
+        return code
+    except KeyboardInterrupt:
+        log.error("interrupted; incomplete outputs were removed")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""``lofar-hires image``: image measurement sets with WSClean."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from lofar_hires.runners.wsclean import WSCleanOptions
+
+HELP = "image measurement sets with WSClean (FITS products and provenance)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ms", nargs="+", type=Path, help="measurement set(s) to image")
+    parser.add_argument("--outdir", type=Path, default=Path("."), help="directory for the FITS files")
+    parser.add_argument("--name", default="image", help="product name prefix (default image)")
+    parser.add_argument("--size-pix", type=int, nargs=2, default=[1024, 1024], metavar=("NX", "NY"),
+                        help="image size in pixels")
+    parser.add_argument("--scale-arcsec", type=float, default=2.0, help="pixel size (arcsec)")
+    parser.add_argument("--niter", type=int, default=10000, help="maximum clean iterations (0: dirty)")
+    parser.add_argument("--weighting", choices=["natural", "uniform", "briggs"], default="briggs")
+    parser.add_argument("--robust", type=float, default=-0.5, help="Briggs robust parameter")
+    parser.add_argument("--data-column", default="DATA", help="column to image")
+    parser.add_argument("--pol", default="i", help="polarisation(s) to image (WSClean -pol)")
+    parser.add_argument("--mgain", type=float, default=0.6, help="major-cycle gain")
+    parser.add_argument("--threshold-sigma", type=float, default=None,
+                        help="stop cleaning at this many times the residual rms (WSClean -auto-threshold)")
+    parser.add_argument("--auto-mask-sigma", type=float, default=None, help="WSClean -auto-mask")
+    parser.add_argument("--multiscale", action="store_true", help="multi-scale clean")
+    parser.add_argument("--minuv-lambda", type=float, default=None, help="minimum uv distance (wavelengths)")
+    parser.add_argument("--maxuv-lambda", type=float, default=None, help="maximum uv distance (wavelengths)")
+    parser.add_argument("--taper-arcsec", type=float, default=None, help="Gaussian uv taper (arcsec)")
+    parser.add_argument("--restoring-beam-arcsec", type=float, default=None,
+                        help="circular restoring beam (default: fitted to the PSF)")
+    parser.add_argument("--channels-out", type=int, default=1, help="output channels (joined when > 1)")
+    parser.add_argument("--threads", type=int, default=1, help="WSClean threads")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing images")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lofar_hires.imaging.image import make_image
+
+    options = WSCleanOptions(
+        name=Path(args.name),
+        size_pix=(args.size_pix[0], args.size_pix[1]),
+        scale_arcsec=args.scale_arcsec,
+        niter=args.niter,
+        weighting=args.weighting,
+        robust=args.robust,
+        pol=args.pol,
+        data_column=args.data_column,
+        mgain=args.mgain if args.niter > 0 else None,
+        auto_threshold_sigma=args.threshold_sigma,
+        auto_mask_sigma=args.auto_mask_sigma,
+        multiscale=args.multiscale,
+        minuv_lambda=args.minuv_lambda,
+        maxuv_lambda=args.maxuv_lambda,
+        taper_gaussian_arcsec=args.taper_arcsec,
+        restoring_beam_arcsec=args.restoring_beam_arcsec,
+        channels_out=args.channels_out,
+        join_channels=args.channels_out > 1,
+        threads=args.threads,
+    )
+    products = make_image(args.ms, args.outdir, options, overwrite=args.overwrite)
+    print(json.dumps({k: str(v) for k, v in sorted(products.fits.items())}, indent=2))
+    return 0

@@ -1,0 +1,148 @@
+"""The one place where the runtime environment of external tools is prepared.
+
+* DP3 refuses to run unless ``OPENBLAS_NUM_THREADS=1`` (it links a threaded
+  OpenBLAS); we set it, and ``OMP_NUM_THREADS``, for every tool we start.
+* Beam models need casacore measures data. The Debian tree lacks ``TAI_UTC``,
+  so we generate a ``casarc`` pointing at the data shipped in the
+  python-casacore wheel and export ``CASARCFILES``.
+* DP3 and the everybeam module look for element-beam coefficients in
+  ``/usr/local/share/everybeam`` unless ``EVERYBEAM_DATADIR`` points at the
+  copy installed with the wheels; we set it.
+* Tools are looked up on ``PATH`` and next to the running Python interpreter
+  (a virtual environment's ``bin``), with an actionable error when missing.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from lofar_hires.errors import MissingToolError
+
+log = logging.getLogger(__name__)
+
+#: How to install each external program, shown when it is missing.
+INSTALL_HINTS: dict[str, str] = {
+    "DP3.py": "install the Python package 'dp3' (make setup does this in .venv)",
+    "wsclean": "install the Debian package 'wsclean' (apt-get install wsclean; make setup does this)",
+    "cwltool": "install the Python package 'cwltool' (make setup does this in .venv)",
+    "toil-cwl-runner": "install the Python package 'toil[cwl]' (make setup does this in .venv)",
+    "losoto": "install the Python package 'losoto' (make setup does this in .venv)",
+    "sva": "install the Python package 'sidereal-visibility-avg' plus numba, joblib, scikit-learn",
+    "slurmctld": "install the Debian packages 'slurm-wlm' and 'munge'",
+}
+
+#: Environment variables that make numerical libraries single-threaded per process.
+SINGLE_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def casacore_measures_dir() -> Path:
+    """Return the measures data directory shipped inside the python-casacore wheel."""
+    spec = importlib.util.find_spec("casacore")
+    if spec is None or spec.origin is None:
+        raise MissingToolError(
+            "python-casacore is not installed; install the Python package 'python-casacore'"
+        )
+    data = Path(spec.origin).parent / "data"
+    if not (data / "geodetic").is_dir():
+        raise MissingToolError(
+            f"python-casacore has no measures data in {data}; reinstall 'python-casacore' from PyPI"
+        )
+    return data
+
+
+def everybeam_data_dir() -> Path:
+    """Return the directory with EveryBeam's element-model coefficient files.
+
+    The dp3/everybeam wheels install them under ``<prefix>/share/everybeam`` but
+    look in ``/usr/local/share/everybeam`` unless ``EVERYBEAM_DATADIR`` says otherwise.
+    """
+    candidates = [Path(sys.prefix) / "share" / "everybeam", Path("/usr/local/share/everybeam"),
+                  Path("/usr/share/everybeam")]
+    for path in candidates:
+        if (path / "HamakerHBACoeff.h5").is_file():
+            return path
+    raise MissingToolError(
+        "EveryBeam coefficient files (HamakerHBACoeff.h5) not found; install the Python package "
+        "'everybeam' (make setup does this in .venv)"
+    )
+
+
+def cache_dir() -> Path:
+    """Per-user cache directory of lofar-hires (``$XDG_CACHE_HOME/lofar-hires``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "lofar-hires"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ensure_casarc() -> Path:
+    """Write (once) a casarc that points casacore at the wheel's measures data."""
+    measures = casacore_measures_dir()
+    casarc = cache_dir() / "casarc"
+    content = f"measures.directory: {measures}\n"
+    if not casarc.is_file() or casarc.read_text() != content:
+        tmp = casarc.with_name(f".casarc.{os.getpid()}.tmp")
+        tmp.write_text(content)
+        os.replace(tmp, casarc)
+    return casarc
+
+
+def tool_environment(threads: int | None = None) -> dict[str, str]:
+    """Environment for an external tool: single-threaded BLAS and casacore measures.
+
+    Parameters
+    ----------
+    threads
+        Not used for BLAS (always 1); recorded in ``LOFAR_HIRES_THREADS`` so
+        child steps can read what the caller asked for.
+    """
+    env = dict(os.environ)
+    for var in SINGLE_THREAD_VARS:
+        env[var] = "1"
+    env["CASARCFILES"] = str(ensure_casarc())
+    env.setdefault("EVERYBEAM_DATADIR", str(everybeam_data_dir()))
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in env.get("PATH", "").split(os.pathsep):
+        env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
+    if threads is not None:
+        env["LOFAR_HIRES_THREADS"] = str(threads)
+    return env
+
+
+def find_tool(name: str) -> str:
+    """Return the full path of an external program or raise :class:`MissingToolError`."""
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    path = shutil.which(name, path=search)
+    if path is None:
+        hint = INSTALL_HINTS.get(name, "install it and put it on PATH")
+        raise MissingToolError(f"required program '{name}' not found: {hint}")
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def tool_version(name: str) -> str:
+    """Return the first line a tool prints for ``--version`` (cached per process)."""
+    exe = find_tool(name)
+    flag = "-version" if name == "wsclean" else "--version"
+    try:
+        proc = subprocess.run(
+            [exe, flag],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=tool_environment(),
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.strip():
+            return line.strip()
+    return "unknown"

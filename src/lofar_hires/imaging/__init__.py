@@ -1,0 +1,1 @@
+"""Imaging with WSClean and measurements on the resulting FITS images."""
