@@ -55,7 +55,7 @@ def load_image(path: Path) -> FitsImage:
         if str(header.get(f"CTYPE{axis}", "")).startswith("FREQ"):
             freq = float(header[f"CRVAL{axis}"])
     beam = None
-    if "BMAJ" in header and "BMIN" in header:
+    if float(header.get("BMAJ", 0.0)) > 0 and float(header.get("BMIN", 0.0)) > 0:
         beam = (float(header["BMAJ"]), float(header["BMIN"]), float(header.get("BPA", 0.0)))
     return FitsImage(data=data, wcs=wcs, freq_hz=freq, beam_deg=beam, pixel_deg=abs(float(header["CDELT2"])))
 

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,8 +42,11 @@ def check_output_path(path: Path, overwrite: bool) -> None:
             raise InputError(f"cannot create output directory {parent}: {exc.strerror}") from exc
     if not parent.is_dir():
         raise InputError(f"output location {parent} is not a directory")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"output directory {parent} is not writable")
+    try:
+        probe = tempfile.NamedTemporaryFile(dir=parent, prefix=".write-probe-", delete=True)
+        probe.close()
+    except OSError as exc:
+        raise InputError(f"output directory {parent} is not writable: {exc.strerror}") from None
     if path.exists() or path.is_symlink():
         empty_dir = path.is_dir() and not any(path.iterdir())
         if not empty_dir and not overwrite:

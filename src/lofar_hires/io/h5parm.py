@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,12 +91,23 @@ def write_h5parm(
     attrs
         Extra solset attributes (e.g. provenance); non-strings are JSON-encoded.
     """
-    from losoto.h5parm import h5parm as H5parm
+    import tables
 
     path = Path(path)
     if path.exists():
         raise InputError(f"h5parm {path} already exists")
     logging.getLogger("losoto").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        # PyTables warns about LoSoTo's unicode table columns and its own keyword names.
+        warnings.simplefilter("ignore", tables.FlavorWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _write(path, soltabs, antenna_names, antenna_positions_m, directions, solset, attrs)
+    return path
+
+
+def _write(path, soltabs, antenna_names, antenna_positions_m, directions, solset, attrs) -> None:
+    from losoto.h5parm import h5parm as H5parm
+
     h5 = H5parm(str(path), readonly=False)
     try:
         ss = h5.makeSolset(solset)
@@ -124,7 +136,6 @@ def write_h5parm(
             ss.obj._v_attrs[key] = value if isinstance(value, str) else json.dumps(value, default=str)
     finally:
         h5.close()
-    return path
 
 
 def read_soltab(path: Path, name: str, solset: str = "sol000") -> Soltab:

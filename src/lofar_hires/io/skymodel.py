@@ -76,6 +76,8 @@ class SkyModel:
             setattr(self, name, arr)
         si = np.asarray(self.spectral_index, dtype=float)
         self.spectral_index = si.reshape(n, -1) if si.size else np.zeros((n, 0))
+        if self.spectral_index.shape[0] != n:
+            raise InputError(f"sky model: spectral_index has {self.spectral_index.shape[0]} rows, expected {n}")
         bad = sorted({t for t in self.types if t not in _KNOWN_TYPES})
         if bad:
             raise InputError(f"sky model: unknown component type(s) {bad}; use POINT or GAUSSIAN")

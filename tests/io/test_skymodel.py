@@ -1,0 +1,103 @@
+"""makesourcedb sky models: parsing, writing, spectra."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lofar_hires.errors import InputError
+from lofar_hires.io.skymodel import SkyModel, format_dec, format_ra, parse_dec, parse_ra, read_makesourcedb, write_makesourcedb
+
+MODEL = """\
+# test model
+FORMAT = Name, Type, Patch, Ra, Dec, I, Q, U, V, ReferenceFrequency='150e6', SpectralIndex='[]', LogarithmicSI='true', MajorAxis, MinorAxis, Orientation
+
+, , P1, 16:11:00.0, +55.00.00.0
+s1, POINT, P1, 16:11:00.000, +55.00.00.000, 2.0, 0, 0, 0, 150e6, [-0.7], true, , ,
+s2, GAUSSIAN, P1, 16:12:30.5, +54.30.15.5, 1.0, 0, 0, 0, 120e6, [-0.8,0.1], true, 20.0, 10.0, 45.0
+s3, POINT, P2, 16:10:00.0, +55.10.00.0, 1.0, 0, 0, 0, 150e6, [0.5,0.25], false, , ,
+"""
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "m.skymodel"
+    path.write_text(MODEL)
+    return path
+
+
+def test_read_components_and_patches(model_file):
+    m = read_makesourcedb(model_file)
+    assert m.names == ["s1", "s2", "s3"]
+    assert m.types == ["POINT", "GAUSSIAN", "POINT"]
+    assert m.patches == ["P1", "P1", "P2"]
+    assert math.degrees(m.ra_rad[0]) == pytest.approx(242.75)
+    assert math.degrees(m.dec_rad[1]) == pytest.approx(54 + 30 / 60 + 15.5 / 3600)
+    assert m.major_arcsec[1] == 20.0 and m.orientation_deg[1] == 45.0
+    assert m.ref_freq_hz[1] == 120e6
+
+
+def test_spectra_follow_makesourcedb(model_file):
+    m = read_makesourcedb(model_file)
+    f = np.array([100e6, 150e6, 200e6])
+    flux = m.flux_jy(f)
+    assert flux[0] == pytest.approx(2.0 * (f / 150e6) ** -0.7)
+    x = f / 120e6
+    assert flux[1] == pytest.approx(x ** (-0.8 + 0.1 * np.log10(x)))
+    y = f / 150e6 - 1
+    assert flux[2] == pytest.approx(1.0 + 0.5 * y + 0.25 * y**2)
+
+
+def test_write_read_roundtrip(model_file, tmp_path):
+    m = read_makesourcedb(model_file)
+    out = write_makesourcedb(m, tmp_path / "out.skymodel")
+    back = read_makesourcedb(out)
+    assert back.names == m.names and back.patches == m.patches
+    np.testing.assert_allclose(back.ra_rad, m.ra_rad, atol=1e-9)
+    np.testing.assert_allclose(back.dec_rad, m.dec_rad, atol=1e-9)
+    np.testing.assert_allclose(back.flux_jy(np.array([140e6])), m.flux_jy(np.array([140e6])), rtol=1e-7)
+
+
+@pytest.mark.parametrize("text, deg", [("16:11:00", 242.75), ("16h11m00s", 242.75), ("242.75", 242.75),
+                                       ("0:00:00.0", 0.0)])
+def test_parse_ra(text, deg):
+    assert math.degrees(parse_ra(text)) == pytest.approx(deg)
+
+
+@pytest.mark.parametrize("text, deg", [("+55.00.00.0", 55.0), ("-05.30.00", -5.5), ("55d30m00s", 55.5),
+                                       ("-0.5", -0.5)])
+def test_parse_dec(text, deg):
+    assert math.degrees(parse_dec(text)) == pytest.approx(deg)
+
+
+@pytest.mark.parametrize("text", ["25:00:00", "abc", "361"])
+def test_bad_ra(text):
+    with pytest.raises(InputError):
+        parse_ra(text)
+
+
+def test_format_roundtrip():
+    for ra in np.radians([0.0, 12.3456789, 242.75, 359.9999]):
+        assert parse_ra(format_ra(ra)) == pytest.approx(ra % (2 * np.pi), abs=1e-9)
+    for dec in np.radians([-89.5, -0.25, 0.0, 55.123456]):
+        assert parse_dec(format_dec(dec)) == pytest.approx(dec, abs=1e-9)
+
+
+def test_errors_name_file_and_line(tmp_path):
+    bad = tmp_path / "bad.skymodel"
+    bad.write_text("FORMAT = Name, Type, Ra, Dec, I\ns1, POINT, 16:11:00, +55.00.00, notanumber\n")
+    with pytest.raises(InputError, match=r"bad.skymodel:2: cannot parse component"):
+        read_makesourcedb(bad)
+    noformat = tmp_path / "nf.skymodel"
+    noformat.write_text("s1, POINT, 16:11:00, +55.00.00, 1\n")
+    with pytest.raises(InputError, match="no FORMAT line"):
+        read_makesourcedb(noformat)
+
+
+def test_duplicate_names_refused():
+    z = np.zeros(2)
+    with pytest.raises(InputError, match="duplicate component names"):
+        SkyModel(["a", "a"], ["POINT"] * 2, ["a", "a"], z, z, z + 1, z + 1e8, np.zeros((2, 0)),
+                 np.ones(2, bool), z, z, z)
