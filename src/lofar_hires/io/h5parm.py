@@ -96,7 +96,7 @@ def write_h5parm(
     path = Path(path)
     if path.exists():
         raise InputError(f"h5parm {path} already exists")
-    logging.getLogger("losoto").setLevel(logging.WARNING)
+    logging.getLogger("LoSoTo").setLevel(logging.WARNING)
     with warnings.catch_warnings():
         # PyTables warns about LoSoTo's unicode table columns and its own keyword names.
         warnings.simplefilter("ignore", tables.FlavorWarning)
