@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from lofar_hires.errors import InputError
-from lofar_hires.io.skymodel import SkyModel, format_dec, format_ra, parse_dec, parse_ra, read_makesourcedb, write_makesourcedb
+from lofar_hires.io.skymodel import (
+    SkyModel,
+    format_dec,
+    format_ra,
+    parse_dec,
+    parse_ra,
+    read_makesourcedb,
+    write_makesourcedb,
+)
 
 MODEL = """\
 # test model

@@ -1,0 +1,1 @@
+"""The built-in simulator of LOFAR observations with known corruptions (ground truth)."""
