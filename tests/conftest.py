@@ -72,7 +72,8 @@ def image(ms, outdir: Path, name: str, *, size_pix: int = 512, scale_arcsec: flo
     opts = WSCleanOptions(name=Path(name), size_pix=(size_pix, size_pix), scale_arcsec=scale_arcsec,
                           niter=niter, weighting=weighting, robust=robust, data_column=data_column,
                           mgain=0.6 if niter else None, maxuv_lambda=maxuv_lambda,
-                          restoring_beam_arcsec=restoring_beam_arcsec, threads=2, extra_args=extra)
+                          restoring_beam_arcsec=restoring_beam_arcsec, threads=2, extra_args=extra,
+                          no_update_model_required=True)
     return make_image([ms], outdir, opts).fits
 
 

@@ -10,10 +10,9 @@ import os
 from importlib.metadata import PackageNotFoundError, version
 
 # Our numerical work is many small batched matrix products, which multi-threaded
-# BLAS slows down (and DP3 refuses to run with it). Parallelism comes from running
-# steps side by side; users can still override these before importing us.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+# OpenBLAS slows down (and DP3 refuses to run with it). Parallelism comes from
+# running steps side by side; users can override this before importing us.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 try:
     __version__ = version("lofar-hires")

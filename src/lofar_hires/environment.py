@@ -1,7 +1,8 @@
 """The one place where the runtime environment of external tools is prepared.
 
 * DP3 refuses to run unless ``OPENBLAS_NUM_THREADS=1`` (it links a threaded
-  OpenBLAS); we set it, and ``OMP_NUM_THREADS``, for every tool we start.
+  OpenBLAS); we set it for every tool we start (their own threads are set with
+  their options: DP3 ``numthreads``, WSClean ``-j``).
 * Beam models need casacore measures data. The Debian tree lacks ``TAI_UTC``,
   so we generate a ``casarc`` pointing at the data shipped in the
   python-casacore wheel and export ``CASARCFILES``.
@@ -38,8 +39,6 @@ INSTALL_HINTS: dict[str, str] = {
     "slurmctld": "install the Debian packages 'slurm-wlm' and 'munge'",
 }
 
-#: Environment variables that make numerical libraries single-threaded per process.
-SINGLE_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def casacore_measures_dir() -> Path:
@@ -94,25 +93,15 @@ def ensure_casarc() -> Path:
     return casarc
 
 
-def tool_environment(threads: int | None = None) -> dict[str, str]:
-    """Environment for an external tool: single-threaded BLAS and casacore measures.
-
-    Parameters
-    ----------
-    threads
-        Not used for BLAS (always 1); recorded in ``LOFAR_HIRES_THREADS`` so
-        child steps can read what the caller asked for.
-    """
+def tool_environment() -> dict[str, str]:
+    """Environment for an external tool: single-threaded BLAS, measures data, beam coefficients."""
     env = dict(os.environ)
-    for var in SINGLE_THREAD_VARS:
-        env[var] = "1"
+    env["OPENBLAS_NUM_THREADS"] = "1"
     env["CASARCFILES"] = str(ensure_casarc())
     env.setdefault("EVERYBEAM_DATADIR", str(everybeam_data_dir()))
     venv_bin = str(Path(sys.executable).parent)
     if venv_bin not in env.get("PATH", "").split(os.pathsep):
         env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")
-    if threads is not None:
-        env["LOFAR_HIRES_THREADS"] = str(threads)
     return env
 
 

@@ -38,21 +38,30 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 )
 
 
+def _logging_options() -> argparse.ArgumentParser:
+    """Options accepted both before and after the task name (CWL tools put them after)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--log-level", default=argparse.SUPPRESS,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="console log level (default INFO)")
+    common.add_argument("--log-file", type=Path, default=argparse.SUPPRESS,
+                        help="also write a DEBUG-level log to this file")
+    return common
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = _logging_options()
     parser = argparse.ArgumentParser(
         prog="lofar-hires",
         description="Deep 0.3-arcsecond wide-field imaging of LOFAR observations.",
+        parents=[common],
     )
+    parser.set_defaults(log_level="INFO", log_file=None)
     parser.add_argument("--version", action="version", version=f"lofar-hires {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                        help="console log level (default INFO)")
-    parser.add_argument("--log-file", type=Path, default=None,
-                        help="also write a DEBUG-level log to this file")
     sub = parser.add_subparsers(dest="task", metavar="TASK")
     sub.required = True
     for name, module_name in TASKS.items():
         module = importlib.import_module(module_name)
-        task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
         module.add_arguments(task_parser)
         task_parser.set_defaults(_module=module)
     return parser

@@ -26,6 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.imaging.compare import compare_with_skymodel, comparison_table
+    from lofar_hires.provenance import sha256_file
 
     rows, rms = compare_with_skymodel(args.image, args.skymodel, args.min_flux_jy,
                                       compact_only=not args.include_extended)
@@ -35,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
         log.info("%-12s true %.4f Jy  peak %.4f Jy/beam (x%.3f)  integrated %s  offset %.2f arcsec",
                  r.name, r.true_flux_jy, r.peak_jy_per_beam, r.peak_ratio, integrated, r.offset_arcsec)
     log.info("image rms %.3g Jy/beam; %d source(s) measured", rms, len(rows))
-    result = {"image": str(args.image), "skymodel": str(args.skymodel), "rms_jy_per_beam": rms,
-              "sources": table}
+    result = {"image": args.image.name, "image_sha256": sha256_file(args.image),
+              "skymodel": args.skymodel.name, "skymodel_sha256": sha256_file(args.skymodel),
+              "rms_jy_per_beam": rms, "sources": table}
     if args.output is None:
         print(json.dumps(result, indent=2))
     elif args.output.suffix == ".csv":

@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="circular restoring beam (default: fitted to the PSF)")
     parser.add_argument("--channels-out", type=int, default=1, help="output channels (joined when > 1)")
     parser.add_argument("--threads", type=int, default=1, help="WSClean threads")
+    parser.add_argument("--update-model", action="store_true",
+                        help="let WSClean write MODEL_DATA into the measurement sets (default: inputs untouched)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing images")
 
 
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         channels_out=args.channels_out,
         join_channels=args.channels_out > 1,
         threads=args.threads,
+        no_update_model_required=not args.update_model,
     )
     products = make_image(args.ms, args.outdir, options, overwrite=args.overwrite)
     print(json.dumps({k: str(v) for k, v in sorted(products.fits.items())}, indent=2))

@@ -15,8 +15,8 @@ log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", default="small",
-                        help=f"starting configuration: one of {', '.join(preset_names())} (default small)")
+    parser.add_argument("--preset", default="small", choices=preset_names(),
+                        help="starting configuration (default small)")
     parser.add_argument("--config", type=Path, default=None,
                         help="YAML file with settings that override the preset")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

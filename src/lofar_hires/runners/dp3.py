@@ -144,7 +144,6 @@ def run_dp3(
         "DP3.py",
         [str(parset), *overrides],
         workdir / f"{name}.log",
-        threads=run.numthreads,
         provenance=provenance,
         fail_patterns=DP3_FAIL_PATTERNS,
     )

@@ -26,7 +26,6 @@ def run_logged(
     log_path: Path,
     *,
     cwd: Path | None = None,
-    threads: int | None = None,
     provenance: Provenance | None = None,
     fail_patterns: Sequence[str] = (),
 ) -> ToolRun:
@@ -42,8 +41,6 @@ def run_logged(
         File that receives the tool's stdout and stderr.
     cwd
         Working directory.
-    threads
-        Thread count passed to the environment helper.
     provenance
         Record the run here when given.
     fail_patterns
@@ -74,7 +71,7 @@ def run_logged(
         proc = subprocess.Popen(
             command,
             cwd=cwd,
-            env=tool_environment(threads),
+            env=tool_environment(),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

@@ -210,7 +210,6 @@ def run_wsclean(
         "wsclean",
         build_wsclean_command(opts, ms_paths),
         log_path,
-        threads=opts.threads,
         provenance=provenance,
     )
     produced = tuple(

@@ -39,8 +39,8 @@ from lofar_hires.simulation.beam import BeamModel
 from lofar_hires.simulation.config import SimulationConfig
 from lofar_hires.simulation.geometry import radec_to_lmn, station_uvw_m
 from lofar_hires.simulation.mswriter import MsChunkWriter, MsLayout, create_ms
-from lofar_hires.simulation.planning import ObservationPlan, plan_observations
 from lofar_hires.simulation.noise import baseline_sigma_jy, natural_image_noise_jy, station_sefd_jy
+from lofar_hires.simulation.planning import ObservationPlan, plan_observations
 from lofar_hires.simulation.predict import Components, predict_visibilities
 from lofar_hires.simulation.sky import flux_weighted_centre, generate_sky, load_calibrator_model
 from lofar_hires.simulation.stations import StationLayout, load_stations

@@ -1,0 +1,388 @@
+"""The CWL layer: validation, conventions, consistency with the CLI, and end-to-end runs.
+
+* every ``*.cwl`` under ``steps/`` and ``workflows/`` passes ``cwltool --validate``
+  without a single warning;
+* every step tool follows the house conventions (labels and docs, resources,
+  container image only as a hint, logs captured, nothing updated in place);
+* every step tool's command-line bindings match the argparse parser of its
+  ``lofar-hires`` task, and every option of the task is exposed (with a short,
+  explicit list of deliberate exceptions);
+* ``workflows/simulate.cwl`` runs on the tiny job with cwltool and with toil, and
+  the true fluxes are recovered in the image (``slow``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from lofar_hires.cli import build_parser
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = REPO / "steps"
+WORKFLOWS = REPO / "workflows"
+SIMULATE_WORKFLOW = WORKFLOWS / "simulate.cwl"
+TINY_JOB = WORKFLOWS / "jobs" / "simulate_tiny.yml"
+
+#: Directory of the running interpreter: holds cwltool, toil-cwl-runner and lofar-hires.
+VENV_BIN = Path(sys.executable).parent
+
+CWL_FILES = sorted([*STEPS.rglob("*.cwl"), *WORKFLOWS.rglob("*.cwl")])
+STEP_TOOLS = sorted(STEPS.glob("*.cwl"))
+
+#: CLI options a step tool deliberately does not expose, with the reason.
+_LOGGING = {
+    "--log-level": "the runner captures stderr into the step's log file; INFO is what users read",
+    "--log-file": "the step's stderr log already holds the full log",
+}
+
+NOT_EXPOSED: dict[str, dict[str, str]] = {
+    "simulate": {
+        **_LOGGING,
+        "--help": "prints help and exits",
+        "--overwrite": "a CWL step always writes into a fresh output directory",
+        "--list-options": "prints the settings and exits, no products",
+        "--dry-run": "prints the resolved settings and exits, no products",
+    },
+    "image": {
+        **_LOGGING,
+        "--help": "prints help and exits",
+        "--overwrite": "a CWL step always writes into a fresh output directory",
+        "--update-model": "a step never writes into its input measurement sets",
+    },
+    "compare-sky": {
+        **_LOGGING,
+        "--help": "prints help and exits",
+    },
+}
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def tool_env(tmpdir: Path | None = None) -> dict[str, str]:
+    """The environment for runner subprocesses: the venv's bin directory first on PATH.
+
+    With ``tmpdir``, temporary files go there (toil leaves a message-bus file and an
+    empty file in ``$TMPDIR`` after every run).
+    """
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    if tmpdir is not None:
+        tmpdir.mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(tmpdir)
+    return env
+
+
+def load_cwl(path: Path) -> dict[str, Any]:
+    with path.open() as fh:
+        return yaml.safe_load(fh)
+
+
+def as_list(section: Any) -> list[dict[str, Any]]:
+    """CWL inputs/outputs/requirements in either map or list form, as a list with ``id``/``class``."""
+    if section is None:
+        return []
+    if isinstance(section, list):
+        return section
+    items = []
+    for key, value in section.items():
+        value = dict(value) if isinstance(value, dict) else {"type": value}
+        value.setdefault("id", key)
+        value.setdefault("class", key)
+        items.append(value)
+    return items
+
+
+def cwl_type(spec: Any) -> tuple[str, bool, bool, list[str] | None]:
+    """Reduce a CWL type to ``(base, is_array, optional, enum_symbols)``."""
+    optional = False
+    if isinstance(spec, list):
+        optional = "null" in spec
+        rest = [t for t in spec if t != "null"]
+        assert len(rest) == 1, f"unions other than with null are not used here: {spec}"
+        spec = rest[0]
+    if isinstance(spec, str):
+        if spec.endswith("?"):
+            optional, spec = True, spec[:-1]
+        if spec.endswith("[]"):
+            return spec[:-2], True, optional, None
+        return spec, False, optional, None
+    if spec["type"] == "array":
+        base, _, _, symbols = cwl_type(spec["items"])
+        return base, True, optional, symbols
+    if spec["type"] == "enum":
+        return "enum", False, optional, [s.split("/")[-1] for s in spec["symbols"]]
+    raise AssertionError(f"unexpected CWL type {spec}")
+
+
+def prefix_of(inp: dict[str, Any]) -> str | None:
+    """The option an input binds to: its own prefix, or the prefix of its array items."""
+    binding = inp.get("inputBinding") or {}
+    if binding.get("prefix"):
+        return binding["prefix"]
+    spec = inp["type"]
+    for t in spec if isinstance(spec, list) else [spec]:
+        if isinstance(t, dict) and t.get("type") == "array":
+            item_binding = t.get("inputBinding") or {}
+            if item_binding.get("prefix"):
+                return item_binding["prefix"]
+    return None
+
+
+def task_parsers() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    return parser._subparsers._group_actions[0].choices  # argparse has no public API for this
+
+
+def long_option(action: argparse.Action) -> str:
+    return max(action.option_strings, key=len)
+
+
+def step_task(doc: dict[str, Any]) -> str:
+    base = doc["baseCommand"]
+    assert base[0] == "lofar-hires" and len(base) == 2, f"baseCommand must be [lofar-hires, <task>]: {base}"
+    return base[1]
+
+
+def requirement(doc: dict[str, Any], section: str, cls: str) -> dict[str, Any] | None:
+    for item in as_list(doc.get(section)):
+        if item["class"] == cls:
+            return item
+    return None
+
+
+def run_runner(args: list[str], cwd: Path, env: dict[str, str], log: Path,
+               timeout_s: float = 600) -> dict[str, Any]:
+    """Run a CWL runner, keep its log, and return the output object it prints."""
+    try:
+        proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        log.write_text(stderr)
+        pytest.fail(f"{Path(args[0]).name} did not finish within {timeout_s:.0f} s; log in {log}")
+    log.write_text(proc.stderr)
+    if proc.returncode != 0:
+        pytest.fail(f"{Path(args[0]).name} failed with exit status {proc.returncode}; "
+                    f"last lines of its log ({log}):\n" + "\n".join(proc.stderr.splitlines()[-40:]))
+    return json.loads(proc.stdout)
+
+
+def check_workflow_outputs(out: dict[str, Any], outdir: Path) -> None:
+    """Outputs of workflows/simulate.cwl on the tiny job: present, complete and correct."""
+
+    def path(obj: dict[str, Any]) -> Path:
+        p = Path(obj["path"])
+        assert p.resolve().is_relative_to(outdir.resolve()), f"{p} is not inside {outdir}"
+        return p
+
+    simulation = path(out["simulation"])
+    assert simulation.is_dir()
+    record = json.loads((simulation / "simulation.json").read_text())
+    targets = [o["name"] for o in record["observations"] if o["kind"] == "target"]
+    calibrators = [o["name"] for o in record["observations"] if o["kind"] == "calibrator"]
+    assert targets and calibrators, "the tiny job simulates a target and a calibrator"
+
+    # Measurement sets, sorted by name, each a complete casacore table.
+    assert [Path(d["path"]).name for d in out["target_ms"]] == [f"{n}.MS" for n in targets]
+    assert [Path(d["path"]).name for d in out["calibrator_ms"]] == [f"{n}.MS" for n in calibrators]
+    for ms in out["target_ms"] + out["calibrator_ms"]:
+        assert (path(ms) / "table.dat").is_file() and (path(ms) / "ANTENNA").is_dir()
+
+    names = sorted(targets + calibrators)
+    assert sorted(Path(f["path"]).name for f in out["truth_h5parm"]) == [f"{n}.truth.h5" for n in names]
+    assert sorted(Path(f["path"]).name for f in out["truth_json"]) == [f"{n}.truth.json" for n in names]
+    assert Path(out["sky_model"]["path"]).name == "sky_truth.skymodel"
+
+    for key in ("truth_h5parm", "truth_json", "logs"):
+        for f in out[key]:
+            assert path(f).is_file(), f
+    for key in ("sky_model", "image", "model", "residual", "psf", "dirty", "image_provenance",
+                "wsclean_log", "comparison"):
+        assert path(out[key]).is_file() and path(out[key]).stat().st_size > 0, key
+    assert Path(out["image"]["path"]).name == "target-image.fits"
+    assert sorted(Path(f["path"]).name for f in out["logs"]) == sorted(
+        f"{step}{suffix}" for step in ("simulate", "image", "compare_sky")
+        for suffix in (".log", ".stderr.log"))
+
+    # Closed loop: the bright true sources are found with the right flux.
+    comparison = json.loads(path(out["comparison"]).read_text())
+    sources = comparison["sources"]
+    assert sources, "no sky-model source was measured in the image"
+    bad = {s["name"]: s["integrated_ratio"] for s in sources
+           if s["integrated_ratio"] is None or not 0.9 <= s["integrated_ratio"] <= 1.1}
+    assert not bad, f"integrated flux ratios outside 0.9..1.1: {bad}"
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize("cwl", CWL_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_cwltool_validate_without_warnings(cwl: Path) -> None:
+    proc = subprocess.run([str(VENV_BIN / "cwltool"), "--validate", str(cwl)], env=tool_env(),
+                          capture_output=True, text=True, timeout=300)
+    output = ANSI.sub("", proc.stdout + proc.stderr)
+    assert proc.returncode == 0, output
+    assert "is valid CWL" in output, output
+    noisy = [line for line in output.splitlines() if re.search(r"warn|error", line, re.IGNORECASE)]
+    assert not noisy, "cwltool --validate reported:\n" + "\n".join(noisy)
+
+
+def test_every_cwl_file_is_covered() -> None:
+    names = {p.relative_to(REPO).as_posix() for p in CWL_FILES}
+    assert {"steps/simulate.cwl", "steps/image.cwl", "steps/compare_sky.cwl",
+            "workflows/simulate.cwl"} <= names
+
+
+@pytest.mark.parametrize("cwl", CWL_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_inputs_have_label_and_doc(cwl: Path) -> None:
+    doc = load_cwl(cwl)
+    assert doc["cwlVersion"] == "v1.2"
+    missing = [inp["id"] for inp in as_list(doc["inputs"]) if not inp.get("label") or not inp.get("doc")]
+    assert not missing, f"inputs without label or doc: {missing}"
+
+
+# --------------------------------------------------------------------------- conventions
+
+
+@pytest.mark.parametrize("cwl", STEP_TOOLS, ids=lambda p: p.name)
+def test_step_tool_conventions(cwl: Path) -> None:
+    doc = load_cwl(cwl)
+    text = cwl.read_text()
+    assert doc["class"] == "CommandLineTool"
+    task = step_task(doc)
+
+    env = requirement(doc, "requirements", "EnvVarRequirement")
+    assert env is not None, "EnvVarRequirement missing"
+    assert env["envDef"]["OPENBLAS_NUM_THREADS"] == "1"
+
+    # Resources and the container image are hints; the image is pinned.
+    resources = requirement(doc, "hints", "ResourceRequirement") or requirement(
+        doc, "requirements", "ResourceRequirement")
+    assert resources is not None, "ResourceRequirement missing"
+    assert resources["coresMin"] == "$(inputs.cores)" and resources["ramMin"] == "$(inputs.ram_mb)"
+    inputs = {inp["id"]: inp for inp in as_list(doc["inputs"])}
+    for name in ("cores", "ram_mb"):
+        assert cwl_type(inputs[name]["type"])[0] == "int" and inputs[name]["default"] > 0
+    assert requirement(doc, "requirements", "DockerRequirement") is None
+    docker = requirement(doc, "hints", "DockerRequirement")
+    assert docker is not None and docker["dockerPull"] == "lofar-hires:0.1.0"
+
+    # None of the steps updates its inputs in place.
+    assert "writable" not in text
+
+    # Logs: stdout and stderr go to named files that are outputs.
+    stem = cwl.stem
+    assert doc["stdout"] == f"{stem}.log" and doc["stderr"] == f"{stem}.stderr.log"
+    out_types = {str(o["type"]) for o in as_list(doc["outputs"])}
+    assert {"stdout", "stderr"} <= out_types
+
+    # Threads follow the granted cores where the task has a threads option.
+    options = {long_option(a) for a in task_parsers()[task]._actions if a.option_strings}
+    if "--threads" in options:
+        arguments = {a.get("prefix"): a.get("valueFrom") for a in doc.get("arguments", [])
+                     if isinstance(a, dict)}
+        assert arguments.get("--threads") == "$(runtime.cores)"
+
+
+# --------------------------------------------------------------------------- CLI consistency
+
+
+@pytest.mark.parametrize("cwl", STEP_TOOLS, ids=lambda p: p.name)
+def test_step_tool_matches_cli(cwl: Path) -> None:
+    doc = load_cwl(cwl)
+    task = step_task(doc)
+    parser = task_parsers()[task]
+    actions = {long_option(a): a for a in parser._actions if a.option_strings}
+    positionals = [a for a in parser._actions if not a.option_strings]
+
+    inputs = as_list(doc["inputs"])
+    bound = {prefix_of(inp): inp for inp in inputs if prefix_of(inp)}
+    from_arguments = {a["prefix"] for a in doc.get("arguments", []) if isinstance(a, dict) and "prefix" in a}
+
+    # 1. Every binding names a real option of the task.
+    unknown = sorted((set(bound) | from_arguments) - set(actions))
+    assert not unknown, f"{cwl.name} binds options that `lofar-hires {task}` does not have: {unknown}"
+
+    # 2. Every option of the task is exposed, or listed as a deliberate exception.
+    exceptions = NOT_EXPOSED[task]
+    stale = sorted(set(exceptions) - set(actions))
+    assert not stale, f"NOT_EXPOSED lists options that `lofar-hires {task}` no longer has: {stale}"
+    hidden = sorted(set(actions) - set(bound) - from_arguments - set(exceptions))
+    assert not hidden, f"options of `lofar-hires {task}` missing from {cwl.name}: {hidden}"
+
+    # 3. Positional arguments are bound by position, in order, under the same names.
+    by_position = sorted(
+        (inp for inp in inputs
+         if inp.get("inputBinding") is not None and not prefix_of(inp)
+         and "valueFrom" not in inp["inputBinding"]),
+        key=lambda inp: inp["inputBinding"].get("position", 0))
+    assert [inp["id"] for inp in by_position] == [a.dest for a in positionals]
+    for inp, action in zip(by_position, positionals):
+        base, is_array, optional, _ = cwl_type(inp["type"])
+        assert not optional, f"positional {inp['id']} must be required"
+        assert is_array == (action.nargs in ("+", "*")), inp["id"]
+
+    # 4. Types agree with argparse: flags, enumerations, numbers, repeatable options.
+    for option, inp in bound.items():
+        action = actions[option]
+        base, is_array, optional, symbols = cwl_type(inp["type"])
+        where = f"{cwl.name} input {inp['id']} ({option})"
+        if isinstance(action, argparse._StoreTrueAction):
+            assert base == "boolean" and not is_array, where
+            continue
+        choices = action.choices
+        if choices is not None:
+            assert base == "enum" and sorted(symbols) == sorted(choices), where
+        elif action.type is int:
+            assert base == "int", where
+        elif action.type is float:
+            assert base == "float", where
+        elif action.type is Path:
+            assert base in ("File", "Directory", "string"), where
+        else:
+            assert base == "string", where
+        repeatable = isinstance(action, argparse._AppendAction) or action.nargs not in (None, "?")
+        assert is_array == repeatable, f"{where}: array type must match a repeatable option"
+        # Options with a CLI default are optional in CWL or carry a default.
+        if action.default is not None and not action.required:
+            assert optional or "default" in inp, f"{where} should be optional (the CLI has a default)"
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_simulate_workflow_cwltool(tmp_path: Path) -> None:
+    outdir = tmp_path / "out"
+    tmp = tmp_path / "tmp"
+    env = tool_env(tmp)
+    out = run_runner(
+        [str(VENV_BIN / "cwltool"), "--no-container", "--outdir", str(outdir),
+         "--tmpdir-prefix", f"{tmp}/", "--tmp-outdir-prefix", f"{tmp}/",
+         str(SIMULATE_WORKFLOW), str(TINY_JOB)],
+        cwd=tmp_path, env=env, log=tmp_path / "cwltool.log")
+    check_workflow_outputs(out, outdir)
+
+
+@pytest.mark.slow
+def test_simulate_workflow_toil(tmp_path: Path) -> None:
+    outdir = tmp_path / "out"
+    # --no-container: otherwise toil first tries to pull the hinted Docker image.
+    out = run_runner(
+        [str(VENV_BIN / "toil-cwl-runner"), "--no-container", "--batchSystem", "single_machine",
+         "--jobStore", str(tmp_path / "js"), "--workDir", str(tmp_path / "w"), "--outdir", str(outdir),
+         str(SIMULATE_WORKFLOW), str(TINY_JOB)],
+        cwd=tmp_path, env=tool_env(tmp_path / "tmp"), log=tmp_path / "toil.log")
+    check_workflow_outputs(out, outdir)
