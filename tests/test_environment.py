@@ -9,7 +9,7 @@ from lofar_hires.errors import MissingToolError
 
 
 def test_tool_environment_sets_single_threaded_blas_and_measures():
-    e = env.tool_environment(threads=2)
+    e = env.tool_environment()
     assert e["OPENBLAS_NUM_THREADS"] == "1"
     casarc = e["CASARCFILES"]
     text = open(casarc).read()

@@ -66,17 +66,22 @@ layout() {
     SLURMD_PID="$DIR/run/slurmd.pid"
 }
 
-# True when the pid file names a live process whose command is the given program.
-pid_alive() {
-    local pidfile=$1 prog=$2 pid comm
-    [[ -s "$pidfile" ]] || return 1
-    pid=$(<"$pidfile")
+# True when the process is alive (not a zombie) and its command is the given program.
+proc_alive() {
+    local pid=$1 prog=$2 comm state
     [[ "$pid" =~ ^[0-9]+$ ]] || return 1
-    [[ -r "/proc/$pid/comm" ]] || return 1
-    comm=$(<"/proc/$pid/comm")
+    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
+    state=$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || return 1
     # A zombie has exited already.
-    [[ "$(awk '/^State:/ {print $2}' "/proc/$pid/status" 2>/dev/null)" != "Z" ]] || return 1
-    [[ "$comm" == "$prog" ]]
+    [[ "$state" != "Z" && "$comm" == "$prog" ]]
+}
+
+# True when the pid file names a live process of the given program. Daemons remove
+# their pid files when they exit, so a vanished file means "not running".
+pid_alive() {
+    local pidfile=$1 prog=$2 pid
+    pid=$(cat "$pidfile" 2>/dev/null) || return 1
+    proc_alive "$pid" "$prog"
 }
 
 # Wait until a command succeeds, or fail after TIMEOUT seconds showing a log file.
@@ -267,18 +272,18 @@ cmd_start() {
 # Stop one daemon by its pid file: TERM, wait, then KILL.
 stop_daemon() {
     local pidfile=$1 prog=$2 pid i
-    if ! pid_alive "$pidfile" "$prog"; then
+    pid=$(cat "$pidfile" 2>/dev/null) || pid=""
+    if ! proc_alive "$pid" "$prog"; then
         rm -f "$pidfile"
         say "$prog not running"
         return
     fi
-    pid=$(<"$pidfile")
     kill -TERM "$pid" 2>/dev/null || true
     for ((i = 0; i < TIMEOUT * 4; i++)); do
-        pid_alive "$pidfile" "$prog" || break
+        proc_alive "$pid" "$prog" || break
         sleep 0.25
     done
-    if pid_alive "$pidfile" "$prog"; then
+    if proc_alive "$pid" "$prog"; then
         say "$prog (pid $pid) ignored SIGTERM; sending SIGKILL"
         kill -KILL "$pid" 2>/dev/null || true
         sleep 0.5

@@ -35,7 +35,7 @@ def test_cli_writes_observations_and_truth(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--preset", "huge"], "argument --preset: invalid choice: 'huge'"),
         (["--set", "stations.remote=[RS999HBA]"], "unknown LOFAR HBA station 'RS999HBA'"),
         (["--set", "stations.core=[RS106HBA]"], "station RS106HBA is not a core station"),
         (["--set", "observation.n_chan=0"], "observation.n_chan: 0 is below the minimum 1"),

@@ -14,6 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from lofar_hires import __version__
 from lofar_hires.errors import InputError, LofarHiresError, MissingInputError, OutputExistsError, ToolError
@@ -38,9 +39,16 @@ EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
 )
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (the full usage is in ``--help``)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def _logging_options() -> argparse.ArgumentParser:
     """Options accepted both before and after the task name (CWL tools put them after)."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineErrorParser(add_help=False)
     common.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="console log level (default INFO)")
     common.add_argument("--log-file", type=Path, default=argparse.SUPPRESS,
@@ -50,7 +58,7 @@ def _logging_options() -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     common = _logging_options()
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="lofar-hires",
         description="Deep 0.3-arcsecond wide-field imaging of LOFAR observations.",
         parents=[common],
@@ -69,7 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        return int(exc.code or 0)
     configure_logging(args.log_level, args.log_file)
     try:
         return int(args._module.run(args) or 0)

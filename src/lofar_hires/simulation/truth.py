@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires import __version__
+from lofar_hires.config_schema import to_mapping
 from lofar_hires.io.h5parm import Soltab
 from lofar_hires.simulation import corruptions as cor
 from lofar_hires.simulation.config import SimulationConfig
@@ -15,6 +16,7 @@ from lofar_hires.simulation.stations import StationLayout
 
 
 def truth_soltabs(times: np.ndarray, stations: StationLayout, truth: dict) -> list[Soltab]:
+    """The injected corruptions as h5parm soltabs in DP3's conventions (see ``corruptions``)."""
     ant = np.array(stations.names)
     freqs = truth["freqs_hz"]
     pol = np.array(["XX", "YY"])
@@ -43,6 +45,7 @@ def truth_soltabs(times: np.ndarray, stations: StationLayout, truth: dict) -> li
 def truth_summary(config: SimulationConfig, plan: ObservationPlan, stations: StationLayout,
                 instrument: cor.InstrumentTruth, clock: cor.ClockModel, truth: dict,
                 ms_path: Path, h5_path: Path, skymodel_path: Path) -> dict:
+    """Everything a test needs to know about one simulated MS, as JSON-ready data."""
     obs = config.observation
     ref = config.stations.reference
     ref_i = stations.index(ref)
@@ -95,6 +98,7 @@ def truth_summary(config: SimulationConfig, plan: ObservationPlan, stations: Sta
             "definition": "sigma is the rms of the real (and imaginary) part of one correlation; "
                           "WEIGHT_SPECTRUM = 1/sigma^2",
         },
+        "settings": to_mapping(config),
         "directions": {
             name: [float(np.degrees(ra)), float(np.degrees(dec))]
             for name, ra, dec in zip(truth["patch_names"], *truth["patch_radec"])
