@@ -79,11 +79,6 @@ class Provenance:
         return path
 
 
-def provenance_path(product: Path) -> Path:
-    """Conventional location of the provenance JSON of a product."""
-    return product.with_name(product.name + ".provenance.json")
-
-
 def describe_path(path: Path) -> dict[str, Any]:
     """Describe an input: sha256 for small files, size/mtime for large ones and directories."""
     info: dict[str, Any] = {"path": str(path.resolve())}

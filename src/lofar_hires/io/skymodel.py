@@ -129,30 +129,6 @@ class SkyModel:
             comments=list(self.comments),
         )
 
-    @staticmethod
-    def concatenate(models: Sequence[SkyModel]) -> SkyModel:
-        """Join several models (component names must stay unique)."""
-        nterms = max((m.spectral_index.shape[1] for m in models), default=0)
-
-        def pad(si: np.ndarray) -> np.ndarray:
-            return np.pad(si, ((0, 0), (0, nterms - si.shape[1])))
-
-        return SkyModel(
-            names=[n for m in models for n in m.names],
-            types=[t for m in models for t in m.types],
-            patches=[p for m in models for p in m.patches],
-            ra_rad=np.concatenate([m.ra_rad for m in models]),
-            dec_rad=np.concatenate([m.dec_rad for m in models]),
-            i_jy=np.concatenate([m.i_jy for m in models]),
-            ref_freq_hz=np.concatenate([m.ref_freq_hz for m in models]),
-            spectral_index=np.concatenate([pad(m.spectral_index) for m in models]),
-            log_si=np.concatenate([m.log_si for m in models]),
-            major_arcsec=np.concatenate([m.major_arcsec for m in models]),
-            minor_arcsec=np.concatenate([m.minor_arcsec for m in models]),
-            orientation_deg=np.concatenate([m.orientation_deg for m in models]),
-            comments=[c for m in models for c in m.comments],
-        )
-
 
 def format_ra(ra_rad: float) -> str:
     """RA as makesourcedb ``hh:mm:ss.ssssss``."""

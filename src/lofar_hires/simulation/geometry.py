@@ -85,16 +85,6 @@ def lmn_to_radec(lmn: np.ndarray, phase_centre_rad: tuple[float, float]) -> tupl
     return np.mod(ra, 2 * np.pi), dec
 
 
-def angular_separation_rad(ra1, dec1, ra2, dec2) -> np.ndarray:
-    """Great-circle distance (Vincenty formula), radians."""
-    dra = np.asarray(ra2) - np.asarray(ra1)
-    s1, c1 = np.sin(dec1), np.cos(dec1)
-    s2, c2 = np.sin(dec2), np.cos(dec2)
-    num = np.hypot(c2 * np.sin(dra), c1 * s2 - s1 * c2 * np.cos(dra))
-    den = s1 * s2 + c1 * c2 * np.cos(dra)
-    return np.arctan2(num, den)
-
-
 def local_sidereal_time_rad(times_mjd_s: np.ndarray, longitude_rad: float) -> np.ndarray:
     """Local mean sidereal time (IAU 1982 GMST), radians, for MJD(UTC) seconds.
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lofar_hires.simulation.geometry import C_M_S
+from lofar_hires.simulation.geometry import C_M_S, baseline_uvw_m
 
 _FWHM_TO_ENVELOPE = np.pi**2 / (4 * np.log(2))
 _ARCSEC = np.pi / (180 * 3600)
@@ -138,7 +138,7 @@ def predict_visibilities(
         s_bl = np.transpose(s[:, :, ant1, ant2], (0, 2, 1))  # (nt, nbl, nf)
         vis += s_bl[..., None, None] * _baseline_rotation(rot, ant1, ant2, nt, nf)
         for g in np.flatnonzero(comps.gaussian):
-            env = gaussian_envelope(_baseline_uvw(station_uvw_m, ant1, ant2), freqs_hz,
+            env = gaussian_envelope(baseline_uvw_m(station_uvw_m, ant1, ant2), freqs_hz,
                                     comps.major_rad[g], comps.minor_rad[g], comps.pa_rad[g])
             sg = comps.flux_jy[g][None, None, :] * env * scalar[:, ant1, g, :] * np.conj(scalar[:, ant2, g, :])
             vis += sg[..., None, None] * _baseline_rotation(rot, ant1, ant2, nt, nf)
@@ -154,7 +154,7 @@ def predict_visibilities(
         full = full.reshape(nt, nf, nst, 2, nst, 2)
         vis += _extract_baselines(full, ant1, ant2)
         for g in np.flatnonzero(comps.gaussian):
-            env = gaussian_envelope(_baseline_uvw(station_uvw_m, ant1, ant2), freqs_hz,
+            env = gaussian_envelope(baseline_uvw_m(station_uvw_m, ant1, ant2), freqs_hz,
                                     comps.major_rad[g], comps.minor_rad[g], comps.pa_rad[g])
             jp = x[:, ant1, g]  # (nt, nbl, nf, 2, 2)
             jq = x[:, ant2, g]
@@ -165,10 +165,6 @@ def predict_visibilities(
         gq = np.transpose(diagonal[:, ant2, :], (1, 0, 2))[None]
         vis *= gp[..., :, None] * np.conj(gq[..., None, :])
     return vis.reshape(nt, nbl, nf, 4)
-
-
-def _baseline_uvw(station_uvw_m: np.ndarray, ant1: np.ndarray, ant2: np.ndarray) -> np.ndarray:
-    return station_uvw_m[:, ant2] - station_uvw_m[:, ant1]
 
 
 def _baseline_rotation(rot: np.ndarray | None, ant1, ant2, nt: int, nf: int) -> np.ndarray:

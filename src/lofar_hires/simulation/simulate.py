@@ -37,7 +37,7 @@ from lofar_hires.provenance import Provenance
 from lofar_hires.simulation import corruptions as cor
 from lofar_hires.simulation.beam import BeamModel
 from lofar_hires.simulation.config import SimulationConfig
-from lofar_hires.simulation.geometry import radec_to_lmn, station_uvw_m
+from lofar_hires.simulation.geometry import baseline_uvw_m, radec_to_lmn, station_uvw_m
 from lofar_hires.simulation.mswriter import MsChunkWriter, MsLayout, create_ms
 from lofar_hires.simulation.noise import baseline_sigma_jy, natural_image_noise_jy, station_sefd_jy
 from lofar_hires.simulation.planning import ObservationPlan, plan_observations
@@ -181,8 +181,7 @@ def simulate_observation(
                     rng = rng_stream(config.seed, "noise", obs_index, start + i)
                     shape = vis.shape[1:]
                     vis[i] += sigma[:, :, None] * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
-            uvw_bl = uvw_all[sl][:, a2] - uvw_all[sl][:, a1]
-            writer.write(start, uvw_bl, vis, np.broadcast_to(weights, vis.shape))
+            writer.write(start, baseline_uvw_m(uvw_all[sl], a1, a2), vis, np.broadcast_to(weights, vis.shape))
             frac = stop / n_time
             if frac >= next_report or stop == n_time:
                 log.info("%s: %3.0f%% of %d time slots (%.1f s)", plan.name, 100 * frac, n_time,

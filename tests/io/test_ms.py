@@ -1,0 +1,38 @@
+"""Measurement-set metadata and validation."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from conftest import ALL_CORRUPTIONS_OFF
+from lofar_hires.errors import InputError, MissingInputError
+from lofar_hires.io.ms import read_ms_info, require_ms
+
+
+def test_read_ms_info_matches_the_simulation(simulated):
+    obs = simulated("runner_clean", overrides=ALL_CORRUPTIONS_OFF + ("calibrator.enabled=false",)).targets()[0]
+    truth = json.loads(obs.truth_json.read_text())
+    info = read_ms_info(obs.ms)
+    assert list(info.station_names) == [s["name"] for s in truth["stations"]]
+    np.testing.assert_allclose(info.freqs_hz, truth["freqs_hz"])
+    assert info.chan_width_hz == truth["chan_width_hz"] and info.integration_s == truth["integration_s"]
+    assert len(info.times_mjd_s) == truth["n_time"]
+    assert math.degrees(info.phase_centre_rad[0]) == pytest.approx(truth["pointing_deg"][0])
+    n_st = len(info.station_names)
+    assert info.n_rows == truth["n_time"] * n_st * (n_st - 1) // 2
+    assert {"DATA", "WEIGHT_SPECTRUM"} <= set(info.columns)
+    assert require_ms(obs.ms, ("DATA",)) == obs.ms
+    with pytest.raises(InputError, match="lacks column\\(s\\) CORRECTED_DATA"):
+        require_ms(obs.ms, ("CORRECTED_DATA",))
+
+
+def test_not_an_ms(tmp_path):
+    with pytest.raises(MissingInputError, match="does not exist"):
+        require_ms(tmp_path / "absent.MS")
+    (tmp_path / "empty.MS").mkdir()
+    with pytest.raises(InputError, match="is not a measurement set"):
+        read_ms_info(tmp_path / "empty.MS")
