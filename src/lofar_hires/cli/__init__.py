@@ -46,30 +46,33 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _logging_options() -> argparse.ArgumentParser:
-    """Options accepted both before and after the task name (CWL tools put them after)."""
+def _logging_options(level: str | None, logfile: Path | None) -> argparse.ArgumentParser:
+    """Logging options, accepted before and after the task name (CWL tools put them after).
+
+    The task's copy has no defaults (``SUPPRESS``) so that it does not undo a value
+    given before the task name; each parser gets its own copy of the actions.
+    """
     common = OneLineErrorParser(add_help=False)
-    common.add_argument("--log-level", default=argparse.SUPPRESS,
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="console log level (default INFO)")
-    common.add_argument("--log-file", type=Path, default=argparse.SUPPRESS,
+    common.add_argument("--log-level", default=level, choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="console log level (default INFO)")
+    common.add_argument("--log-file", type=Path, default=logfile,
                         help="also write a DEBUG-level log to this file")
     return common
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _logging_options()
     parser = OneLineErrorParser(
         prog="lofar-hires",
         description="Deep 0.3-arcsecond wide-field imaging of LOFAR observations.",
-        parents=[common],
+        parents=[_logging_options("INFO", None)],
     )
-    parser.set_defaults(log_level="INFO", log_file=None)
     parser.add_argument("--version", action="version", version=f"lofar-hires {__version__}")
     sub = parser.add_subparsers(dest="task", metavar="TASK")
     sub.required = True
     for name, module_name in TASKS.items():
         module = importlib.import_module(module_name)
-        task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=[common])
+        task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP,
+                                     parents=[_logging_options(argparse.SUPPRESS, argparse.SUPPRESS)])
         module.add_arguments(task_parser)
         task_parser.set_defaults(_module=module)
     return parser
