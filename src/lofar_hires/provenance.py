@@ -21,7 +21,7 @@ from typing import Any
 from lofar_hires import __version__
 
 #: Files larger than this are described by size and modification time, not hashed.
-MAX_HASH_BYTES = 64 * 1024 * 1024
+MAX_HASH_BYTES = 1024 * 1024 * 1024
 
 
 def utc_now() -> str:
@@ -69,6 +69,11 @@ class Provenance:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dictionary."""
         return asdict(self)
+
+    def to_json(self) -> str:
+        """The record as a JSON string (e.g. for an h5parm solset attribute)."""
+        self.finished_utc = self.finished_utc or utc_now()
+        return json.dumps(self.to_dict(), default=str)
 
     def write(self, path: Path) -> Path:
         """Write the record as JSON (atomically) and return its path."""

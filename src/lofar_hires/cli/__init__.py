@@ -27,6 +27,7 @@ TASKS: dict[str, str] = {
     "simulate": "lofar_hires.cli.simulate",
     "image": "lofar_hires.cli.image",
     "compare-sky": "lofar_hires.cli.compare_sky",
+    "h5": "lofar_hires.cli.h5",
 }
 
 #: Exit status per error class (first match wins).
@@ -60,6 +61,11 @@ def _logging_options(level: str | None, logfile: Path | None) -> argparse.Argume
     return common
 
 
+def task_parents() -> list[argparse.ArgumentParser]:
+    """Parents for a task's (or sub-command's) parser: the logging options without defaults."""
+    return [_logging_options(argparse.SUPPRESS, argparse.SUPPRESS)]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineErrorParser(
         prog="lofar-hires",
@@ -71,8 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name, module_name in TASKS.items():
         module = importlib.import_module(module_name)
-        task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP,
-                                     parents=[_logging_options(argparse.SUPPRESS, argparse.SUPPRESS)])
+        task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=task_parents())
         module.add_arguments(task_parser)
         task_parser.set_defaults(_module=module)
     return parser

@@ -460,6 +460,11 @@ class H5parmWriter:
         grp["val"][index] = val
         grp["weight"][index] = weight
 
+    def set_solset_attrs(self, attrs: Mapping[str, object]) -> None:
+        """Set solset attributes (strings, or JSON for other values)."""
+        for key, value in attrs.items():
+            self._ss.attrs[key] = _attr(value)
+
     def write_soltab(self, tab: Soltab) -> None:
         """Write a complete soltab."""
         self.create_soltab(tab.name, tab.soltype, tab.axes, tab.attrs)

@@ -1,0 +1,457 @@
+"""Merge any number of h5parms into one ``phase000`` + ``amplitude000`` solution.
+
+Semantics (what DP3's applycal would do with the inputs applied one after another):
+
+* Inputs are listed in the order in which they are applied when correcting
+  (normally the order in which they were solved). The merged gain is
+  ``J = J_1 . J_2 . ... . J_n``, so that correcting with ``J`` equals correcting
+  with ``J_1`` first, then ``J_2``, and so on.
+* Within one input, amplitudes and phases combine element by element (a DP3
+  soltab pair), TEC and clock become phases, and rotations (``rotation``,
+  ``rotationmeasure``) follow the amplitude/phase matrix: ``J_i = G . R``, as in
+  DP3's rotation+diagonal solutions.
+* Scalar, diagonal and full-Jones solutions broadcast; the output is scalar,
+  diagonal (pol XX, YY) or full Jones (pol XX, XY, YX, YY; applied by DP3 with
+  ``correction=fulljones``) as the inputs require.
+* All inputs are put on one time/frequency grid (the finest by default), by
+  nearest-neighbour or linear interpolation of phases (as phasors) and amplitudes.
+* Weights: an output point is flagged (weight 0) when any input point it uses is.
+* Antennas: the union; an input without an antenna contributes identity (warning).
+* Directions: inputs with several directions must have the same ones; inputs
+  with one direction (or none) apply to every direction. Names are ``[name]``,
+  RA is written in [0, 2 pi).
+
+The work is streamed in blocks of time slots, so memory stays bounded for large
+files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from lofar_hires.errors import InputError
+from lofar_hires.io.atomic import atomic_output
+from lofar_hires.io.h5parm import H5parmWriter, SoltabInfo, StreamingReader, pol_basis
+from lofar_hires.provenance import Provenance
+from lofar_hires.solutions.grid import AxisMap, Method, apply_map, apply_map_weights, axis_map
+from lofar_hires.solutions.jones import Jones, Kind, combine_amplitude_phase, gains_from_values, kind_of_pols
+from lofar_hires.solutions.output import PROVENANCE_ATTR
+
+log = logging.getLogger(__name__)
+
+#: Soltab types that merge understands.
+GAIN_TYPES = ("phase", "scalarphase", "amplitude", "scalaramplitude", "tec", "clock", "rotation", "rotationmeasure")
+#: Value that means "no correction" for each type.
+IDENTITY_VALUE = {"phase": 0.0, "scalarphase": 0.0, "amplitude": 1.0, "scalaramplitude": 1.0, "tec": 0.0,
+                  "clock": 0.0, "rotation": 0.0, "rotationmeasure": 0.0}
+#: Directions closer than this (radians) are the same position.
+SAME_POSITION_RAD = np.radians(1.0 / 3600.0)
+
+GridChoice = str  # "finest", "first", or a path to an h5parm or a measurement set
+
+
+@dataclass(frozen=True)
+class MergeInput:
+    """One input: a file, optionally a solset and a subset of its soltabs."""
+
+    path: Path
+    solset: str | None = None
+    soltabs: tuple[str, ...] | None = None
+
+    @staticmethod
+    def parse(spec: str) -> MergeInput:
+        """``file.h5``, ``file.h5:sol001`` or ``file.h5:sol000/phase000,amplitude000``."""
+        path, _, rest = spec.partition(":")
+        if not rest:
+            return MergeInput(Path(path))
+        solset, _, tabs = rest.partition("/")
+        return MergeInput(Path(path), solset or None,
+                          tuple(t for t in tabs.split(",") if t) or None)
+
+
+@dataclass(frozen=True)
+class MergeOptions:
+    """How to merge (see the module documentation)."""
+
+    interpolation: Method = "nearest"
+    time_grid: GridChoice = "finest"
+    freq_grid: GridChoice = "finest"
+    output_kind: Literal["auto", "scalar", "diagonal", "full"] = "auto"
+    solset: str = "sol000"
+    block_values: int = 1 << 22
+
+
+@dataclass
+class MergeSummary:
+    """What a merge produced."""
+
+    output: Path
+    kind: str
+    axes: dict[str, int]
+    directions: list[str]
+    flagged_fraction: float
+    wall_time_s: float
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Input:
+    """An opened input with its selected soltabs."""
+
+    spec: MergeInput
+    reader: StreamingReader
+    tabs: list[SoltabInfo]
+
+    @property
+    def name(self) -> str:
+        return str(self.spec.path)
+
+    def directions(self) -> list[str]:
+        dirs = [list(t.axes["dir"]) for t in self.tabs if "dir" in t.axes]
+        if not dirs:
+            return []
+        for d in dirs[1:]:
+            if d != dirs[0]:
+                raise InputError(f"{self.name}: soltabs have different directions ({dirs[0]} vs {d})")
+        return dirs[0]
+
+    def kind(self) -> Kind:
+        kinds = []
+        for t in self.tabs:
+            if t.soltype in ("rotation", "rotationmeasure"):
+                kinds.append("full")
+            else:
+                kinds.append(kind_of_pols(list(t.axes["pol"]) if "pol" in t.axes else None))
+        return max(kinds, key={"scalar": 0, "diagonal": 1, "full": 2}.__getitem__)
+
+
+def _open_inputs(specs: Sequence[MergeInput]) -> list[_Input]:
+    opened: list[_Input] = []
+    try:
+        for spec in specs:
+            reader = StreamingReader(spec.path, spec.solset)
+            opened.append(_Input(spec, reader, []))
+            names = list(spec.soltabs) if spec.soltabs else [
+                n for n in reader.soltab_names if reader.info(n).soltype in GAIN_TYPES]
+            missing = [n for n in names if n not in reader.soltab_names]
+            if missing:
+                raise InputError(f"{spec.path}: no soltab {missing[0]!r} in {reader.solset} "
+                                 f"(has {', '.join(reader.soltab_names)})")
+            tabs = [reader.info(n) for n in names]
+            bad = [t.name for t in tabs if t.soltype not in GAIN_TYPES]
+            if bad:
+                raise InputError(f"{spec.path}: soltab {bad[0]} has type {reader.info(bad[0]).soltype!r}, "
+                                 f"which cannot be merged (supported: {', '.join(GAIN_TYPES)})")
+            if not tabs:
+                raise InputError(f"{spec.path}: no solutions to merge in {reader.solset}")
+            opened[-1].tabs = tabs
+    except BaseException:
+        for item in opened:
+            item.reader.close()
+        raise
+    return opened
+
+
+def _common_basis(inputs: list[_Input]) -> str:
+    found: dict[str, str] = {}
+    for item in inputs:
+        for t in item.tabs:
+            if "pol" in t.axes and len(t.axes["pol"]) > 1:
+                basis = pol_basis(list(t.axes["pol"]), f"{item.name}:{t.name}")
+                found.setdefault(basis, f"{item.name} ({', '.join(t.axes['pol'])})")
+    if len(found) > 1:
+        raise InputError(f"inputs mix polarisation bases: {found['linear']} is linear and "
+                         f"{found['circular']} is circular; convert one with 'lofar-hires h5 lin2circ' "
+                         "or 'circ2lin' first")
+    return next(iter(found), "linear")
+
+
+def _grid(inputs: list[_Input], axis: str, choice: GridChoice) -> np.ndarray | None:
+    candidates = [t.axes[axis] for item in inputs for t in item.tabs if axis in t.axes]
+    if choice == "finest":
+        return max(candidates, key=len) if candidates else None
+    if choice == "first":
+        return candidates[0] if candidates else None
+    path = Path(choice)
+    if path.is_dir():
+        from lofar_hires.io.ms import read_ms_info
+
+        info = read_ms_info(path)
+        return info.times_mjd_s if axis == "time" else info.freqs_hz
+    if path.is_file():
+        with StreamingReader(path) as reader:
+            for name in reader.soltab_names:
+                if axis in reader.info(name).axes:
+                    return reader.info(name).axes[axis]
+        raise InputError(f"{path} has no soltab with a {axis} axis to use as the {axis} grid")
+    raise InputError(f"--{axis}-grid must be finest, first, an h5parm or a measurement set; got {choice!r}")
+
+
+def _directions(inputs: list[_Input]) -> tuple[list[str], dict[str, tuple[float, float]]]:
+    positions: dict[str, tuple[float, float]] = {}
+    for item in inputs:
+        for name, (ra, dec) in item.reader.directions.items():
+            if name in positions:
+                ra0, dec0 = positions[name]
+                sep = np.arccos(np.clip(np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0)
+                                        * np.cos(ra - ra0), -1, 1))
+                if sep > SAME_POSITION_RAD:
+                    raise InputError(f"direction {name} is at different positions in the inputs "
+                                     f"({np.degrees(sep) * 3600:.1f} arcsec apart; {item.name}): rename one "
+                                     "with 'lofar-hires h5 directions rename'")
+            else:
+                positions[name] = (ra, dec)
+    multi = [(item, item.directions()) for item in inputs if len(item.directions()) > 1]
+    if multi:
+        first_item, names = multi[0]
+        for item, dirs in multi[1:]:
+            if sorted(dirs) != sorted(names):
+                raise InputError(f"{item.name} and {first_item.name} have different direction sets: "
+                                 f"only in one of them: {sorted(set(dirs) ^ set(names))}")
+    else:
+        single = [item.directions() for item in inputs if item.directions()]
+        names = single[0] if single else []
+    missing = [n for n in names if n not in positions]
+    if missing:
+        raise InputError(f"directions {missing} have no position in any input's source table")
+    return names, {n: positions[n] for n in names}
+
+
+def _antennas(inputs: list[_Input]) -> tuple[list[str], np.ndarray, list[str]]:
+    names: list[str] = []
+    positions: list[np.ndarray] = []
+    for item in inputs:
+        for n, p in zip(item.reader.antenna_names, item.reader.antenna_positions_m):
+            if n not in names:
+                names.append(n)
+                positions.append(p)
+    warnings = []
+    for item in inputs:
+        for t in item.tabs:
+            have = set(t.axes["ant"]) if "ant" in t.axes else set(names)
+            lacking = [n for n in names if n not in have]
+            if lacking:
+                msg = (f"{item.name}:{t.name} has no solutions for {', '.join(lacking)}: identity used "
+                       "for them")
+                log.warning("%s", msg)
+                warnings.append(msg)
+    return names, np.array(positions).reshape(-1, 3), warnings
+
+
+@dataclass(frozen=True)
+class _Target:
+    times: np.ndarray | None
+    freqs: np.ndarray | None
+    ants: list[str]
+    dirs: list[str]
+    method: Method
+
+
+def _soltab_block(item: _Input, tab: SoltabInfo, target: _Target, t_start: int, t_stop: int
+                  ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
+    """Values and weights of one soltab on the target grid for a block of time slots.
+
+    Returns arrays shaped ``(nt, nf, nant, ndir[, npol])`` where absent input
+    axes have length 1 (broadcast) and missing antennas hold the identity value.
+    """
+    axes = list(tab.axes)
+    tmap: AxisMap | None = None
+    start = stop = None
+    if "time" in tab.axes and target.times is not None:
+        tmap = axis_map(tab.axes["time"], target.times[t_start:t_stop], target.method)
+        start, stop = tmap.span
+        tmap = tmap.shifted(start)
+    val, weight = item.reader.read(tab.name, "time" if tmap is not None else None, start or 0, stop)
+    val = np.asarray(val, dtype=float)
+    weight = np.asarray(weight, dtype=float)
+    angular = tab.soltype in ("phase", "scalarphase", "rotation")
+    if tmap is not None:
+        ax = axes.index("time")
+        val = apply_map(val, tmap, ax, angular)
+        weight = apply_map_weights(weight, tmap, ax)
+    if "freq" in tab.axes and target.freqs is not None:
+        fmap = axis_map(tab.axes["freq"], target.freqs, target.method)
+        ax = axes.index("freq")
+        val = apply_map(val, fmap, ax, angular)
+        weight = apply_map_weights(weight, fmap, ax)
+    # Canonical order with absent axes inserted as length 1.
+    order = [a for a in ("time", "freq", "ant", "dir", "pol") if a in axes]
+    perm = [axes.index(a) for a in order]
+    val = np.transpose(val, perm)
+    weight = np.transpose(weight, perm)
+    for pos, a in enumerate(("time", "freq", "ant", "dir")):
+        if a not in order:
+            val = np.expand_dims(val, pos)
+            weight = np.expand_dims(weight, pos)
+            order.insert(pos, a)
+    # Antennas in the output order; identity for the ones this soltab lacks.
+    if "ant" in tab.axes:
+        have = {n: i for i, n in enumerate(tab.axes["ant"])}
+        idx = np.array([have.get(n, -1) for n in target.ants])
+        shape = list(val.shape)
+        shape[2] = len(target.ants)
+        out_val = np.full(shape, IDENTITY_VALUE[tab.soltype])
+        out_w = np.ones(shape)
+        ok = idx >= 0
+        out_val[:, :, ok] = val[:, :, idx[ok]]
+        out_w[:, :, ok] = weight[:, :, idx[ok]]
+        if tab.soltype in ("amplitude", "scalaramplitude") and "pol" in tab.axes and len(tab.axes["pol"]) == 4:
+            pols = list(tab.axes["pol"])
+            for k, p in enumerate(pols):  # identity of a full-Jones amplitude: 0 off the diagonal
+                if p[0] != p[1]:
+                    out_val[:, :, ~ok, ..., k] = 0.0
+        val, weight = out_val, out_w
+    # Directions in the output order (a single direction applies to all).
+    if "dir" in tab.axes and len(tab.axes["dir"]) > 1:
+        pos = {n: i for i, n in enumerate(tab.axes["dir"])}
+        idx = np.array([pos[n] for n in target.dirs])
+        val = val[:, :, :, idx]
+        weight = weight[:, :, :, idx]
+    pols = list(tab.axes["pol"]) if "pol" in tab.axes else None
+    if pols is not None and len(pols) == 1:  # a one-entry polarisation axis is scalar
+        val, weight, pols = val[..., 0], weight[..., 0], None
+    return val, weight, pols
+
+
+def _input_gains(item: _Input, target: _Target, t_start: int, t_stop: int, freq_shape: tuple[int, ...]
+                 ) -> tuple[Jones, np.ndarray]:
+    """The gain of one input on a block of the target grid, and its (pol-reduced) weights."""
+    freqs = None if target.freqs is None else target.freqs.reshape(freq_shape)
+    amplitude = phase = None
+    rotations: list[Jones] = []
+    scalars: list[Jones] = []
+    weight = None
+    for tab in item.tabs:
+        val, w, pols = _soltab_block(item, tab, target, t_start, t_stop)
+        fshape = freqs if pols is None else (None if freqs is None else freqs[..., None])
+        gains = gains_from_values(tab.soltype, val, pols, fshape)
+        w_red = w.min(axis=-1) if pols is not None else w
+        weight = w_red if weight is None else np.minimum(weight, w_red)
+        if tab.soltype in ("phase", "scalarphase"):
+            phase = gains if phase is None else Jones(*_elementwise_product(phase, gains))
+        elif tab.soltype in ("amplitude", "scalaramplitude"):
+            amplitude = gains if amplitude is None else Jones(*_elementwise_product(amplitude, gains))
+        elif tab.soltype in ("rotation", "rotationmeasure"):
+            rotations.append(gains)
+        else:
+            scalars.append(gains)
+    total = combine_amplitude_phase(amplitude, phase)
+    for rot in rotations:
+        total = rot if total is None else total @ rot
+    for sc in scalars:
+        total = sc if total is None else total @ sc
+    return total, weight
+
+
+def _elementwise_product(a: Jones, b: Jones) -> tuple[np.ndarray, Kind]:
+    combined = combine_amplitude_phase(a, b)
+    return combined.data, combined.kind
+
+
+def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptions = MergeOptions(), *,
+                  overwrite: bool = False, provenance: Provenance | None = None) -> MergeSummary:
+    """Merge ``specs`` (in application order) into ``output``; see the module documentation.
+
+    Raises
+    ------
+    InputError
+        Unreadable inputs, unknown soltab types or axes, mixed polarisation
+        bases, inconsistent directions, or a grid that cannot be built.
+    OutputExistsError
+        ``output`` exists and ``overwrite`` is false.
+    """
+    if not specs:
+        raise InputError("merge needs at least one input h5parm")
+    t0 = time.monotonic()
+    prov = provenance or Provenance(task="h5 merge")
+    prov.parameters.setdefault("options", repr(options))
+    for spec in specs:
+        prov.add_input(spec.path)
+    inputs = _open_inputs(specs)
+    try:
+        basis = _common_basis(inputs)
+        ants, positions, warnings = _antennas(inputs)
+        dirs, dir_positions = _directions(inputs)
+        times = _grid(inputs, "time", options.time_grid)
+        freqs = _grid(inputs, "freq", options.freq_grid)
+        needs_freq = any(t.soltype in ("tec", "clock", "rotationmeasure") for i in inputs for t in i.tabs)
+        if needs_freq and freqs is None:
+            raise InputError("tec, clock or rotation-measure solutions need frequencies: no input has a freq "
+                             "axis; give --freq-grid with an h5parm or a measurement set")
+        kind = max((i.kind() for i in inputs), key={"scalar": 0, "diagonal": 1, "full": 2}.__getitem__)
+        if options.output_kind != "auto":
+            if {"scalar": 0, "diagonal": 1, "full": 2}[options.output_kind] < {"scalar": 0, "diagonal": 1,
+                                                                              "full": 2}[kind]:
+                raise InputError(f"the inputs need {kind} solutions; cannot write them as {options.output_kind}")
+            kind = options.output_kind
+        target = _Target(times, freqs, ants, dirs, options.interpolation)
+        out_axes: dict[str, np.ndarray] = {}
+        if times is not None:
+            out_axes["time"] = times
+        if freqs is not None:
+            out_axes["freq"] = freqs
+        out_axes["ant"] = np.array(ants)
+        if dirs:
+            out_axes["dir"] = np.array(dirs)
+        pol_labels = None
+        if kind != "scalar":
+            pol_labels = Jones.identity((1,), kind).to_pols(kind, basis)[1]
+            out_axes["pol"] = np.array(pol_labels)
+        log.info("merging %d h5parm(s) into %s solutions on %s", len(inputs), kind,
+                 ", ".join(f"{k} {len(v)}" for k, v in out_axes.items()))
+        n_t = 1 if times is None else len(times)
+        n_f = 1 if freqs is None else len(freqs)
+        per_slot = n_f * len(ants) * max(1, len(dirs)) * {"scalar": 1, "diagonal": 2, "full": 4}[kind]
+        block = max(1, options.block_values // per_slot)
+        freq_shape = (1, n_f, 1, 1)
+        flagged = 0
+        total_points = 0
+        with atomic_output(Path(output), overwrite) as tmp:
+            with H5parmWriter(tmp, options.solset, ants, positions, dir_positions) as writer:
+                for name in ("amplitude000", "phase000"):
+                    writer.create_soltab(name, "amplitude" if name.startswith("amp") else "phase", out_axes)
+                for b_start in range(0, n_t, block):
+                    b_stop = min(n_t, b_start + block)
+                    total = None
+                    weight = None
+                    for item in inputs:
+                        gains, w = _input_gains(item, target, b_start, b_stop, freq_shape)
+                        total = gains if total is None else total @ gains
+                        weight = w if weight is None else np.minimum(weight, w)
+                    shape = (b_stop - b_start, n_f, len(ants), max(1, len(dirs)))
+                    values, _ = total.promoted(kind).to_pols(kind, basis) if kind != "scalar" else (total.data, None)
+                    values = np.broadcast_to(values, shape + (() if kind == "scalar" else (len(pol_labels),)))
+                    w_out = np.broadcast_to(weight, shape)
+                    if kind != "scalar":
+                        w_out = np.broadcast_to(w_out[..., None], values.shape)
+                    flagged += int(np.count_nonzero(w_out == 0))
+                    total_points += w_out.size
+                    values, w_out = _drop_absent(values, w_out, times is None, freqs is None, not dirs)
+                    axis = "time" if times is not None else None
+                    writer.write_block("amplitude000", np.abs(values), w_out, axis, b_start)
+                    writer.write_block("phase000", np.angle(values), w_out, axis, b_start)
+                    log.info("merged time slots %d-%d of %d", b_start + 1, b_stop, n_t)
+                writer.set_solset_attrs({PROVENANCE_ATTR: prov.to_json()})
+    finally:
+        for item in inputs:
+            item.reader.close()
+    summary = MergeSummary(output=Path(output), kind=kind, axes={k: len(v) for k, v in out_axes.items()},
+                           directions=dirs, flagged_fraction=flagged / max(1, total_points),
+                           wall_time_s=time.monotonic() - t0, warnings=warnings)
+    log.info("wrote %s: %s solutions, %.1f%% flagged, %.1f s", output, kind, 100 * summary.flagged_fraction,
+             summary.wall_time_s)
+    return summary
+
+
+def _drop_absent(values: np.ndarray, weight: np.ndarray, no_time: bool, no_freq: bool, no_dir: bool
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the length-1 placeholder axes that the output does not have."""
+    drop = [i for i, absent in ((0, no_time), (1, no_freq), (3, no_dir)) if absent]
+    return np.squeeze(values, axis=tuple(drop)), np.squeeze(weight, axis=tuple(drop))
