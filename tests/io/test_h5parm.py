@@ -27,7 +27,8 @@ def _example(tmp_path, name="s.h5"):
     amp = Soltab("amplitude000", "amplitude", {"ant": ANTS, "time": times, "pol": np.array(["XX", "YY"])},
                  np.ones((2, 3, 2)), np.zeros((2, 3, 2)))
     return write_h5parm(tmp_path / name, [phase, amp], ANTS, np.arange(6.0).reshape(2, 3),
-                        {"a": (-0.5, 0.9), "b": (1.0, 0.9)}, attrs={"made_by": "test", "settings": {"x": 1}})
+                        {"a": (2 * np.pi - 0.5, 0.9), "b": (1.0, 0.9)},
+                        attrs={"made_by": "test", "settings": {"x": 1}})
 
 
 def test_roundtrip_layout_and_conventions(tmp_path):
@@ -37,7 +38,7 @@ def test_roundtrip_layout_and_conventions(tmp_path):
     assert ss.antenna_names == ["CS002HBA0", "RS106HBA"]
     np.testing.assert_allclose(ss.antenna_positions_m, np.arange(6.0).reshape(2, 3))
     assert list(ss.directions) == ["[a]", "[b]"]
-    assert ss.directions["[a]"][0] == pytest.approx(2 * np.pi - 0.5)
+    assert ss.directions["[a]"][0] == pytest.approx(-0.5)
     tab = ss.soltabs["phase000"]
     assert tab.soltype == "phase" and tab.axis_names == ["time", "ant", "dir"]
     assert tab.axes["dir"].tolist() == ["[a]", "[b]"]
@@ -63,7 +64,7 @@ def test_losoto_reads_what_we_write(tmp_path):
         assert st.getType() == "phase" and st.getAxesNames() == ["time", "ant", "dir"]
         np.testing.assert_array_equal(st.getValues(retAxesVals=False), np.arange(12).reshape(3, 2, 2))
         assert list(ss.getAnt()) == ["CS002HBA0", "RS106HBA"]
-        assert 0 <= ss.getSou()["[a]"][0] < 2 * np.pi
+        assert ss.getSou()["[a]"][0] == pytest.approx(-0.5)
     finally:
         h5.close()
 
@@ -81,6 +82,14 @@ def test_streaming_reader_and_block_writer(tmp_path):
         assert r.soltab_names == ["phase000"] and r.info("phase000").shape == (100, 2)
         val, weight = r.read("phase000", "time", 40, 50)
         np.testing.assert_array_equal(val[:, 1], np.arange(40.0, 50.0))
+
+
+def test_ra_convention():
+    from lofar_hires.io.h5parm import wrap_ra
+
+    assert wrap_ra(np.radians(242.75)) == pytest.approx(np.radians(242.75 - 360))
+    assert wrap_ra(0.1) == pytest.approx(0.1) and wrap_ra(np.pi) == pytest.approx(np.pi)
+    assert wrap_ra(-np.pi) == pytest.approx(np.pi)
 
 
 def test_refuses_bad_soltabs(tmp_path):

@@ -115,7 +115,7 @@ def test_truth_h5parm_layout_readable_by_losoto(two_dates):
         assert screen.getAxesNames() == ["time", "ant", "dir"]
         assert all(d.startswith("[") and d.endswith("]") for d in screen.getAxisValues("dir"))
         sources = ss.getSou()
-        assert all(0 <= v[0] < 2 * np.pi for v in sources.values())
+        assert all(-np.pi < v[0] <= np.pi for v in sources.values())  # DP3's RA convention
         assert ss.getSoltab("polalign").getAxisValues("pol").tolist() == ["XX", "YY"]
         pa = ss.getSoltab("polalign").getValues(retAxesVals=False)
         assert np.all(pa[..., 0] == 0)

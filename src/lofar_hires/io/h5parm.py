@@ -8,9 +8,11 @@ whose ``TITLE`` attribute is its type, with one dataset per axis (``time``,
 lists the axis order, and a ``weight`` dataset of the same shape (0 = flagged).
 This is what DP3 writes and what DP3, WSClean and LoSoTo read.
 
-Direction names are written as ``[name]`` and RA is wrapped into [0, 2 pi):
-WSClean 3.1 assigns the wrong facet solutions when RA is negative (DP3 writes
-negative RA values).
+Direction names are written as ``[name]`` and RA is written in (-pi, pi], as DP3
+writes it. WSClean 3.1 matches facets to h5parm directions by comparing RA values
+in (-pi, pi] without wrapping: an h5parm with RA in [0, 2 pi) makes it apply one
+direction's solutions to every facet of a field at RA > 180 deg (shown by
+``tests/solutions/test_merge_wsclean.py``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ H5PARM_VERSION = np.bytes_(b"1.0")
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def wrap_ra(ra_rad: float) -> float:
+    """RA in (-pi, pi], the convention of DP3 and of WSClean's facet matching."""
+    wrapped = float(np.mod(ra_rad + np.pi, 2 * np.pi) - np.pi)
+    return np.pi if wrapped == -np.pi else wrapped
 
 
 def direction_name(name: str) -> str:
@@ -134,7 +142,7 @@ class Solset:
         if len(self.antenna_names) != len(self.antenna_positions_m):
             raise InputError(f"solset {self.name}: {len(self.antenna_names)} antenna names but "
                              f"{len(self.antenna_positions_m)} positions")
-        self.directions = {direction_name(k): (float(np.mod(v[0], 2 * np.pi)), float(v[1]))
+        self.directions = {direction_name(k): (wrap_ra(v[0]), float(v[1]))
                            for k, v in self.directions.items()}
 
     def antenna_position(self, name: str) -> np.ndarray:
@@ -416,7 +424,7 @@ class H5parmWriter:
         src = np.zeros(len(directions), dtype=[("name", "S128"), ("dir", "<f8", (2,))])
         if directions:
             src["name"] = [direction_name(n).encode() for n in directions]
-            src["dir"] = [(np.mod(ra, 2 * np.pi), dec) for ra, dec in directions.values()]
+            src["dir"] = [(wrap_ra(ra), dec) for ra, dec in directions.values()]
         _create_dataset(ss, "source", src)
 
     def create_soltab(self, name: str, soltype: str, axes: Mapping[str, np.ndarray],

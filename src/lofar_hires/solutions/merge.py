@@ -19,7 +19,7 @@ Semantics (what DP3's applycal would do with the inputs applied one after anothe
 * Antennas: the union; an input without an antenna contributes identity (warning).
 * Directions: inputs with several directions must have the same ones; inputs
   with one direction (or none) apply to every direction. Names are ``[name]``,
-  RA is written in [0, 2 pi).
+  RA is written in (-pi, pi] (what DP3 writes and WSClean's facet matching needs).
 
 The work is streamed in blocks of time slots, so memory stays bounded for large
 files.
