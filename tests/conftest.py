@@ -99,3 +99,46 @@ def on_grid_skymodel(path: Path, centre_deg: tuple[float, float], n_pix: int, sc
                      log_si=np.ones(n, bool), major_arcsec=np.zeros(n), minor_arcsec=np.zeros(n),
                      orientation_deg=np.zeros(n))
     return write_makesourcedb(model, path)
+
+
+#: Stations of the example h5parms: split core fields, remote, German and other international stations.
+EXAMPLE_STATIONS = ("CS001HBA0", "CS002HBA0", "CS002HBA1", "RS106HBA", "RS205HBA", "RS509HBA", "DE601HBA",
+                    "DE605HBA", "FR606HBA")
+
+
+def example_solset(seed: int = 0, stations: Iterable[str] = EXAMPLE_STATIONS,
+                   pols: tuple[str, ...] | None = ("XX", "YY"), n_dir: int = 2, n_time: int = 5, n_freq: int = 3,
+                   soltypes: Iterable[str] = ("phase", "amplitude")):
+    """A small solset with random solutions (seeded): ``phase000``/``amplitude000``, ... on one grid.
+
+    Axes time (10 s steps), freq (140 MHz upwards), ant, dir (``dir0``, ... near RA 242.75, Dec 55 deg)
+    and pol (when ``pols``); a few weights are 0. ``tec`` and ``clock`` soltabs have no pol axis.
+    """
+    import numpy as np
+
+    from lofar_hires.io.h5parm import Solset, Soltab
+
+    rng = np.random.default_rng(seed)
+    stations = list(stations)
+    directions = {f"dir{i}": (np.radians(242.75 + 0.5 * i), np.radians(55.0 + 0.3 * i)) for i in range(n_dir)}
+    base = {"time": 4.9e9 + 10.0 * np.arange(n_time), "freq": 140e6 + 2e6 * np.arange(n_freq),
+            "ant": np.array(stations), "dir": np.array(list(directions))}
+    tabs = {}
+    for i, soltype in enumerate(soltypes):
+        axes = dict(base)
+        if pols is not None and soltype in ("phase", "amplitude"):
+            axes["pol"] = np.array(pols)
+        shape = tuple(len(v) for v in axes.values())
+        if soltype == "amplitude":
+            val = 1 + 0.2 * rng.standard_normal(shape)
+        elif soltype == "tec":
+            val = 0.1 * rng.standard_normal(shape)
+        elif soltype == "clock":
+            val = 1e-8 * rng.standard_normal(shape)
+        else:
+            val = rng.uniform(-np.pi, np.pi, shape)
+        weight = (rng.uniform(size=shape) > 0.05).astype(float)
+        name = f"{soltype}{sum(t.soltype == soltype for t in tabs.values()):03d}"
+        tabs[name] = Soltab(name, soltype, axes, val, weight)
+    positions = np.array([3826577.0, 461022.0, 5064892.0]) + rng.normal(0, 2000, (len(stations), 3))
+    return Solset("sol000", stations, positions, directions, tabs)

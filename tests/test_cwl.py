@@ -5,8 +5,10 @@
 * every step tool follows the house conventions (labels and docs, resources,
   container image only as a hint, logs captured, nothing updated in place);
 * every step tool's command-line bindings match the argparse parser of its
-  ``lofar-hires`` task, and every option of the task is exposed (with a short,
-  explicit list of deliberate exceptions);
+  ``lofar-hires`` task (or nested command, ``lofar-hires h5 <command>``), and
+  every option of the task is exposed (with a short, explicit list of
+  deliberate exceptions);
+* ``steps/h5_reset.cwl`` and ``steps/h5_info.cwl`` run with cwltool on a small h5parm;
 * ``workflows/simulate.cwl`` runs on the tiny job with cwltool and with toil, and
   the true fluxes are recovered in the image (``slow``).
 """
@@ -64,6 +66,14 @@ NOT_EXPOSED: dict[str, dict[str, str]] = {
         "--help": "prints help and exits",
     },
 }
+_H5_WRITER = {
+    **_LOGGING,
+    "--help": "prints help and exits",
+    "--overwrite": "a CWL step always writes into a fresh output directory",
+}
+NOT_EXPOSED.update({f"h5 {cmd}": _H5_WRITER for cmd in ("merge", "reset", "expand-core", "directions", "lin2circ",
+                                                         "circ2lin")})
+NOT_EXPOSED.update({f"h5 {cmd}": {**_LOGGING, "--help": "prints help and exits"} for cmd in ("nearest", "info")})
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -128,10 +138,11 @@ def cwl_type(spec: Any) -> tuple[str, bool, bool, list[str] | None]:
 
 
 def prefix_of(inp: dict[str, Any]) -> str | None:
-    """The option an input binds to: its own prefix, or the prefix of its array items."""
+    """The option an input binds to: its own prefix (``--opt=`` counts as ``--opt``), or that of its array items."""
     binding = inp.get("inputBinding") or {}
     if binding.get("prefix"):
-        return binding["prefix"]
+        prefix = binding["prefix"]
+        return prefix[:-1] if prefix.endswith("=") and binding.get("separate") is False else prefix
     spec = inp["type"]
     for t in spec if isinstance(spec, list) else [spec]:
         if isinstance(t, dict) and t.get("type") == "array":
@@ -141,9 +152,18 @@ def prefix_of(inp: dict[str, Any]) -> str | None:
     return None
 
 
-def task_parsers() -> dict[str, argparse.ArgumentParser]:
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """The sub-command parsers of ``parser`` (argparse has no public API for this)."""
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices
+
+
+def task_parser(task: str) -> argparse.ArgumentParser:
+    """The parser of a task (``image``) or of a nested command (``h5 reset``)."""
     parser = build_parser()
-    return parser._subparsers._group_actions[0].choices  # argparse has no public API for this
+    for word in task.split():
+        parser = subparsers(parser)[word]
+    return parser
 
 
 def long_option(action: argparse.Action) -> str:
@@ -151,9 +171,12 @@ def long_option(action: argparse.Action) -> str:
 
 
 def step_task(doc: dict[str, Any]) -> str:
+    """The task a step tool runs: ``image``, or ``h5 reset`` for the nested ``lofar-hires h5`` commands."""
     base = doc["baseCommand"]
-    assert base[0] == "lofar-hires" and len(base) == 2, f"baseCommand must be [lofar-hires, <task>]: {base}"
-    return base[1]
+    nested = len(base) == 3 and base[1] == "h5"
+    assert base[0] == "lofar-hires" and (len(base) == 2 or nested), \
+        f"baseCommand must be [lofar-hires, <task>] or [lofar-hires, h5, <command>]: {base}"
+    return " ".join(base[1:])
 
 
 def requirement(doc: dict[str, Any], section: str, cls: str) -> dict[str, Any] | None:
@@ -243,6 +266,9 @@ def test_every_cwl_file_is_covered() -> None:
     names = {p.relative_to(REPO).as_posix() for p in CWL_FILES}
     assert {"steps/simulate.cwl", "steps/image.cwl", "steps/compare_sky.cwl",
             "workflows/simulate.cwl"} <= names
+    h5_steps = {f"steps/h5_{cmd}.cwl" for cmd in ("reset", "expand_core", "directions", "nearest", "lin2circ",
+                                                  "circ2lin", "info")}
+    assert h5_steps <= names
 
 
 @pytest.mark.parametrize("cwl", CWL_FILES, ids=lambda p: str(p.relative_to(REPO)))
@@ -289,7 +315,7 @@ def test_step_tool_conventions(cwl: Path) -> None:
     assert {"stdout", "stderr"} <= out_types
 
     # Threads follow the granted cores where the task has a threads option.
-    options = {long_option(a) for a in task_parsers()[task]._actions if a.option_strings}
+    options = {long_option(a) for a in task_parser(task)._actions if a.option_strings}
     if "--threads" in options:
         arguments = {a.get("prefix"): a.get("valueFrom") for a in doc.get("arguments", [])
                      if isinstance(a, dict)}
@@ -303,7 +329,7 @@ def test_step_tool_conventions(cwl: Path) -> None:
 def test_step_tool_matches_cli(cwl: Path) -> None:
     doc = load_cwl(cwl)
     task = step_task(doc)
-    parser = task_parsers()[task]
+    parser = task_parser(task)
     actions = {long_option(a): a for a in parser._actions if a.option_strings}
     positionals = [a for a in parser._actions if not a.option_strings]
 
@@ -361,6 +387,43 @@ def test_step_tool_matches_cli(cwl: Path) -> None:
 
 
 # --------------------------------------------------------------------------- end to end
+
+
+def test_h5_reset_and_info_step_tools(tmp_path: Path) -> None:
+    """``h5_reset.cwl`` resets the core stations; ``h5_info.cwl`` describes its output as JSON."""
+    import numpy as np
+
+    from conftest import example_solset
+    from lofar_hires.io.h5parm import read_h5parm, write_solset
+
+    solset = example_solset()
+    src = write_solset(tmp_path / "in.h5", solset)
+    tmp = tmp_path / "tmp"
+    env = tool_env(tmp)
+    common = [str(VENV_BIN / "cwltool"), "--no-container", "--tmpdir-prefix", f"{tmp}/",
+              "--tmp-outdir-prefix", f"{tmp}/"]
+    reset_dir = tmp_path / "reset"
+    out = run_runner([*common, "--outdir", str(reset_dir), str(STEPS / "h5_reset.cwl"), "--h5parm", str(src),
+                      "--stations", "core,RS106*", "--output_name", "core_reset.h5"],
+                     cwd=tmp_path, env=env, log=tmp_path / "reset.cwltool.log")
+    reset = Path(out["h5parm_out"]["path"])
+    assert reset.parent == reset_dir and reset.name == "core_reset.h5"
+    log_text = Path(out["stderr_log"]["path"]).read_text()
+    assert "reset 4 station(s) in amplitude000, phase000: CS001HBA0, CS002HBA0, CS002HBA1, RS106HBA" in log_text
+    got = read_h5parm(reset)
+    np.testing.assert_array_equal(got.soltabs["phase000"].val[:, :, :4], 0.0)
+    np.testing.assert_array_equal(got.soltabs["amplitude000"].val[:, :, :4], 1.0)
+    np.testing.assert_array_equal(got.soltabs["phase000"].val[:, :, 4:], solset.soltabs["phase000"].val[:, :, 4:])
+
+    out = run_runner([*common, "--outdir", str(tmp_path / "info"), str(STEPS / "h5_info.cwl"), "--h5parm", str(reset),
+                      "--json"], cwd=tmp_path, env=env, log=tmp_path / "info.cwltool.log")
+    info = json.loads(Path(out["log"]["path"]).read_text())
+    (ss,) = info["solsets"]
+    tabs = {t["name"]: t for t in ss["soltabs"]}
+    assert ss["antennas"] == solset.antenna_names and sorted(tabs) == ["amplitude000", "phase000"]
+    assert tabs["phase000"]["axes"]["time"]["span_s"] == 40.0 and tabs["phase000"]["basis"] == "linear"
+    weight = solset.soltabs["phase000"].weight
+    assert tabs["phase000"]["flagged_fraction"] == float((weight == 0).mean())
 
 
 @pytest.mark.slow

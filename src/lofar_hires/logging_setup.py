@@ -10,6 +10,21 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A console handler that writes to whatever ``sys.stderr`` is at the time of each record."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # the base class sets it once; always use sys.stderr
+        pass
+
+
 def configure_logging(level: str | int = "INFO", logfile: Path | None = None) -> None:
     """Send ``lofar_hires`` log records to stderr and optionally to a file.
 
@@ -24,7 +39,7 @@ def configure_logging(level: str | int = "INFO", logfile: Path | None = None) ->
     root.setLevel(logging.DEBUG)
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    console = logging.StreamHandler(sys.stderr)
+    console = _StderrHandler()
     console.setLevel(level if isinstance(level, int) else level.upper())
     console.setFormatter(logging.Formatter(LOG_FORMAT, DATE_FORMAT))
     root.addHandler(console)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from merge_helpers import apply, applycal_steps, grid, smooth, soltab, write
 
 from conftest import ALL_CORRUPTIONS_OFF
 from lofar_hires.solutions.merge import MergeInput, merge_h5parms
-from merge_helpers import apply, applycal_steps, grid, smooth, soltab, write
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,8 @@ def _rotation_diagonal(ms, tmp, rng):
     a = write(tmp / "rot.h5", fine, [soltab("rotation000", "rotation", fine, ["time", "ant"],
                                             smooth(rng, (nt, na), 0.6))])
     b = write(tmp / "diag.h5", fine, [
-        soltab("amplitude000", "amplitude", fine, ["time", "freq", "ant", "pol2"], 1 + smooth(rng, (nt, nf, na, 2), 0.2)),
+        soltab("amplitude000", "amplitude", fine, ["time", "freq", "ant", "pol2"],
+               1 + smooth(rng, (nt, nf, na, 2), 0.2)),
         soltab("phase000", "phase", fine, ["time", "freq", "ant", "pol2"], smooth(rng, (nt, nf, na, 2), 2.0)),
     ])
     return [(a, "soltabs", ["rotation000"]), (b, "soltabs", ["amplitude000", "phase000"])]

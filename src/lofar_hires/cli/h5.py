@@ -14,6 +14,13 @@ HELP = "calibration solutions (h5parm): merge, reset, expand-core, directions, n
 #: Command name -> module implementing it.
 COMMANDS: dict[str, str] = {
     "merge": "lofar_hires.cli.h5_merge",
+    "reset": "lofar_hires.cli.h5_reset",
+    "expand-core": "lofar_hires.cli.h5_expand_core",
+    "directions": "lofar_hires.cli.h5_directions",
+    "nearest": "lofar_hires.cli.h5_nearest",
+    "lin2circ": "lofar_hires.cli.h5_lin2circ",
+    "circ2lin": "lofar_hires.cli.h5_circ2lin",
+    "info": "lofar_hires.cli.h5_info",
 }
 
 

@@ -30,6 +30,15 @@ def require_ms(path: Path, columns: tuple[str, ...] = ()) -> Path:
     return path
 
 
+def read_antennas(path: Path) -> tuple[list[str], np.ndarray]:
+    """Station names and ITRF positions (metres, shape ``(n, 3)``) of an MS's ANTENNA table."""
+    from casacore.tables import table
+
+    path = require_ms(path)
+    with table(str(path / "ANTENNA"), ack=False) as t:
+        return [str(n) for n in t.getcol("NAME")], np.asarray(t.getcol("POSITION"), dtype=float).reshape(-1, 3)
+
+
 @dataclass(frozen=True)
 class MsInfo:
     """The metadata of an MS that steps need."""

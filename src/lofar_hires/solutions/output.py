@@ -15,10 +15,29 @@ log = logging.getLogger(__name__)
 PROVENANCE_ATTR = "lofar_hires_provenance"
 
 
-def save_solset(solset: Solset, path: Path, provenance: Provenance, *, overwrite: bool = False) -> Path:
-    """Write ``solset`` to ``path`` under a temporary name, with ``provenance`` as an attribute."""
+def save_solset(solset: Solset, path: Path, provenance: Provenance, *, overwrite: bool = False,
+                copy_other_solsets_from: Path | None = None) -> Path:
+    """Write ``solset`` to ``path`` under a temporary name, with ``provenance`` as an attribute.
+
+    With ``copy_other_solsets_from``, the other solsets of that file are copied
+    unchanged into the output, so a command on one solset loses nothing.
+    """
     solset.attrs[PROVENANCE_ATTR] = provenance.to_json()
     with atomic_output(Path(path), overwrite) as tmp:
         write_solset(tmp, solset)
+        if copy_other_solsets_from is not None:
+            copied = _copy_other_solsets(Path(copy_other_solsets_from), tmp, solset.name)
+            if copied:
+                log.info("copied solset(s) %s unchanged from %s", ", ".join(copied), copy_other_solsets_from)
     log.info("wrote %s (%s)", path, ", ".join(solset.soltabs) or "no soltabs")
     return Path(path)
+
+
+def _copy_other_solsets(source: Path, target: Path, written: str) -> list[str]:
+    import h5py
+
+    with h5py.File(source, "r") as src, h5py.File(target, "a") as dst:
+        names = [n for n in src if isinstance(src[n], h5py.Group) and n != written]
+        for name in names:
+            src.copy(src[name], dst, name=name)
+    return names

@@ -1,0 +1,106 @@
+#!/usr/bin/env cwl-runner
+cwlVersion: v1.2
+class: CommandLineTool
+label: Expand superstation solutions to the core stations (or collapse them)
+doc: |
+  Runs `lofar-hires h5 expand-core`: replaces the superstation's (ST001)
+  solutions by identical copies for every core station of a measurement set
+  (names and positions from its ANTENNA table). With `collapse` it does the
+  reverse: the core stations become one superstation at their mean position
+  with the first core station's solutions.
+
+baseCommand: [lofar-hires, h5, expand-core]
+
+requirements:
+  EnvVarRequirement:
+    envDef:
+      # numpy links a multi-threaded OpenBLAS; keep it to one thread.
+      OPENBLAS_NUM_THREADS: "1"
+
+hints:
+  ResourceRequirement:
+    coresMin: $(inputs.cores)
+    ramMin: $(inputs.ram_mb)
+  DockerRequirement:
+    dockerPull: lofar-hires:0.1.0
+
+inputs:
+  h5parm:
+    label: Input h5parm
+    doc: Solutions with the superstation (or with the core stations, for collapse); read only.
+    type: File
+    inputBinding:
+      position: 10
+  ms:
+    label: Measurement set
+    doc: Measurement set whose ANTENNA table gives the core stations (required unless collapse; read only).
+    type: Directory?
+    inputBinding:
+      prefix: --ms
+  superstation:
+    label: Superstation
+    doc: Name of the superstation (CLI default ST001).
+    type: string?
+    inputBinding:
+      prefix: --superstation
+  core_stations:
+    label: Core stations
+    doc: Station groups or patterns that are the core stations (CLI default core_stations, i.e. CS*).
+    type: string?
+    inputBinding:
+      prefix: --core-stations
+  collapse:
+    label: Collapse
+    doc: Replace the core stations by one superstation instead of expanding it.
+    type: boolean
+    default: false
+    inputBinding:
+      prefix: --collapse
+  station_groups:
+    label: Station groups file
+    doc: YAML file with station group definitions (CLI default the shipped station_groups.yaml).
+    type: File?
+    inputBinding:
+      prefix: --station-groups
+  solset:
+    label: Solset
+    doc: Solset to process (CLI default the first); the output holds only this solset.
+    type: string?
+    inputBinding:
+      prefix: --solset
+  output_name:
+    label: Output file name
+    doc: Name of the h5parm written.
+    type: string
+    default: expanded.h5
+    inputBinding:
+      prefix: --output
+  cores:
+    label: Cores
+    doc: Number of cores to reserve (the task is single-threaded).
+    type: int
+    default: 1
+  ram_mb:
+    label: Memory (MiB)
+    doc: Memory to reserve, in MiB (the solutions are held in memory).
+    type: int
+    default: 2000
+
+stdout: h5_expand_core.log
+stderr: h5_expand_core.stderr.log
+
+outputs:
+  h5parm_out:
+    label: Output h5parm
+    doc: The expanded (or collapsed) solutions, with a provenance record in the solset attributes.
+    type: File
+    outputBinding:
+      glob: $(inputs.output_name)
+  log:
+    label: Standard output
+    doc: Standard output of the task (empty).
+    type: stdout
+  stderr_log:
+    label: Log
+    doc: The task's log messages (stderr), including any difference between collapsed core stations.
+    type: stderr

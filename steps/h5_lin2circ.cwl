@@ -1,0 +1,75 @@
+#!/usr/bin/env cwl-runner
+cwlVersion: v1.2
+class: CommandLineTool
+label: Convert amplitude/phase solutions to the circular basis
+doc: |
+  Runs `lofar-hires h5 lin2circ`: combines the amplitude and phase soltabs of the
+  linear (XX, YY or XX, XY, YX, YY) basis into full-Jones gains, transforms them to the
+  circular (RR, RL, LR, LL) basis (J_circ = T J_lin T^-1, T = [[1, i], [1, -i]] / sqrt(2))
+  and writes them as a full-Jones amplitude000/phase000 pair. Soltabs without a
+  polarisation axis are copied unchanged. Inputs already in the target basis are refused.
+
+baseCommand: [lofar-hires, h5, lin2circ]
+
+requirements:
+  EnvVarRequirement:
+    envDef:
+      # numpy links a multi-threaded OpenBLAS; keep it to one thread.
+      OPENBLAS_NUM_THREADS: "1"
+
+hints:
+  ResourceRequirement:
+    coresMin: $(inputs.cores)
+    ramMin: $(inputs.ram_mb)
+  DockerRequirement:
+    dockerPull: lofar-hires:0.1.0
+
+inputs:
+  h5parm:
+    label: Input h5parm
+    doc: Amplitude/phase solutions in the linear (XX, YY or XX, XY, YX, YY) basis (read only).
+    type: File
+    inputBinding:
+      position: 10
+  solset:
+    label: Solset
+    doc: Solset to process (CLI default the first); the output holds only this solset.
+    type: string?
+    inputBinding:
+      prefix: --solset
+  output_name:
+    label: Output file name
+    doc: Name of the h5parm written.
+    type: string
+    default: circular.h5
+    inputBinding:
+      prefix: --output
+  cores:
+    label: Cores
+    doc: Number of cores to reserve (the task is single-threaded).
+    type: int
+    default: 1
+  ram_mb:
+    label: Memory (MiB)
+    doc: Memory to reserve, in MiB (the solutions and their complex gains are held in memory).
+    type: int
+    default: 2000
+
+stdout: h5_lin2circ.log
+stderr: h5_lin2circ.stderr.log
+
+outputs:
+  h5parm_out:
+    label: Converted h5parm
+    doc: Full-Jones amplitude/phase solutions in the circular basis, with a provenance record.
+    type: File
+    outputBinding:
+      glob: $(inputs.output_name)
+  log:
+    label: Standard output
+    doc: Standard output of the task (empty).
+    type: stdout
+  stderr_log:
+    label: Log
+    doc: The task's log messages (stderr).
+    type: stderr
