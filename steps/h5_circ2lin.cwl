@@ -33,7 +33,7 @@ inputs:
       position: 10
   solset:
     label: Solset
-    doc: Solset to process (CLI default the first); the output holds only this solset.
+    doc: Solset to process (CLI default the first); other solsets are copied unchanged.
     type: string?
     inputBinding:
       prefix: --solset

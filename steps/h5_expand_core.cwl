@@ -64,7 +64,7 @@ inputs:
       prefix: --station-groups
   solset:
     label: Solset
-    doc: Solset to process (CLI default the first); the output holds only this solset.
+    doc: Solset to process (CLI default the first); other solsets are copied unchanged.
     type: string?
     inputBinding:
       prefix: --solset

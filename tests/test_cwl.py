@@ -121,7 +121,9 @@ def cwl_type(spec: Any) -> tuple[str, bool, bool, list[str] | None]:
     if isinstance(spec, list):
         optional = "null" in spec
         rest = [t for t in spec if t != "null"]
-        assert len(rest) == 1, f"unions other than with null are not used here: {spec}"
+        if sorted(rest) == ["Directory", "File"]:
+            return "path", False, optional, None  # a file or a directory (e.g. an h5parm or an MS)
+        assert len(rest) == 1, f"unions other than with null (or File|Directory) are not used here: {spec}"
         spec = rest[0]
     if isinstance(spec, str):
         if spec.endswith("?"):
@@ -335,6 +337,8 @@ def test_step_tool_matches_cli(cwl: Path) -> None:
 
     inputs = as_list(doc["inputs"])
     bound = {prefix_of(inp): inp for inp in inputs if prefix_of(inp)}
+    # Several inputs may bind one option (e.g. --time-grid as a keyword or as a file): check them all.
+    bindings = [(prefix_of(inp), inp) for inp in inputs if prefix_of(inp)]
     from_arguments = {a["prefix"] for a in doc.get("arguments", []) if isinstance(a, dict) and "prefix" in a}
 
     # 1. Every binding names a real option of the task.
@@ -349,10 +353,11 @@ def test_step_tool_matches_cli(cwl: Path) -> None:
     assert not hidden, f"options of `lofar-hires {task}` missing from {cwl.name}: {hidden}"
 
     # 3. Positional arguments are bound by position, in order, under the same names.
+    positional_names = {a.dest for a in positionals}
     by_position = sorted(
         (inp for inp in inputs
          if inp.get("inputBinding") is not None and not prefix_of(inp)
-         and "valueFrom" not in inp["inputBinding"]),
+         and ("valueFrom" not in inp["inputBinding"] or inp["id"] in positional_names)),
         key=lambda inp: inp["inputBinding"].get("position", 0))
     assert [inp["id"] for inp in by_position] == [a.dest for a in positionals]
     for inp, action in zip(by_position, positionals):
@@ -361,7 +366,7 @@ def test_step_tool_matches_cli(cwl: Path) -> None:
         assert is_array == (action.nargs in ("+", "*")), inp["id"]
 
     # 4. Types agree with argparse: flags, enumerations, numbers, repeatable options.
-    for option, inp in bound.items():
+    for option, inp in bindings:
         action = actions[option]
         base, is_array, optional, symbols = cwl_type(inp["type"])
         where = f"{cwl.name} input {inp['id']} ({option})"
@@ -376,9 +381,10 @@ def test_step_tool_matches_cli(cwl: Path) -> None:
         elif action.type is float:
             assert base == "float", where
         elif action.type is Path:
-            assert base in ("File", "Directory", "string"), where
+            assert base in ("File", "Directory", "path", "string"), where
         else:
-            assert base == "string", where
+            # A text option may also accept a path (e.g. --time-grid finest|FILE): a File/Directory input.
+            assert base in ("string", "path"), where
         repeatable = isinstance(action, argparse._AppendAction) or action.nargs not in (None, "?")
         assert is_array == repeatable, f"{where}: array type must match a repeatable option"
         # Options with a CLI default are optional in CWL or carry a default.
@@ -424,6 +430,32 @@ def test_h5_reset_and_info_step_tools(tmp_path: Path) -> None:
     assert tabs["phase000"]["axes"]["time"]["span_s"] == 40.0 and tabs["phase000"]["basis"] == "linear"
     weight = solset.soltabs["phase000"].weight
     assert tabs["phase000"]["flagged_fraction"] == float((weight == 0).mean())
+
+
+def test_h5_merge_step_tool(tmp_path: Path) -> None:
+    """``h5_merge.cwl`` merges two h5parms (one with a soltab selection) like the library does."""
+    import numpy as np
+
+    from conftest import example_solset
+    from lofar_hires.io.h5parm import read_h5parm, write_solset
+    from lofar_hires.solutions.merge import MergeInput, merge_h5parms
+
+    a = write_solset(tmp_path / "a.h5", example_solset(seed=1))
+    b = write_solset(tmp_path / "b.h5", example_solset(seed=2, soltypes=("phase", "amplitude", "tec")))
+    tmp = tmp_path / "tmp"
+    out = run_runner([str(VENV_BIN / "cwltool"), "--no-container", "--tmpdir-prefix", f"{tmp}/",
+                      "--tmp-outdir-prefix", f"{tmp}/", "--outdir", str(tmp_path / "out"),
+                      str(STEPS / "h5_merge.cwl"), "--h5parms", str(a), "--h5parms", str(b),
+                      "--selections", "", "--selections", "sol000/phase000,tec000"],
+                     cwd=tmp_path, env=tool_env(tmp), log=tmp_path / "merge.cwltool.log")
+    merged = read_h5parm(Path(out["merged"]["path"]))
+    expected = tmp_path / "expected.h5"
+    merge_h5parms([MergeInput(a), MergeInput.parse(f"{b}:sol000/phase000,tec000")], expected)
+    want = read_h5parm(expected)
+    for name in ("amplitude000", "phase000"):
+        np.testing.assert_array_equal(merged.soltabs[name].val, want.soltabs[name].val)
+        np.testing.assert_array_equal(merged.soltabs[name].weight, want.soltabs[name].weight)
+    assert "diagonal solutions" in Path(out["log"]["path"]).read_text()
 
 
 @pytest.mark.slow

@@ -9,7 +9,7 @@ HELP = "merge h5parms (applied in the given order) into one phase000+amplitude00
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="IN",
+    parser.add_argument("h5parms", nargs="+", metavar="IN",
                         help="input h5parms in the order they are applied: FILE, FILE:SOLSET or "
                              "FILE:SOLSET/SOLTAB,SOLTAB")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output h5parm")
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = MergeOptions(interpolation=args.interpolation, time_grid=args.time_grid, freq_grid=args.freq_grid,
                            output_kind=args.output_kind, solset=args.solset)
-    summary = merge_h5parms([MergeInput.parse(s) for s in args.inputs], args.output, options,
+    summary = merge_h5parms([MergeInput.parse(s) for s in args.h5parms], args.output, options,
                             overwrite=args.overwrite)
     axes = ", ".join(f"{k} {n}" for k, n in summary.axes.items())
     print(f"{summary.output}: {summary.kind} solutions ({axes}), {100 * summary.flagged_fraction:.2f}% flagged")
