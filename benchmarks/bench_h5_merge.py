@@ -30,6 +30,7 @@ import numpy as np
 CASES = {
     "default": {"n_ant": 60, "n_dir": 24, "n_time": 2000, "n_freq": 100},
     "large": {"n_ant": 60, "n_dir": 24, "n_time": 4000, "n_freq": 200},
+    "medium": {"n_ant": 60, "n_dir": 24, "n_time": 200, "n_freq": 100},
     "small": {"n_ant": 20, "n_dir": 4, "n_time": 200, "n_freq": 20},
 }
 
@@ -101,21 +102,27 @@ def main() -> None:
     parser.add_argument("--case", choices=list(CASES), default="default")
     parser.add_argument("--inputs", type=int, default=10, help="number of h5parms to merge")
     parser.add_argument("--workdir", type=Path, default=None, help="where the (large) files go")
+    parser.add_argument("--reuse-input", action="store_true",
+                        help="write one input file and merge it --inputs times (same volume read, a tenth of "
+                             "the disk space; the default case needs about 140 GB otherwise)")
     args = parser.parse_args()
     case = CASES[args.case]
     exe = str(Path(sys.executable).parent / "lofar-hires")
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         tmp = Path(tmp)
         t0 = time.perf_counter()
-        inputs = write_inputs(tmp, args.inputs, **case)
+        inputs = write_inputs(tmp, 1 if args.reuse_input else args.inputs, **case)
+        if args.reuse_input:
+            inputs = inputs * args.inputs
         t_write = time.perf_counter() - t0
-        size_gb = sum(p.stat().st_size for p in inputs) / 1e9
+        size_gb = sum(p.stat().st_size for p in inputs) / 1e9  # as read (a reused file counts each time)
         ref_wall, ref_mem = timed([sys.executable, "-c", REFERENCE, str(tmp / "reference.h5"), *map(str, inputs)])
         merge_wall, merge_mem = timed([exe, "--log-level", "WARNING", "h5", "merge", *map(str, inputs),
                                        "-o", str(tmp / "merged.h5")])
     n_values = int(np.prod(list(case.values()))) * 2
     total = n_values * 2 * args.inputs  # amplitude and phase of every input
-    print(f"case {args.case}: {args.inputs} inputs of {case['n_ant']} ant x {case['n_dir']} dir x "
+    reuse = " (one file merged with itself)" if args.reuse_input else ""
+    print(f"case {args.case}{reuse}: {args.inputs} inputs of {case['n_ant']} ant x {case['n_dir']} dir x "
           f"{case['n_time']} times x {case['n_freq']} ch x 2 pol ({n_values / 1e6:.1f} M values per soltab, "
           f"{size_gb:.2f} GB in total; written in {t_write:.1f} s)")
     print(f"{'run':34s} {'wall s':>8s} {'peak MB':>8s} {'M values/s':>11s}")

@@ -39,6 +39,11 @@ class AxisMap:
     def shifted(self, offset: int) -> AxisMap:
         return AxisMap(self.lo - offset, self.hi - offset, self.w)
 
+    def is_identity(self, n_source: int) -> bool:
+        """True when the map takes a source axis of ``n_source`` points as it is."""
+        return (len(self.lo) == n_source and not np.any(self.w)
+                and bool(np.array_equal(self.lo, np.arange(n_source))))
+
 
 def axis_map(source: np.ndarray, target: np.ndarray, method: Method) -> AxisMap:
     """Map from a (strictly increasing) source axis onto target points."""
@@ -88,4 +93,5 @@ def apply_map_weights(weights: np.ndarray, amap: AxisMap, axis: int) -> np.ndarr
     shape[axis] = len(amap.w)
     used_hi = (amap.w > 0).reshape(shape)
     used_lo = (amap.w < 1).reshape(shape)
-    return np.minimum(np.where(used_lo, lo, np.inf), np.where(used_hi, hi, np.inf))
+    big = np.asarray(np.inf, dtype=lo.dtype)
+    return np.minimum(np.where(used_lo, lo, big), np.where(used_hi, hi, big))

@@ -85,6 +85,15 @@ class Jones:
         return np.stack([j[..., r, c] for r, c in (POL_ELEMENT[p] for p in labels)], axis=-1), labels
 
 
+def phasor(phase_rad: np.ndarray) -> np.ndarray:
+    """``exp(i phase)`` computed as cos + i sin into one array (faster than ``np.exp(1j * x)``)."""
+    phase_rad = np.asarray(phase_rad, dtype=float)
+    out = np.empty(phase_rad.shape, dtype=complex)
+    np.cos(phase_rad, out=out.real)
+    np.sin(phase_rad, out=out.imag)
+    return out
+
+
 def rotation_matrix(angle_rad: np.ndarray) -> np.ndarray:
     """``[[cos, -sin], [sin, cos]]`` with shape ``angle.shape + (2, 2)``."""
     c, s = np.cos(angle_rad), np.sin(angle_rad)
@@ -114,13 +123,13 @@ def gains_from_values(soltype: str, val: np.ndarray, pols: list[str] | None,
     if kind == "scalar" and pols is not None:
         val = val[..., 0]
     if soltype in ("phase", "scalarphase"):
-        g = np.exp(1j * val)
+        g = phasor(val)
     elif soltype in ("amplitude", "scalaramplitude"):
         g = val.astype(complex)
     elif soltype == "tec":
-        g = np.exp(1j * TEC_PHASE_CONSTANT * val / _need(freqs_hz, soltype))
+        g = phasor(TEC_PHASE_CONSTANT * val / _need(freqs_hz, soltype))
     elif soltype == "clock":
-        g = np.exp(2j * np.pi * val * _need(freqs_hz, soltype))
+        g = phasor(2 * np.pi * val * _need(freqs_hz, soltype))
     elif soltype in ("rotation", "rotationmeasure"):
         if kind != "scalar":
             raise InputError(f"{soltype} solutions with a polarisation axis are not supported")

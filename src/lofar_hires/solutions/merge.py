@@ -41,7 +41,16 @@ from lofar_hires.io.atomic import atomic_output
 from lofar_hires.io.h5parm import H5parmWriter, SoltabInfo, StreamingReader, pol_basis
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.grid import AxisMap, Method, apply_map, apply_map_weights, axis_map
-from lofar_hires.solutions.jones import Jones, Kind, combine_amplitude_phase, gains_from_values, kind_of_pols
+from lofar_hires.solutions.jones import (
+    POL_ELEMENT,
+    TEC_PHASE_CONSTANT,
+    Jones,
+    Kind,
+    combine_amplitude_phase,
+    gains_from_values,
+    kind_of_pols,
+    phasor,
+)
 from lofar_hires.solutions.output import PROVENANCE_ATTR
 
 log = logging.getLogger(__name__)
@@ -108,6 +117,9 @@ class _Input:
     spec: MergeInput
     reader: StreamingReader
     tabs: list[SoltabInfo]
+    freq_maps: dict[str, AxisMap] = field(default_factory=dict)
+    ant_maps: dict[str, np.ndarray | None] = field(default_factory=dict)
+    dir_maps: dict[str, np.ndarray | None] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -254,12 +266,24 @@ class _Target:
     method: Method
 
 
+def _index_map(source: np.ndarray, target: list[str], missing_ok: bool) -> np.ndarray | None:
+    """Indices of ``target`` names in ``source`` (-1 when absent); None when the orders are equal."""
+    if len(source) == len(target) and list(source) == list(target):
+        return None
+    pos = {n: i for i, n in enumerate(source)}
+    idx = np.array([pos.get(n, -1) for n in target])
+    if not missing_ok and np.any(idx < 0):
+        raise InputError(f"names {[n for n, i in zip(target, idx) if i < 0]} are missing")
+    return idx
+
+
 def _soltab_block(item: _Input, tab: SoltabInfo, target: _Target, t_start: int, t_stop: int
                   ) -> tuple[np.ndarray, np.ndarray, list[str] | None]:
     """Values and weights of one soltab on the target grid for a block of time slots.
 
     Returns arrays shaped ``(nt, nf, nant, ndir[, npol])`` where absent input
     axes have length 1 (broadcast) and missing antennas hold the identity value.
+    Weights stay in the file's (single) precision. Maps that change nothing are skipped.
     """
     axes = list(tab.axes)
     tmap: AxisMap | None = None
@@ -270,22 +294,25 @@ def _soltab_block(item: _Input, tab: SoltabInfo, target: _Target, t_start: int, 
         tmap = tmap.shifted(start)
     val, weight = item.reader.read(tab.name, "time" if tmap is not None else None, start or 0, stop)
     val = np.asarray(val, dtype=float)
-    weight = np.asarray(weight, dtype=float)
     angular = tab.soltype in ("phase", "scalarphase", "rotation")
-    if tmap is not None:
+    if tmap is not None and not tmap.is_identity(val.shape[axes.index("time")]):
         ax = axes.index("time")
         val = apply_map(val, tmap, ax, angular)
         weight = apply_map_weights(weight, tmap, ax)
     if "freq" in tab.axes and target.freqs is not None:
-        fmap = axis_map(tab.axes["freq"], target.freqs, target.method)
-        ax = axes.index("freq")
-        val = apply_map(val, fmap, ax, angular)
-        weight = apply_map_weights(weight, fmap, ax)
+        fmap = item.freq_maps.get(tab.name)
+        if fmap is None:
+            fmap = item.freq_maps[tab.name] = axis_map(tab.axes["freq"], target.freqs, target.method)
+        if not fmap.is_identity(len(tab.axes["freq"])):
+            ax = axes.index("freq")
+            val = apply_map(val, fmap, ax, angular)
+            weight = apply_map_weights(weight, fmap, ax)
     # Canonical order with absent axes inserted as length 1.
     order = [a for a in ("time", "freq", "ant", "dir", "pol") if a in axes]
     perm = [axes.index(a) for a in order]
-    val = np.transpose(val, perm)
-    weight = np.transpose(weight, perm)
+    if perm != sorted(perm):
+        val = np.transpose(val, perm)
+        weight = np.transpose(weight, perm)
     for pos, a in enumerate(("time", "freq", "ant", "dir")):
         if a not in order:
             val = np.expand_dims(val, pos)
@@ -293,51 +320,131 @@ def _soltab_block(item: _Input, tab: SoltabInfo, target: _Target, t_start: int, 
             order.insert(pos, a)
     # Antennas in the output order; identity for the ones this soltab lacks.
     if "ant" in tab.axes:
-        have = {n: i for i, n in enumerate(tab.axes["ant"])}
-        idx = np.array([have.get(n, -1) for n in target.ants])
-        shape = list(val.shape)
-        shape[2] = len(target.ants)
-        out_val = np.full(shape, IDENTITY_VALUE[tab.soltype])
-        out_w = np.ones(shape)
-        ok = idx >= 0
-        out_val[:, :, ok] = val[:, :, idx[ok]]
-        out_w[:, :, ok] = weight[:, :, idx[ok]]
-        if tab.soltype in ("amplitude", "scalaramplitude") and "pol" in tab.axes and len(tab.axes["pol"]) == 4:
-            pols = list(tab.axes["pol"])
-            for k, p in enumerate(pols):  # identity of a full-Jones amplitude: 0 off the diagonal
-                if p[0] != p[1]:
-                    out_val[:, :, ~ok, ..., k] = 0.0
-        val, weight = out_val, out_w
+        if tab.name not in item.ant_maps:
+            item.ant_maps[tab.name] = _index_map(tab.axes["ant"], target.ants, missing_ok=True)
+        idx = item.ant_maps[tab.name]
+        if idx is not None:
+            val, weight = _remap_antennas(tab, val, weight, idx)
     # Directions in the output order (a single direction applies to all).
     if "dir" in tab.axes and len(tab.axes["dir"]) > 1:
-        pos = {n: i for i, n in enumerate(tab.axes["dir"])}
-        idx = np.array([pos[n] for n in target.dirs])
-        val = val[:, :, :, idx]
-        weight = weight[:, :, :, idx]
+        if tab.name not in item.dir_maps:
+            item.dir_maps[tab.name] = _index_map(tab.axes["dir"], target.dirs, missing_ok=False)
+        idx = item.dir_maps[tab.name]
+        if idx is not None:
+            val = val[:, :, :, idx]
+            weight = weight[:, :, :, idx]
     pols = list(tab.axes["pol"]) if "pol" in tab.axes else None
     if pols is not None and len(pols) == 1:  # a one-entry polarisation axis is scalar
         val, weight, pols = val[..., 0], weight[..., 0], None
     return val, weight, pols
 
 
-def _input_gains(item: _Input, target: _Target, t_start: int, t_stop: int, freq_shape: tuple[int, ...]
-                 ) -> tuple[Jones, np.ndarray]:
-    """The gain of one input on a block of the target grid, and its (pol-reduced) weights."""
-    freqs = None if target.freqs is None else target.freqs.reshape(freq_shape)
+def _remap_antennas(tab: SoltabInfo, val: np.ndarray, weight: np.ndarray, idx: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    shape = list(val.shape)
+    shape[2] = len(idx)
+    out_val = np.full(shape, IDENTITY_VALUE[tab.soltype])
+    out_w = np.ones(shape, dtype=weight.dtype)
+    ok = idx >= 0
+    out_val[:, :, ok] = val[:, :, idx[ok]]
+    out_w[:, :, ok] = weight[:, :, idx[ok]]
+    if tab.soltype in ("amplitude", "scalaramplitude") and "pol" in tab.axes and len(tab.axes["pol"]) == 4:
+        for k, p in enumerate(tab.axes["pol"]):  # identity of a full-Jones amplitude: 0 off the diagonal
+            if p[0] != p[1]:
+                out_val[:, :, ~ok, ..., k] = 0.0
+    return out_val, out_w
+
+
+@dataclass
+class _Polar:
+    """Scalar or diagonal gains as amplitude and phase with a trailing polarisation axis of 1 or 2.
+
+    Products of such gains are sums of phases and products of amplitudes: no
+    trigonometry is needed until the output is written.
+    """
+
+    amp: np.ndarray | float = 1.0
+    phase: np.ndarray | float = 0.0
+
+    def __mul__(self, other: _Polar) -> _Polar:
+        return _Polar(_accumulate(self.amp, other.amp, np.multiply), _accumulate(self.phase, other.phase, np.add))
+
+    def to_jones(self) -> Jones:
+        amp = np.asarray(self.amp, dtype=float)
+        phase = np.asarray(self.phase, dtype=float)
+        data = amp * phasor(phase)
+        if data.shape[-1] == 2:
+            return Jones(data, "diagonal")
+        return Jones(data[..., 0], "scalar")
+
+
+def _accumulate(acc, term, op):
+    """``op(acc, term)``, in place when ``acc`` is an array this merge owns with the result's shape."""
+    if isinstance(acc, np.ndarray) and acc.base is None and acc.flags.writeable and (
+            not isinstance(term, np.ndarray) or np.broadcast_shapes(acc.shape, term.shape) == acc.shape):
+        return op(acc, term, out=acc)
+    return op(acc, term)
+
+
+def _diagonal_order(values: np.ndarray, pols: list[str] | None) -> np.ndarray:
+    """Values with a trailing axis of 1 (scalar) or 2 (the XX/RR then YY/LL elements)."""
+    if pols is None:
+        return values[..., None]
+    if len(pols) != 2:
+        raise InputError(f"expected a two-entry polarisation axis, got {pols}")
+    order = [POL_ELEMENT[p][0] for p in pols]
+    if any(POL_ELEMENT[p][0] != POL_ELEMENT[p][1] for p in pols) or sorted(order) != [0, 1]:
+        raise InputError(f"a two-entry polarisation axis must be diagonal (XX, YY or RR, LL), got {pols}")
+    return values if order == [0, 1] else values[..., ::-1]
+
+
+def _min_weight(weight: np.ndarray, pols: list[str] | None) -> np.ndarray:
+    """Weights reduced over the polarisation axis (a flag in one polarisation flags all)."""
+    if pols is None:
+        return weight
+    out = weight[..., 0]
+    for k in range(1, weight.shape[-1]):
+        out = np.minimum(out, weight[..., k])
+    return out
+
+
+def _input_gains(item: _Input, target: _Target, t_start: int, t_stop: int, freqs: np.ndarray | None
+                 ) -> tuple[_Polar | Jones, np.ndarray]:
+    """The gain of one input on a block of the target grid, and its polarisation-reduced weights.
+
+    Inputs without full-Jones or rotation terms stay in polar form (:class:`_Polar`).
+    """
+    weight = None
+    if item.kind() != "full":
+        total = _Polar()
+        for tab in item.tabs:
+            val, w, pols = _soltab_block(item, tab, target, t_start, t_stop)
+            w = _min_weight(w, pols)
+            weight = w if weight is None else np.minimum(weight, w)
+            val = _diagonal_order(val, pols)
+            f = None if freqs is None else freqs[..., None]
+            if tab.soltype in ("phase", "scalarphase"):
+                total = total * _Polar(phase=val)
+            elif tab.soltype in ("amplitude", "scalaramplitude"):
+                total = total * _Polar(amp=val)
+            elif tab.soltype == "tec":
+                total = total * _Polar(phase=TEC_PHASE_CONSTANT * val / f)
+            elif tab.soltype == "clock":
+                total = total * _Polar(phase=2 * np.pi * val * f)
+        return total, weight
     amplitude = phase = None
     rotations: list[Jones] = []
     scalars: list[Jones] = []
-    weight = None
     for tab in item.tabs:
         val, w, pols = _soltab_block(item, tab, target, t_start, t_stop)
         fshape = freqs if pols is None else (None if freqs is None else freqs[..., None])
         gains = gains_from_values(tab.soltype, val, pols, fshape)
-        w_red = w.min(axis=-1) if pols is not None else w
-        weight = w_red if weight is None else np.minimum(weight, w_red)
+        w = _min_weight(w, pols)
+        weight = w if weight is None else np.minimum(weight, w)
         if tab.soltype in ("phase", "scalarphase"):
-            phase = gains if phase is None else Jones(*_elementwise_product(phase, gains))
+            phase = gains if phase is None else combine_amplitude_phase(phase, gains)
         elif tab.soltype in ("amplitude", "scalaramplitude"):
-            amplitude = gains if amplitude is None else Jones(*_elementwise_product(amplitude, gains))
+            amplitude = gains if amplitude is None else combine_amplitude_phase(amplitude, gains)
         elif tab.soltype in ("rotation", "rotationmeasure"):
             rotations.append(gains)
         else:
@@ -350,9 +457,33 @@ def _input_gains(item: _Input, target: _Target, t_start: int, t_stop: int, freq_
     return total, weight
 
 
-def _elementwise_product(a: Jones, b: Jones) -> tuple[np.ndarray, Kind]:
-    combined = combine_amplitude_phase(a, b)
-    return combined.data, combined.kind
+def _product(total: _Polar | Jones | None, gains: _Polar | Jones) -> _Polar | Jones:
+    """``total . gains``, staying in polar form while both factors are."""
+    if total is None:
+        return gains
+    if isinstance(total, _Polar) and isinstance(gains, _Polar):
+        return total * gains
+    a = total.to_jones() if isinstance(total, _Polar) else total
+    b = gains.to_jones() if isinstance(gains, _Polar) else gains
+    return a @ b
+
+
+def _output_values(total: _Polar | Jones, kind: Kind, basis: str, shape: tuple[int, ...]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitudes and phases (wrapped into (-pi, pi]) on the output shape."""
+    if isinstance(total, _Polar) and kind != "full":
+        k = 1 if kind == "scalar" else 2
+        full_shape = shape + (k,)
+        amp = np.broadcast_to(np.asarray(total.amp, dtype=float), full_shape)
+        phase = np.broadcast_to(np.asarray(total.phase, dtype=float), full_shape)
+        phase = np.remainder(phase + np.pi, 2 * np.pi) - np.pi
+        if kind == "scalar":
+            return amp[..., 0], phase[..., 0]
+        return amp, phase
+    jones = total.to_jones() if isinstance(total, _Polar) else total
+    values, _ = (jones.promoted(kind).to_pols(kind, basis) if kind != "scalar" else (jones.data, None))
+    values = np.broadcast_to(values, shape + (() if kind == "scalar" else (values.shape[-1],)))
+    return np.abs(values), np.angle(values)
 
 
 def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptions = MergeOptions(), *,
@@ -410,7 +541,7 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
         n_f = 1 if freqs is None else len(freqs)
         per_slot = n_f * len(ants) * max(1, len(dirs)) * {"scalar": 1, "diagonal": 2, "full": 4}[kind]
         block = max(1, options.block_values // per_slot)
-        freq_shape = (1, n_f, 1, 1)
+        freqs_b = None if freqs is None else freqs.reshape(1, n_f, 1, 1)
         flagged = 0
         total_points = 0
         with atomic_output(Path(output), overwrite) as tmp:
@@ -422,21 +553,21 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
                     total = None
                     weight = None
                     for item in inputs:
-                        gains, w = _input_gains(item, target, b_start, b_stop, freq_shape)
-                        total = gains if total is None else total @ gains
+                        gains, w = _input_gains(item, target, b_start, b_stop, freqs_b)
+                        total = _product(total, gains)
                         weight = w if weight is None else np.minimum(weight, w)
                     shape = (b_stop - b_start, n_f, len(ants), max(1, len(dirs)))
-                    values, _ = total.promoted(kind).to_pols(kind, basis) if kind != "scalar" else (total.data, None)
-                    values = np.broadcast_to(values, shape + (() if kind == "scalar" else (len(pol_labels),)))
+                    amp, phase = _output_values(total, kind, basis, shape)
                     w_out = np.broadcast_to(weight, shape)
+                    flagged += int(np.count_nonzero(w_out == 0)) * (1 if kind == "scalar" else len(pol_labels))
+                    total_points += amp.size
                     if kind != "scalar":
-                        w_out = np.broadcast_to(w_out[..., None], values.shape)
-                    flagged += int(np.count_nonzero(w_out == 0))
-                    total_points += w_out.size
-                    values, w_out = _drop_absent(values, w_out, times is None, freqs is None, not dirs)
+                        w_out = np.broadcast_to(w_out[..., None], amp.shape)
+                    amp, w_out = _drop_absent(amp, w_out, times is None, freqs is None, not dirs)
+                    phase = _drop_absent(phase, phase, times is None, freqs is None, not dirs)[0]
                     axis = "time" if times is not None else None
-                    writer.write_block("amplitude000", np.abs(values), w_out, axis, b_start)
-                    writer.write_block("phase000", np.angle(values), w_out, axis, b_start)
+                    writer.write_block("amplitude000", amp, w_out, axis, b_start)
+                    writer.write_block("phase000", phase, w_out, axis, b_start)
                     log.info("merged time slots %d-%d of %d", b_start + 1, b_stop, n_t)
                 writer.set_solset_attrs({PROVENANCE_ATTR: prov.to_json()})
     finally:
