@@ -198,6 +198,30 @@ def test_losoto_runs_on_what_reset_and_lin2circ_write(tmp_path):
     assert any("polRL" in p.name for p in circ_pngs)
 
 
+def test_losoto_runs_on_what_every_other_writer_writes(tmp_path):
+    """merge, expand-core --collapse, directions select/rename/add and circ2lin outputs: RESET and PLOT run."""
+    few = ("CS001HBA0", "CS002HBA0", "RS106HBA")
+    src = write_solset(tmp_path / "in.h5", example_solset(stations=few, n_freq=1))
+    tec = write_solset(tmp_path / "tec.h5", example_solset(seed=3, stations=few, n_freq=1, soltypes=("tec",)))
+    runs = {
+        "merge": ["h5", "merge", str(src), str(tec), "-o"],
+        "collapse": ["h5", "expand-core", str(src), "--collapse", "-o"],
+        "select": ["h5", "directions", str(src), "select", "--names", "dir1", "-o"],
+        "rename": ["h5", "directions", str(src), "rename", "--map", "dir0=calA", "-o"],
+        "add": ["h5", "directions", str(src), "add", "--name", "extra", "--ra-deg", "243", "--dec-deg", "55.2",
+                "-o"],
+    }
+    work = tmp_path / "losoto"
+    (work / "plots").mkdir(parents=True)
+    for name, args in runs.items():
+        assert main([*args, str(tmp_path / f"{name}.h5")]) == 0, name
+    assert main(["h5", "lin2circ", str(src), "-o", str(tmp_path / "circ.h5")]) == 0
+    assert main(["h5", "circ2lin", str(tmp_path / "circ.h5"), "-o", str(tmp_path / "lin.h5")]) == 0
+    for name in (*runs, "lin"):
+        pngs = _losoto(tmp_path / f"{name}.h5", work, name)
+        assert pngs and all(p.stat().st_size > 1000 for p in pngs), name
+
+
 def test_other_solsets_are_copied_unchanged(files, tmp_path, capsys):
     import h5py
 

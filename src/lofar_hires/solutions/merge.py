@@ -37,7 +37,7 @@ from typing import Literal
 import numpy as np
 
 from lofar_hires.errors import InputError
-from lofar_hires.io.atomic import atomic_output
+from lofar_hires.io.atomic import atomic_output, check_output_path
 from lofar_hires.io.h5parm import H5parmWriter, SoltabInfo, StreamingReader, pol_basis
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.grid import AxisMap, Method, apply_map, apply_map_weights, axis_map
@@ -500,6 +500,10 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
     """
     if not specs:
         raise InputError("merge needs at least one input h5parm")
+    for spec in specs:
+        if Path(output).resolve() == Path(spec.path).resolve():
+            raise InputError(f"the output {output} is one of the inputs; write the merge to a new file")
+    check_output_path(Path(output), overwrite)
     t0 = time.monotonic()
     prov = provenance or Provenance(task="h5 merge")
     prov.parameters.setdefault("options", repr(options))
