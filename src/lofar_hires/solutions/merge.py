@@ -475,8 +475,9 @@ def _output_values(total: _Polar | Jones, kind: Kind, basis: str, shape: tuple[i
         k = 1 if kind == "scalar" else 2
         full_shape = shape + (k,)
         amp = np.broadcast_to(np.asarray(total.amp, dtype=float), full_shape)
-        phase = np.broadcast_to(np.asarray(total.phase, dtype=float), full_shape)
-        phase = np.remainder(phase + np.pi, 2 * np.pi) - np.pi
+        phase = np.add(np.broadcast_to(np.asarray(total.phase, dtype=float), full_shape), np.pi)
+        np.remainder(phase, 2 * np.pi, out=phase)
+        phase -= np.pi
         if kind == "scalar":
             return amp[..., 0], phase[..., 0]
         return amp, phase
@@ -566,7 +567,9 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
                     flagged += int(np.count_nonzero(w_out == 0)) * (1 if kind == "scalar" else len(pol_labels))
                     total_points += amp.size
                     if kind != "scalar":
-                        w_out = np.broadcast_to(w_out[..., None], amp.shape)
+                        w_out = w_out[..., None]
+                    # One contiguous single-precision weight array serves both soltabs.
+                    w_out = np.ascontiguousarray(np.broadcast_to(w_out, amp.shape), dtype=np.float32)
                     amp, w_out = _drop_absent(amp, w_out, times is None, freqs is None, not dirs)
                     phase = _drop_absent(phase, phase, times is None, freqs is None, not dirs)[0]
                     axis = "time" if times is not None else None
