@@ -68,30 +68,30 @@ def axis_map(source: np.ndarray, target: np.ndarray, method: Method) -> AxisMap:
     return AxisMap(lo, hi, frac)
 
 
-def apply_map(values: np.ndarray, amap: AxisMap, axis: int, angular: bool) -> np.ndarray:
-    """Interpolate ``values`` along ``axis`` with ``amap`` (phasor interpolation when ``angular``)."""
+def _neighbours(values: np.ndarray, amap: AxisMap, axis: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The lower and (when interpolating) upper source values, and the weights shaped to broadcast."""
     lo = np.take(values, amap.lo, axis=axis)
-    if not np.any(amap.w):
-        return lo
-    hi = np.take(values, amap.hi, axis=axis)
     shape = [1] * values.ndim
     shape[axis] = len(amap.w)
-    w = amap.w.reshape(shape)
+    if not np.any(amap.w):
+        return lo, None, amap.w.reshape(shape)
+    return lo, np.take(values, amap.hi, axis=axis), amap.w.reshape(shape)
+
+
+def apply_map(values: np.ndarray, amap: AxisMap, axis: int, angular: bool) -> np.ndarray:
+    """Interpolate ``values`` along ``axis`` with ``amap`` (phasor interpolation when ``angular``)."""
+    lo, hi, w = _neighbours(values, amap, axis)
+    if hi is None:
+        return lo
     if angular:
-        z = (1 - w) * np.exp(1j * lo) + w * np.exp(1j * hi)
-        return np.angle(z)
+        return np.angle((1 - w) * np.exp(1j * lo) + w * np.exp(1j * hi))
     return (1 - w) * lo + w * hi
 
 
 def apply_map_weights(weights: np.ndarray, amap: AxisMap, axis: int) -> np.ndarray:
     """Weights on the target grid: a point is flagged when any source point it uses is flagged."""
-    lo = np.take(weights, amap.lo, axis=axis)
-    if not np.any(amap.w):
+    lo, hi, w = _neighbours(weights, amap, axis)
+    if hi is None:
         return lo
-    hi = np.take(weights, amap.hi, axis=axis)
-    shape = [1] * weights.ndim
-    shape[axis] = len(amap.w)
-    used_hi = (amap.w > 0).reshape(shape)
-    used_lo = (amap.w < 1).reshape(shape)
     big = np.asarray(np.inf, dtype=lo.dtype)
-    return np.minimum(np.where(used_lo, lo, big), np.where(used_hi, hi, big))
+    return np.minimum(np.where(w < 1, lo, big), np.where(w > 0, hi, big))
