@@ -198,8 +198,11 @@ def test_losoto_runs_on_what_reset_and_lin2circ_write(tmp_path):
     assert any("polRL" in p.name for p in circ_pngs)
 
 
-def test_losoto_runs_on_what_every_other_writer_writes(tmp_path):
-    """merge, expand-core --collapse, directions select/rename/add and circ2lin outputs: RESET and PLOT run."""
+def test_losoto_runs_on_what_every_other_writer_writes(tmp_path, simulated):
+    """merge, expand-core (both ways), directions select/rename/add and circ2lin outputs: RESET and PLOT run."""
+    from conftest import ALL_CORRUPTIONS_OFF
+
+    ms = simulated("runner_clean", overrides=ALL_CORRUPTIONS_OFF + ("calibrator.enabled=false",)).targets()[0].ms
     few = ("CS001HBA0", "CS002HBA0", "RS106HBA")
     src = write_solset(tmp_path / "in.h5", example_solset(stations=few, n_freq=1))
     tec = write_solset(tmp_path / "tec.h5", example_solset(seed=3, stations=few, n_freq=1, soltypes=("tec",)))
@@ -217,7 +220,11 @@ def test_losoto_runs_on_what_every_other_writer_writes(tmp_path):
         assert main([*args, str(tmp_path / f"{name}.h5")]) == 0, name
     assert main(["h5", "lin2circ", str(src), "-o", str(tmp_path / "circ.h5")]) == 0
     assert main(["h5", "circ2lin", str(tmp_path / "circ.h5"), "-o", str(tmp_path / "lin.h5")]) == 0
-    for name in (*runs, "lin"):
+    assert main(["h5", "expand-core", str(tmp_path / "collapse.h5"), "--ms", str(ms), "-o",
+                 str(tmp_path / "expand.h5")]) == 0
+    assert read_h5parm(tmp_path / "expand.h5").antenna_names[:4] == ["CS001HBA0", "CS002HBA0", "CS002HBA1",
+                                                                      "CS003HBA0"]
+    for name in (*runs, "lin", "expand"):
         pngs = _losoto(tmp_path / f"{name}.h5", work, name)
         assert pngs and all(p.stat().st_size > 1000 for p in pngs), name
 
