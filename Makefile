@@ -37,6 +37,7 @@ test-fast: setup
 
 bench: setup
 	$(PY) benchmarks/bench_simulate.py
+	$(PY) benchmarks/bench_h5_merge.py --case medium
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
