@@ -1,0 +1,1 @@
+"""Direction-independent calibration: separating LOFAR's systematic effects."""

@@ -1,0 +1,265 @@
+"""Phase helpers and input checks shared by the calibrator-pipeline fits.
+
+Solutions found by DP3 have an arbitrary common phase per time, frequency and
+polarisation (the gauge), so every fit works on phases relative to a reference
+station. Phases are only defined modulo ``2 pi``: sums of phasors (``w exp(i phi)``)
+replace sums of phases wherever wrapping matters.
+
+The checks at the end validate the arrays a fit receives and raise
+:class:`~lofar_hires.errors.InputError` with a message that names the argument.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from lofar_hires.errors import InputError
+
+log = logging.getLogger(__name__)
+
+TWO_PI = 2.0 * np.pi
+
+
+def wrap(phase: np.ndarray | float) -> np.ndarray:
+    """Wrap phases into ``(-pi, pi]``.
+
+    Parameters
+    ----------
+    phase
+        Phases (rad), any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``phase`` shifted by multiples of ``2 pi`` into ``(-pi, pi]`` (NaN stays NaN).
+    """
+    return np.pi - np.mod(np.pi - np.asarray(phase, dtype=float), TWO_PI)
+
+
+def wrap_half(angle: np.ndarray | float) -> np.ndarray:
+    """Wrap angles defined modulo ``pi`` (rotation angles) into ``(-pi/2, pi/2]``."""
+    return 0.5 * wrap(2.0 * np.asarray(angle, dtype=float))
+
+
+def reference_phases(phase: np.ndarray, ant_axis: int, ref: int) -> np.ndarray:
+    """Phases relative to a reference station, wrapped into ``(-pi, pi]``.
+
+    Parameters
+    ----------
+    phase
+        Phases (rad) with a station axis.
+    ant_axis
+        Index of the station axis of ``phase``.
+    ref
+        Index of the reference station along ``ant_axis``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``wrap(phase - phase[ref])``, same shape as ``phase``; the reference station is 0.
+    """
+    phase = np.asarray(phase, dtype=float)
+    axis = check_axis(ant_axis, phase.ndim, "ant_axis")
+    check_reference(ref, phase.shape[axis])
+    return wrap(phase - np.take(phase, [ref], axis=axis))
+
+
+def reference_weights(weights: np.ndarray, ant_axis: int, ref: int) -> np.ndarray:
+    """Weights of referenced values: a point is usable only where the reference is too.
+
+    Parameters
+    ----------
+    weights
+        Non-negative weights (0 = flagged) with a station axis.
+    ant_axis
+        Index of the station axis.
+    ref
+        Index of the reference station.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``weights`` set to 0 wherever the reference station's weight is 0.
+    """
+    weights = np.asarray(weights, dtype=float)
+    axis = check_axis(ant_axis, weights.ndim, "ant_axis")
+    check_reference(ref, weights.shape[axis])
+    return np.where(np.take(weights, [ref], axis=axis) > 0, weights, 0.0)
+
+
+def phasor_sum(phase: np.ndarray, weights: np.ndarray | None = None,
+               axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Weighted sum of unit phasors ``sum(w exp(i phase))``.
+
+    Parameters
+    ----------
+    phase
+        Phases (rad).
+    weights
+        Weights broadcastable to ``phase`` (``None``: all 1). NaN phases count as flagged.
+    axis
+        Axis or axes to sum over (``None``: all).
+
+    Returns
+    -------
+    numpy.ndarray
+        Complex sums; their modulus measures coherence, their angle the mean phase.
+    """
+    phase = np.asarray(phase, dtype=float)
+    w = np.ones_like(phase) if weights is None else np.broadcast_to(np.asarray(weights, float), phase.shape)
+    good = np.isfinite(phase) & (w > 0)
+    return np.sum(np.where(good, w * np.exp(1j * np.where(good, phase, 0.0)), 0.0), axis=axis)
+
+
+def circular_mean(phase: np.ndarray, weights: np.ndarray | None = None,
+                  axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Weighted circular mean of phases (rad), in ``(-pi, pi]``; NaN where nothing is valid.
+
+    Parameters
+    ----------
+    phase
+        Phases (rad).
+    weights
+        Weights broadcastable to ``phase`` (``None``: all 1).
+    axis
+        Axis or axes to average over (``None``: all).
+    """
+    total = phasor_sum(phase, weights, axis)
+    return np.where(np.abs(total) > 0, wrap(np.angle(total)), np.nan)
+
+
+def coherence(phase: np.ndarray, weights: np.ndarray | None = None,
+              axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Length of the mean phasor, 1 for identical phases and ~0 for random ones (NaN: no data)."""
+    phase = np.asarray(phase, dtype=float)
+    w = np.ones_like(phase) if weights is None else np.broadcast_to(np.asarray(weights, float), phase.shape)
+    total_w = np.sum(np.where(np.isfinite(phase) & (w > 0), w, 0.0), axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total_w > 0, np.abs(phasor_sum(phase, w, axis)) / total_w, np.nan)
+
+
+def wrapped_least_squares(data: np.ndarray, weights: np.ndarray, design: np.ndarray,
+                          params: np.ndarray, n_iter: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted least squares of a linear phase model, Gauss-Newton on wrapped residuals.
+
+    Minimises ``sum_n w_n wrap(data_n - design_n . params)**2`` for every leading index
+    at once, starting from ``params`` (which must be within about 1 rad of the solution
+    at every point, e.g. from a coherence search, so that the wrapped residuals are the
+    true ones).
+
+    Parameters
+    ----------
+    data
+        Phases (rad), shape ``(..., n)``.
+    weights
+        Weights, shape ``(..., n)`` (0 = flagged).
+    design
+        Model basis, shape ``(n, p)``, shared by all leading indices.
+    params
+        Starting parameters, shape ``(..., p)``.
+    n_iter
+        Gauss-Newton iterations (the model is linear: each one re-wraps the residuals).
+
+    Returns
+    -------
+    params
+        Fitted parameters ``(..., p)``, NaN where the problem is singular.
+    residual
+        Wrapped residuals ``(..., n)`` of the fit (NaN where singular).
+    valid
+        ``(...)`` boolean: the normal equations had full rank.
+    """
+    design = np.asarray(design, dtype=float)
+    w = np.asarray(weights, dtype=float)
+    normal = np.einsum("...n,np,nq->...pq", w, design, design)
+    scale = np.trace(normal, axis1=-2, axis2=-1)[..., None, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        eig = np.linalg.eigvalsh(np.where(scale > 0, normal / scale, 0.0))
+    valid = (eig[..., 0] > 1e-13) & (scale[..., 0, 0] > 0)
+    eye = np.eye(design.shape[1])
+    normal = np.where(valid[..., None, None], normal, eye)
+    params = np.where(valid[..., None], np.asarray(params, dtype=float), 0.0)
+    for _ in range(n_iter):
+        residual = wrap(data - params @ design.T)
+        rhs = np.einsum("...n,np->...p", w * residual, design)
+        params = params + np.linalg.solve(normal, rhs[..., None])[..., 0]
+    residual = wrap(data - params @ design.T)
+    params = np.where(valid[..., None], params, np.nan)
+    residual = np.where(valid[..., None], residual, np.nan)
+    return params, residual, valid
+
+
+def weighted_rms(residual: np.ndarray, weights: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+    """Weighted rms ``sqrt(sum w r^2 / sum w)`` over ``axis``; NaN where no weight."""
+    w = np.where(np.isfinite(residual), weights, 0.0)
+    total = np.sum(w, axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.sqrt(np.sum(w * np.nan_to_num(residual) ** 2, axis=axis) / total),
+                        np.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input checks shared by the fits
+# ---------------------------------------------------------------------------------------------
+
+def check_axis(axis: int, ndim: int, name: str) -> int:
+    """A valid (non-negative) axis index of an ``ndim``-dimensional array."""
+    if not -ndim <= int(axis) < ndim:
+        raise InputError(f"{name}={axis} is not an axis of a {ndim}-dimensional array")
+    return int(axis) % ndim
+
+
+def check_reference(ref: int, n_ant: int) -> int:
+    """The reference station index, checked against the number of stations."""
+    if isinstance(ref, bool) or not isinstance(ref, (int, np.integer)):
+        raise InputError(f"ref must be a station index (an integer), got {ref!r}")
+    if not 0 <= int(ref) < n_ant:
+        raise InputError(f"ref={ref} is out of range: the solutions have {n_ant} stations "
+                         f"(valid indices 0..{n_ant - 1})")
+    return int(ref)
+
+
+def check_freqs(freqs_hz: np.ndarray, n_freq: int) -> np.ndarray:
+    """Channel frequencies (Hz): 1-D, finite, positive, strictly increasing, one per channel."""
+    freqs = np.asarray(freqs_hz, dtype=float)
+    if freqs.ndim != 1 or len(freqs) != n_freq:
+        raise InputError(f"freqs_hz has shape {freqs.shape} but the solutions have {n_freq} channels "
+                         "on their freq axis")
+    if not np.all(np.isfinite(freqs)) or np.any(freqs <= 0):
+        raise InputError("freqs_hz must be finite and positive (frequencies in Hz)")
+    if np.any(np.diff(freqs) <= 0):
+        raise InputError("freqs_hz must be strictly increasing (sort the channels first)")
+    return freqs
+
+
+def check_values(name: str, values: np.ndarray, ndim: int, axes: str) -> np.ndarray:
+    """A float array with ``ndim`` dimensions named ``axes`` (for the message)."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != ndim:
+        raise InputError(f"{name} must have {ndim} axes ({axes}), got shape {arr.shape}")
+    if arr.size == 0:
+        raise InputError(f"{name} is empty (shape {arr.shape})")
+    return arr
+
+
+def check_weights(weights: np.ndarray, values: np.ndarray, values_name: str) -> np.ndarray:
+    """Weights of the same shape as the values, finite and non-negative; 0 where values are NaN.
+
+    Raises
+    ------
+    InputError
+        On a shape mismatch, negative or non-finite weights, or when every point is flagged.
+    """
+    w = np.asarray(weights, dtype=float)
+    if w.shape != values.shape:
+        raise InputError(f"weights have shape {w.shape} but {values_name} has shape {values.shape}; "
+                         "give one weight per solution")
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise InputError("weights must be finite and non-negative (0 = flagged)")
+    w = np.where(np.isfinite(values), w, 0.0)
+    if not np.any(w > 0):
+        raise InputError(f"all {values_name} are flagged (every weight is 0 or every value NaN): "
+                         "nothing to fit")
+    return w

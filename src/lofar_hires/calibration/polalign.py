@@ -1,0 +1,199 @@
+"""Polarisation alignment: one XX-YY delay per station from diagonal phase solutions.
+
+The station calibration tables of LOFAR can delay the Y data stream relative to X
+(de Gasperin et al. 2019, sect. 2.2 and 4.2). In DP3's convention the Y gain then
+carries the extra phase ``-2 pi nu delay_s``, so the XX-YY phase difference of the
+solutions is ``+2 pi nu delay_s`` (plus an optional constant ``offset_rad``). The
+delay does not change with time: one value per station is fitted over all unflagged
+times and channels.
+
+Algorithm: the XX-YY phases are referenced to a reference station (this removes the
+per-polarisation phase gauge of the solutions), their phasors are summed over time,
+a grid of delays is scanned for the largest phasor coherence (a small DFT, robust to
+any wrapping), and the best grid point is refined by Gauss-Newton on the wrapped
+residuals of all points.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from lofar_hires.calibration.phases import (
+    TWO_PI,
+    check_freqs,
+    check_reference,
+    check_values,
+    check_weights,
+    reference_phases,
+    reference_weights,
+    weighted_rms,
+    wrap,
+    wrapped_least_squares,
+)
+from lofar_hires.errors import InputError, LofarHiresWarning
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PolAlignFit:
+    """Result of :func:`fit_polalign` (all relative to the reference station).
+
+    Attributes
+    ----------
+    delay_s
+        ``(ant,)`` XX-YY delay: the XX-YY phase is ``2 pi nu delay_s + offset_rad``.
+        NaN for stations without enough valid data.
+    offset_rad
+        ``(ant,)`` constant XX-YY phase in ``(-pi, pi]`` (0 when not fitted).
+    rms_rad
+        ``(ant,)`` weighted rms of the wrapped residuals.
+    n_points
+        ``(ant,)`` number of (time, channel) points used.
+    ref
+        Index of the reference station.
+    """
+
+    delay_s: np.ndarray
+    offset_rad: np.ndarray
+    rms_rad: np.ndarray
+    n_points: np.ndarray
+    ref: int
+
+
+def delay_grid_s(freqs_hz: np.ndarray, delay_range_s: float, with_offset: bool) -> np.ndarray:
+    """Trial delays for the coherence search.
+
+    The step keeps the phase error of the nearest trial below ``pi/6`` over the band:
+    ``1/(6 * bandwidth)`` with a free offset (only the slope matters), ``1/(6 * nu_max)``
+    without one.
+    """
+    span_hz = (freqs_hz[-1] - freqs_hz[0]) if (with_offset and len(freqs_hz) > 1) else freqs_hz[-1]
+    step_s = 1.0 / (6.0 * span_hz)
+    n = int(np.ceil(delay_range_s / step_s))
+    return np.arange(-n, n + 1) * step_s
+
+
+def fit_polalign(phase_xx: np.ndarray, phase_yy: np.ndarray, weights: np.ndarray, freqs_hz: np.ndarray,
+                 ref: int, *, with_offset: bool = True, delay_range_s: float = 100e-9,
+                 n_iter: int = 5) -> PolAlignFit:
+    """Fit one time-independent XX-YY delay per station.
+
+    Parameters
+    ----------
+    phase_xx, phase_yy
+        Phases (rad) of the XX and YY diagonal gain solutions, shape ``(time, freq, ant)``;
+        NaN counts as flagged.
+    weights
+        Weights ``(time, freq, ant)`` (0 = flagged), e.g. the product of the XX and YY weights.
+    freqs_hz
+        Channel frequencies ``(freq,)``, strictly increasing.
+    ref
+        Index of the reference station (its delay and offset are 0 by definition).
+    with_offset
+        Also fit a constant XX-YY phase per station.
+    delay_range_s
+        Largest delay searched (either sign). Must stay below ``1/(2 * channel spacing)``,
+        beyond which delays alias.
+    n_iter
+        Gauss-Newton iterations after the grid search.
+
+    Returns
+    -------
+    PolAlignFit
+        Delays, offsets, rms residuals and point counts per station. Stations without
+        valid data (or too few channels) get NaN and a :class:`LofarHiresWarning`.
+
+    Raises
+    ------
+    InputError
+        On mismatched shapes, a reference index out of range, bad frequencies or
+        weights, or when every point is flagged.
+    """
+    xx = check_values("phase_xx", phase_xx, 3, "time, freq, ant")
+    yy = check_values("phase_yy", phase_yy, 3, "time, freq, ant")
+    if xx.shape != yy.shape:
+        raise InputError(f"phase_xx has shape {xx.shape} but phase_yy has shape {yy.shape}; "
+                         "both must be (time, freq, ant)")
+    n_time, n_freq, n_ant = xx.shape
+    ref = check_reference(ref, n_ant)
+    freqs = check_freqs(freqs_hz, n_freq)
+    if not delay_range_s > 0:
+        raise InputError(f"delay_range_s must be positive, got {delay_range_s}")
+    diff_raw = xx - yy
+    w = check_weights(weights, diff_raw, "phase_xx - phase_yy")
+    w = reference_weights(w, 2, ref)
+    if not np.any(w[..., ref] > 0):
+        raise InputError(f"the reference station (index {ref}) has no valid solutions: choose another ref")
+    diff = np.nan_to_num(reference_phases(np.nan_to_num(diff_raw), 2, ref))
+    log.info("polalign fit: %d times x %d channels x %d stations, reference %d, offset %s",
+             n_time, n_freq, n_ant, ref, with_offset)
+
+    # Coarse: coherence of the time-summed phasors over a grid of delays (one small DFT).
+    summed = np.sum(w * np.exp(1j * diff), axis=0)  # (freq, ant)
+    trial_s = delay_grid_s(freqs, delay_range_s, with_offset)
+    score = np.exp(-1j * TWO_PI * np.outer(trial_s, freqs)) @ summed  # (trial, ant)
+    best = np.argmax(np.abs(score) if with_offset else score.real, axis=0)
+    nu0 = float(np.mean(freqs))
+    start = [TWO_PI * nu0 * trial_s[best]]
+    if with_offset:
+        start.append(np.angle(score[best, np.arange(n_ant)]))
+
+    # Refinement on every (time, channel) point: columns nu/nu0 (and 1 for the offset).
+    columns = [np.tile(freqs / nu0, n_time)]
+    if with_offset:
+        columns.append(np.ones(n_time * n_freq))
+    design = np.stack(columns, axis=-1)
+    data = diff.reshape(n_time * n_freq, n_ant).T
+    wt = w.reshape(n_time * n_freq, n_ant).T
+    params, residual, valid = wrapped_least_squares(data, wt, design, np.stack(start, axis=-1), n_iter)
+
+    n_points = np.count_nonzero(wt > 0, axis=1)
+    _warn_unfitted(n_points, valid)
+    delay = params[:, 0] / (TWO_PI * nu0)
+    offset = wrap(params[:, 1]) if with_offset else np.where(valid, 0.0, np.nan)
+    rms = weighted_rms(residual, wt, axis=1)
+    return PolAlignFit(delay_s=delay, offset_rad=offset, rms_rad=rms, n_points=n_points, ref=ref)
+
+
+def _warn_unfitted(n_points: np.ndarray, valid: np.ndarray) -> None:
+    empty = np.flatnonzero(n_points == 0)
+    if empty.size:
+        warnings.warn(f"polalign: stations {empty.tolist()} have no valid data (all flagged, or the reference "
+                      "is flagged where they are not); their delay is NaN", LofarHiresWarning, stacklevel=3)
+    few = np.flatnonzero((n_points > 0) & ~valid)
+    if few.size:
+        warnings.warn(f"polalign: stations {few.tolist()} have too few valid channels to fit; their delay is NaN",
+                      LofarHiresWarning, stacklevel=3)
+
+
+def polalign_soltab_values(fit: PolAlignFit, freqs_hz: np.ndarray) -> np.ndarray:
+    """Phases of a DP3 ``phase`` soltab that corrects the fitted misalignment.
+
+    Parameters
+    ----------
+    fit
+        Result of :func:`fit_polalign`.
+    freqs_hz
+        Channel frequencies ``(freq,)`` of the soltab.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(freq, ant, pol=2)`` phases (rad, wrapped): 0 for XX and
+        ``-(2 pi nu delay_s + offset_rad)`` for YY. These are the gains themselves, so
+        DP3's applycal (which divides by the gains) removes the misalignment. Stations
+        that could not be fitted are NaN (applycal then flags their data).
+    """
+    freqs = np.asarray(freqs_hz, dtype=float)
+    if freqs.ndim != 1 or freqs.size == 0:
+        raise InputError(f"freqs_hz must be a non-empty 1-D array, got shape {freqs.shape}")
+    yy = -(TWO_PI * freqs[:, None] * fit.delay_s[None, :] + fit.offset_rad[None, :])
+    out = np.zeros(yy.shape + (2,))
+    out[..., 0] = np.where(np.isfinite(yy), 0.0, np.nan)
+    out[..., 1] = wrap(yy)
+    return out
