@@ -73,6 +73,25 @@ def everybeam_data_dir() -> Path:
     )
 
 
+def aoflagger_strategy(name: str = "lofar-default") -> Path:
+    """Path of an AOFlagger strategy (``.lua``) shipped with the dp3 wheel.
+
+    DP3's aoflagger step only runs with an explicit ``strategy=`` path.
+    """
+    spec = importlib.util.find_spec("dp3")
+    roots = [Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"]
+    if spec is not None and spec.origin is not None:
+        roots.insert(0, Path(spec.origin).parent.parent)
+    for root in roots:
+        for folder in ("DP3.libs", "dp3.libs"):
+            path = root / folder / "aoflagger" / "strategies" / f"{name}.lua"
+            if path.is_file():
+                return path
+    raise MissingToolError(
+        f"AOFlagger strategy {name!r} not found with the dp3 package; give a strategy file path instead"
+    )
+
+
 def cache_dir() -> Path:
     """Per-user cache directory of lofar-hires (``$XDG_CACHE_HOME/lofar-hires``)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

@@ -77,8 +77,11 @@ class TargetConfig:
     averaging: AveragingConfig = option(default_factory=lambda: AveragingConfig(8.0, 97656.25),
                                         help="averaging of the corrected data")
     flagging: FlaggingConfig = option(default_factory=FlaggingConfig, help="flagging")
-    phase_calibration: bool = option(False, help="solve and apply scalar phases against a sky model "
-                                     "(needs --skymodel)")
+    phase_calibration: bool = option(False, help="self-calibrate against a sky model (needs --skymodel)")
+    phase_mode: str = option("scalarphase", help="DDECal mode of that calibration: scalarphase (LINC), "
+                             "diagonalphase, or rotation+diagonal (also removes differential Faraday "
+                             "rotation and amplitude errors)",
+                             choices=["scalarphase", "diagonalphase", "rotation+diagonal"])
     phase_solint: int = option(1, help="time slots per phase solution", min=1)
     phase_nchan: int = option(1, help="channels per phase solution (after averaging)", min=1)
     phase_smoothness_hz: float = option(0.0, help="DDECal frequency smoothness kernel (0: none)",

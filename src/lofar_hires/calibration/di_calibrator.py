@@ -1,17 +1,22 @@
 """The direction-independent calibrator pipeline (LINC-calibrator equivalent).
 
 Separates LOFAR's systematic effects on a calibrator observation by their
-physics (de Gasperin et al. 2019, section 4), each step a DP3 run or a fit:
+physics (de Gasperin et al. 2019, section 4), each step a DP3 run or a fit. The
+terms that act on the dipole signals (alignment, bandpass, clock) are outside the
+beam in the Jones chain ``P . B . C . E . F``; where the paper removes the beam
+from the data before solving for them, this pipeline corrupts the model with the
+beam and Faraday rotation instead, so that the beam never mixes X and Y:
 
 1. ``prepare``: flag, average (and join subbands) into a working MS;
 2. ``predict``: the calibrator model into MODEL_DATA, once;
 3. solve diagonal + rotation; fit the XX-YY polarisation delay  -> ``polalign``;
 4. apply polarisation alignment and the beam, solve diagonal + rotation again,
    fit a rotation measure per time and station                  -> ``faraday``;
-5. apply alignment, beam, Faraday; solve diagonal; the per-channel
-   time-median amplitude is the bandpass                         -> ``bandpass``;
-6. apply all, solve diagonal; separate clock (prop. to nu) and TEC
-   (prop. to 1/nu) per time and station                           -> ``clock``, ``tec``;
+5. apply alignment; solve diagonal against the model corrupted by Faraday
+   rotation and the beam; the per-channel time-median amplitude is the
+   bandpass (the polarisation delay is refined on this solve first) -> ``bandpass``;
+6. apply alignment and bandpass, solve diagonal against that model; separate
+   clock (prop. to nu) and TEC (prop. to 1/nu) per time and station -> ``clock``, ``tec``;
 7. collect everything into ``cal_solutions.h5``.
 
 Every intermediate h5parm is kept in the output directory, so any step can be
@@ -107,12 +112,21 @@ def predict(ms: Path, skymodel: Path, workdir: Path, threads: int = 1,
                      threads=threads, provenance=provenance)
 
 
+def corrupt_model(ms: Path, effects: Sequence[Correction], workdir: Path, name: str, threads: int = 1,
+                  provenance: Provenance | None = None) -> str:
+    """MODEL_DATA corrupted by ``effects`` (innermost first) into MODEL_CORRUPTED; returns that column."""
+    steps = dp3ops.correction_steps(effects, corrupt=True)
+    dp3ops.run_steps(ms, None, steps, workdir, name, data_column="MODEL_DATA", out_column="MODEL_CORRUPTED",
+                     threads=threads, provenance=provenance)
+    return "MODEL_CORRUPTED"
+
+
 def solve(ms: Path, h5parm: Path, mode: str, corrections: Sequence[Correction], cfg: CalibratorConfig,
-          workdir: Path, name: str, provenance: Provenance | None = None) -> Path:
-    """Apply ``corrections`` to DATA (written to CORRECTED_DATA) and solve ``mode`` against MODEL_DATA."""
+          workdir: Path, name: str, provenance: Provenance | None = None, model_column: str = "MODEL_DATA") -> Path:
+    """Apply ``corrections`` to DATA (written to CORRECTED_DATA) and solve ``mode`` against ``model_column``."""
     if h5parm.exists():
         h5parm.unlink()
-    steps = dp3ops.correction_steps(corrections) + [dp3ops.ddecal_step(mode, h5parm, cfg.solve)]
+    steps = dp3ops.correction_steps(corrections) + [dp3ops.ddecal_step(mode, h5parm, cfg.solve, model_column)]
     dp3ops.run_steps(ms, None, steps, workdir, name, out_column="CORRECTED_DATA", threads=cfg.threads,
                      provenance=provenance)
     return h5parm
@@ -243,12 +257,17 @@ def fit_bandpass_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
     amp, weight, axes = _solution(solve_h5, "amplitude000")
     ss = read_h5parm(solve_h5, None, [])
     fit = fit_bandpass(amp, weight, axes["freq"], outlier_sigma=cfg.fits.bandpass_outlier_sigma)
-    values = fit.bandpass  # flagged channels are interpolated (weight 0); NaN only without any data
+    # Outlier channels are replaced by interpolated values, which are good to apply: DP3 flags data
+    # where a solution has weight 0, so only channels without any data (NaN) keep weight 0.
+    values = fit.bandpass
+    weights = np.isfinite(values).astype(float)
     tab = Soltab("bandpass", "amplitude", {"freq": axes["freq"], "ant": axes["ant"], "pol": np.array(["XX", "YY"])},
-                 values, fit.weights, attrs={"meaning": "bandpass amplitude (time-median of diagonal solutions)"})
+                 values, weights, attrs={"meaning": "bandpass amplitude (time-median of diagonal solutions; "
+                                                    "outlier channels interpolated)"})
     _write_parts(out_h5, [tab], list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
     return {"median_bandpass": _per_station(axes["ant"], np.nanmedian(values, axis=(0, 2))),
-            "flagged_fraction": float(fit.flagged_fraction)}
+            "interpolated_fraction": float(np.mean((fit.weights == 0) & np.isfinite(values))),
+            "missing_fraction": float(np.mean(~np.isfinite(values)))}
 
 
 def fit_clocktec_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, provenance: Provenance) -> dict:
@@ -368,22 +387,26 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
         s2 = solve(ms, tmp / "solve2_rotation_diagonal.h5", "rotation+diagonal", corr, cfg, work, "solve2", prov)
         report["faraday"] = fit_faraday_step(s2, faraday_h5, cfg, prov)
 
-        log.info("step 5/7: apply alignment, beam and Faraday, solve diagonal; bandpass")
-        corr = [Correction(polalign_h5, ("polalign",))] + beam + [Correction(faraday_h5, ("faraday",))]
-        s3 = solve(ms, tmp / "solve3_diagonal.h5", "diagonal", corr, cfg, work, "solve3", prov)
+        # The bandpass and the clock act on the dipole signals, after the beam (J = P.B.C.E.F): they
+        # are solved against the model corrupted by Faraday rotation and the beam, on data from
+        # which only the outer terms are removed, so that the beam never mixes X and Y.
+        log.info("step 5/7: model corrupted by Faraday rotation and beam; solve diagonal; bandpass")
+        inner = [Correction(faraday_h5, ("faraday",))] + beam
+        model = corrupt_model(ms, inner, work, "corrupt_model", cfg.threads, prov)
+        corr = [Correction(polalign_h5, ("polalign",))]
+        s3 = solve(ms, tmp / "solve3_diagonal.h5", "diagonal", corr, cfg, work, "solve3", prov, model)
         if cfg.fits.polalign_refine:
             log.info("step 5/7: refine the polarisation alignment and solve diagonal again")
             initial = tmp / "polalign_initial.h5"
             polalign_h5.rename(initial)
             report["polalign_refined"] = refine_polalign_step(initial, s3, polalign_h5, cfg, prov)
-            corr = [Correction(polalign_h5, ("polalign",))] + beam + [Correction(faraday_h5, ("faraday",))]
-            s3 = solve(ms, tmp / "solve3_diagonal.h5", "diagonal", corr, cfg, work, "solve3b", prov)
+            corr = [Correction(polalign_h5, ("polalign",))]
+            s3 = solve(ms, tmp / "solve3_diagonal.h5", "diagonal", corr, cfg, work, "solve3b", prov, model)
         report["bandpass"] = fit_bandpass_step(s3, bandpass_h5, cfg, prov)
 
-        log.info("step 6/7: apply everything, solve diagonal; separate clock and TEC")
-        corr = ([Correction(polalign_h5, ("polalign",)), Correction(bandpass_h5, ("bandpass",))] + beam
-                + [Correction(faraday_h5, ("faraday",))])
-        s4 = solve(ms, tmp / "solve4_diagonal.h5", "diagonal", corr, cfg, work, "solve4", prov)
+        log.info("step 6/7: remove alignment and bandpass, solve diagonal; separate clock and TEC")
+        corr = [Correction(polalign_h5, ("polalign",)), Correction(bandpass_h5, ("bandpass",))]
+        s4 = solve(ms, tmp / "solve4_diagonal.h5", "diagonal", corr, cfg, work, "solve4", prov, model)
         report["clocktec"] = fit_clocktec_step(s4, clocktec_h5, cfg, prov)
 
         log.info("step 7/7: collect cal_solutions.h5")
@@ -400,7 +423,6 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
             plots = calibrator_plots(tmp, tmp / "plots", cfg.reference_station)
         if not keep_working_ms:
             shutil.rmtree(ms)
-        shutil.rmtree(work / "__pycache__", ignore_errors=True)
         report["wall_time_s"] = round(time.monotonic() - t0, 1)
         (tmp / "calibrator_report.json").write_text(json.dumps(report, indent=2) + "\n")
         prov.write(tmp / "provenance.json")

@@ -21,6 +21,8 @@ from lofar_hires.io.ms import MsInfo
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
 
+__all__ = ["Correction", "Dp3Step"]
+
 log = logging.getLogger(__name__)
 
 
@@ -69,20 +71,28 @@ def predict_steps(skymodel: Path) -> list[Dp3Step]:
     return [Dp3Step("predict", "predict", {"sourcedb": Path(skymodel)})]
 
 
-def correction_steps(corrections: Sequence[Correction]) -> list[Dp3Step]:
-    """applycal/applybeam steps removing ``corrections`` in the given (outermost-first) order."""
+def correction_steps(corrections: Sequence[Correction], corrupt: bool = False) -> list[Dp3Step]:
+    """applycal/applybeam steps removing ``corrections`` in the given (outermost-first) order.
+
+    With ``corrupt=True`` the effects are applied instead of removed (``invert=false``), to
+    corrupt a model; give them innermost first then.
+    """
     steps = []
+    invert = {"invert": False} if corrupt else {}
     for i, corr in enumerate(corrections):
         if corr.beam:
-            steps.append(Dp3Step(f"beam{i}", "applybeam", {}))
+            if corrupt:
+                # applybeam only corrupts data whose metadata say the beam was applied.
+                steps.append(Dp3Step(f"setbeam{i}", "setbeam", {"beammode": "full"}))
+            steps.append(Dp3Step(f"beam{i}", "applybeam", dict(invert)))
             continue
         if corr.h5parm is None or not corr.soltabs:
             raise InputError("a correction needs an h5parm and at least one soltab")
         if corr.fulljones:
             steps.append(Dp3Step(f"cal{i}", "applycal", {"parmdb": corr.h5parm, "correction": "fulljones",
-                                                        "soltab": list(corr.soltabs)}))
+                                                        "soltab": list(corr.soltabs), **invert}))
             continue
-        options: dict = {"parmdb": corr.h5parm, "steps": [f"s{k}" for k in range(len(corr.soltabs))]}
+        options: dict = {"parmdb": corr.h5parm, "steps": [f"s{k}" for k in range(len(corr.soltabs))], **invert}
         options.update({f"s{k}.correction": tab for k, tab in enumerate(corr.soltabs)})
         steps.append(Dp3Step(f"cal{i}", "applycal", options))
     return steps
