@@ -28,6 +28,8 @@ TASKS: dict[str, str] = {
     "image": "lofar_hires.cli.image",
     "compare-sky": "lofar_hires.cli.compare_sky",
     "h5": "lofar_hires.cli.h5",
+    "di-calibrator": "lofar_hires.cli.di_calibrator",
+    "di-target": "lofar_hires.cli.di_target",
 }
 
 #: Exit status per error class (first match wins).
