@@ -162,13 +162,36 @@ def model_coherence(ms: Path) -> float:
     return float(np.nanmedian(values)) if values else float("nan")
 
 
+def check_model_coherence(ms: Path, skymodel: Path, minimum: float) -> float:
+    """:func:`model_coherence`, with a warning when it is below ``minimum`` (wrong calibrator?)."""
+    import warnings
+
+    coherence = model_coherence(ms)
+    if np.isfinite(coherence) and coherence < minimum:
+        msg = (f"the data correlate poorly with the calibrator model on core baselines (coherence "
+               f"{coherence:.2f} < {minimum}): is {skymodel.name} the source at the phase centre?")
+        log.warning("%s", msg)
+        warnings.warn(msg, LofarHiresWarning, stacklevel=2)
+    return coherence
+
+
 # --------------------------------------------------------------------------- fits
 
 
 def _solution(h5parm: Path, soltab: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """A DDECal soltab as (time, freq, ant[, pol]) values and weights (one direction)."""
-    tab = read_h5parm(h5parm, None, [soltab]).soltabs[soltab].canonical()
+    solset = read_h5parm(h5parm)
+    tab = solset.soltabs[soltab].canonical()
     val, weight, axes = tab.val, tab.weight, tab.axes
+    if "amplitude000" in solset.soltabs:
+        # DDECal (rotation+diagonal) leaves non-zero weights on stations without any unflagged
+        # data; their amplitudes are exactly 0, which no real solution is.
+        amp = solset.soltabs["amplitude000"].canonical()
+        dead = np.all(amp.val == 0, axis=amp.axis_names.index("pol")) if "pol" in amp.axes else amp.val == 0
+        dead_axes = [a for a in amp.axis_names if a != "pol"]
+        if dead_axes == [a for a in tab.axis_names if a != "pol"]:
+            dead = dead[..., None] if "pol" in tab.axes else dead
+            weight = np.where(dead, 0.0, weight)
     if "dir" in axes:
         pos = list(axes).index("dir")
         val, weight = np.take(val, 0, axis=pos), np.take(weight, 0, axis=pos)
@@ -364,16 +387,7 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
         prepare([i.path for i in infos], ms, cfg, work, prov)
         log.info("step 2/7: predict the calibrator model")
         predict(ms, Path(skymodel), work, cfg.threads, prov)
-        coherence = model_coherence(ms)
-        report["model_coherence_core"] = coherence
-        if np.isfinite(coherence) and coherence < cfg.min_model_coherence:
-            msg = (f"the data correlate poorly with the calibrator model on core baselines (coherence "
-                   f"{coherence:.2f} < {cfg.min_model_coherence}): is {Path(skymodel).name} the source at the "
-                   "phase centre?")
-            log.warning("%s", msg)
-            import warnings
-
-            warnings.warn(msg, LofarHiresWarning, stacklevel=2)
+        report["model_coherence_core"] = check_model_coherence(ms, Path(skymodel), cfg.min_model_coherence)
         beam = [Correction.station_beam()] if cfg.apply_beam else []
         polalign_h5, faraday_h5 = tmp / "polalign.h5", tmp / "faraday.h5"
         bandpass_h5, clocktec_h5 = tmp / "bandpass.h5", tmp / "clocktec.h5"

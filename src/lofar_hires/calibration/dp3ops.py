@@ -56,7 +56,7 @@ def flagging_steps(cfg: FlaggingConfig) -> list[Dp3Step]:
     """Station flags (preflagger) and AOFlagger, as configured."""
     steps = []
     if cfg.flag_stations:
-        steps.append(Dp3Step("flagstations", "preflagger", {"baseline": [f"{s}&&*" for s in cfg.flag_stations]}))
+        steps.append(Dp3Step("flagstations", "preflagger", {"baseline": [[s, "*"] for s in cfg.flag_stations]}))
     if cfg.aoflagger:
         strategy = Path(cfg.aoflagger_strategy)
         if not strategy.is_file():
