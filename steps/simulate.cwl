@@ -28,11 +28,11 @@ hints:
 inputs:
   preset:
     label: Preset
-    doc: Starting configuration (tiny, small or medium); the CLI default is small.
+    doc: Starting configuration (tiny, small, medium, or dical for the DI calibration tests); the CLI default is small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium]
+        symbols: [tiny, small, medium, dical]
     inputBinding:
       prefix: --preset
   config:

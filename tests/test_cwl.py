@@ -3,12 +3,15 @@
 * every ``*.cwl`` under ``steps/`` and ``workflows/`` passes ``cwltool --validate``
   without a single warning;
 * every step tool follows the house conventions (labels and docs, resources,
-  container image only as a hint, logs captured, nothing updated in place);
+  container image only as a hint, logs captured, inputs never updated in place:
+  the ``dical`` ops that update their MS work on a writable staged copy);
 * every step tool's command-line bindings match the argparse parser of its
-  ``lofar-hires`` task (or nested command, ``lofar-hires h5 <command>``), and
-  every option of the task is exposed (with a short, explicit list of
-  deliberate exceptions);
+  ``lofar-hires`` task (or nested command, ``lofar-hires h5 <command>`` and
+  ``lofar-hires dical <op>``), and every option of the task is exposed (with a
+  short, explicit list of deliberate exceptions);
 * ``steps/h5_reset.cwl`` and ``steps/h5_info.cwl`` run with cwltool on a small h5parm;
+* ``steps/dical_solve.cwl`` puts its corrections on the command line in the order of the
+  Jones chain and leaves its input MS untouched;
 * ``workflows/simulate.cwl`` runs on the tiny job with cwltool and with toil, and
   the true fluxes are recovered in the image (``slow``).
 """
@@ -28,6 +31,7 @@ import pytest
 import yaml
 
 from lofar_hires.cli import build_parser
+from lofar_hires.cli.dical import COMMANDS as DICAL_COMMANDS
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = REPO / "steps"
@@ -74,6 +78,24 @@ _H5_WRITER = {
 NOT_EXPOSED.update({f"h5 {cmd}": _H5_WRITER for cmd in ("merge", "reset", "expand-core", "directions", "lin2circ",
                                                          "circ2lin")})
 NOT_EXPOSED.update({f"h5 {cmd}": {**_LOGGING, "--help": "prints help and exits"} for cmd in ("nearest", "info")})
+for _task in ("di-calibrator", "di-target"):
+    NOT_EXPOSED[_task] = {**_H5_WRITER, "--overwrite": "a CWL step always writes into a fresh output directory"}
+#: The ``lofar-hires dical`` ops (steps/dical_<op>.cwl).
+DICAL_OPS = tuple(DICAL_COMMANDS)
+NOT_EXPOSED.update({f"dical {op}": dict(_H5_WRITER) for op in DICAL_OPS})
+for _op in ("predict", "corrupt-model"):  # in place: no output to overwrite
+    NOT_EXPOSED[f"dical {_op}"] = {**_LOGGING, "--help": "prints help and exits"}
+
+#: Tasks that update the MS they are given; their step tools stage a writable copy of input ``ms``.
+IN_PLACE = {"dical predict", "dical corrupt-model", "dical solve", "dical phasecal"}
+#: Tasks whose DP3 threads come from the settings key ``threads`` (``--set threads=...``).
+THREADS_SETTING = {"di-calibrator", "di-target", "dical prepare", "dical solve", "dical correct", "dical phasecal"}
+#: Text options that also take a file, bound to a File input: (task, option) -> why.
+TEXT_OPTION_AS_FILE = {
+    ("di-calibrator", "--skymodel"): "a shipped model name or a makesourcedb file; the tool takes the file",
+    ("dical predict", "--skymodel"): "a shipped model name or a makesourcedb file; the tool takes the file",
+    ("dical solve", "--apply"): "H5[:SOLTAB,...]: the tool appends the soltabs to the staged file's path",
+}
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -173,11 +195,11 @@ def long_option(action: argparse.Action) -> str:
 
 
 def step_task(doc: dict[str, Any]) -> str:
-    """The task a step tool runs: ``image``, or ``h5 reset`` for the nested ``lofar-hires h5`` commands."""
+    """The task a step tool runs: ``image``, or ``h5 reset`` / ``dical solve`` for the nested commands."""
     base = doc["baseCommand"]
-    nested = len(base) == 3 and base[1] == "h5"
+    nested = len(base) == 3 and base[1] in ("h5", "dical")
     assert base[0] == "lofar-hires" and (len(base) == 2 or nested), \
-        f"baseCommand must be [lofar-hires, <task>] or [lofar-hires, h5, <command>]: {base}"
+        f"baseCommand must be [lofar-hires, <task>] or [lofar-hires, h5|dical, <command>]: {base}"
     return " ".join(base[1:])
 
 
@@ -271,6 +293,9 @@ def test_every_cwl_file_is_covered() -> None:
     h5_steps = {f"steps/h5_{cmd}.cwl" for cmd in ("reset", "expand_core", "directions", "nearest", "lin2circ",
                                                   "circ2lin", "info")}
     assert h5_steps <= names
+    dical_steps = {f"steps/dical_{op.replace('-', '_')}.cwl" for op in DICAL_OPS}
+    assert dical_steps | {"steps/di_calibrator.cwl", "steps/di_target.cwl", "workflows/di_calibrator.cwl",
+                          "workflows/di_target.cwl"} <= names
 
 
 @pytest.mark.parametrize("cwl", CWL_FILES, ids=lambda p: str(p.relative_to(REPO)))
@@ -307,8 +332,18 @@ def test_step_tool_conventions(cwl: Path) -> None:
     docker = requirement(doc, "hints", "DockerRequirement")
     assert docker is not None and docker["dockerPull"] == "lofar-hires:0.1.0"
 
-    # None of the steps updates its inputs in place.
-    assert "writable" not in text
+    # None of the steps updates its inputs in place: the tasks that update their MS work on a
+    # writable copy staged in the output directory, which is an output.
+    if task in IN_PLACE:
+        staging = requirement(doc, "requirements", "InitialWorkDirRequirement")
+        assert staging is not None, "an in-place task needs InitialWorkDirRequirement"
+        assert staging["listing"] == [{"entry": "$(inputs.ms)", "writable": True}]
+        assert text.count("writable:") == 1
+        ms_outputs = [o for o in as_list(doc["outputs"]) if o["type"] == "Directory"
+                      and o.get("outputBinding", {}).get("glob") == "$(inputs.ms.basename)"]
+        assert ms_outputs, "the updated copy of the MS must be an output"
+    else:
+        assert "writable:" not in text
 
     # Logs: stdout and stderr go to named files that are outputs.
     stem = cwl.stem
@@ -316,12 +351,13 @@ def test_step_tool_conventions(cwl: Path) -> None:
     out_types = {str(o["type"]) for o in as_list(doc["outputs"])}
     assert {"stdout", "stderr"} <= out_types
 
-    # Threads follow the granted cores where the task has a threads option.
+    # Threads follow the granted cores where the task has a threads option or setting.
     options = {long_option(a) for a in task_parser(task)._actions if a.option_strings}
+    arguments = {a.get("prefix"): a.get("valueFrom") for a in doc.get("arguments", []) if isinstance(a, dict)}
     if "--threads" in options:
-        arguments = {a.get("prefix"): a.get("valueFrom") for a in doc.get("arguments", [])
-                     if isinstance(a, dict)}
         assert arguments.get("--threads") == "$(runtime.cores)"
+    if task in THREADS_SETTING:
+        assert "--set" in options and arguments.get("--set") == "threads=$(runtime.cores)"
 
 
 # --------------------------------------------------------------------------- CLI consistency
@@ -370,7 +406,7 @@ def test_step_tool_matches_cli(cwl: Path) -> None:
         action = actions[option]
         base, is_array, optional, symbols = cwl_type(inp["type"])
         where = f"{cwl.name} input {inp['id']} ({option})"
-        if isinstance(action, argparse._StoreTrueAction):
+        if isinstance(action, argparse._StoreTrueAction) or action.nargs == 0:  # a flag
             assert base == "boolean" and not is_array, where
             continue
         choices = action.choices
@@ -382,6 +418,8 @@ def test_step_tool_matches_cli(cwl: Path) -> None:
             assert base == "float", where
         elif action.type is Path:
             assert base in ("File", "Directory", "path", "string"), where
+        elif (task, option) in TEXT_OPTION_AS_FILE:
+            assert base == "File", where
         else:
             # A text option may also accept a path (e.g. --time-grid finest|FILE): a File/Directory input.
             assert base in ("string", "path"), where
@@ -481,3 +519,72 @@ def test_simulate_workflow_toil(tmp_path: Path) -> None:
          str(SIMULATE_WORKFLOW), str(TINY_JOB)],
         cwd=tmp_path, env=tool_env(tmp_path / "tmp"), log=tmp_path / "toil.log")
     check_workflow_outputs(out, outdir)
+
+
+def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
+    """``dical_solve.cwl`` passes the corrections in Jones-chain order, and parses back to that order.
+
+    A stand-in ``lofar-hires`` (first on PATH) records its arguments and makes the outputs, so
+    that the tool's command line is checked in a second; the staged MS is a writable copy and
+    the input MS is not touched.
+    """
+    from lofar_hires.cli.dical_solve import corrections_from
+    from lofar_hires.provenance import sha256_file
+
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    fake = fake_bin / "lofar-hires"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\nmkdir -p dp3_logs && touch dp3_logs/solve.log '
+                    'solutions.h5 && touch "$(ls -d *.MS)/CHANGED"\n')
+    fake.chmod(0o755)
+    ms = tmp_path / "cal.MS"
+    ms.mkdir()
+    (ms / "table.dat").write_text("not a real table\n")
+    for name in ("polalign.h5", "bandpass.h5", "faraday.h5"):
+        (tmp_path / name).write_text(name)
+    tmp = tmp_path / "tmp"
+    env = tool_env(tmp)
+    env["PATH"] = f"{fake_bin}{os.pathsep}{env['PATH']}"
+    out = run_runner([str(VENV_BIN / "cwltool"), "--no-container", "--tmpdir-prefix", f"{tmp}/",
+                      "--tmp-outdir-prefix", f"{tmp}/", "--outdir", str(tmp_path / "out"),
+                      str(STEPS / "dical_solve.cwl"), "--ms", str(ms), "--mode", "diagonal",
+                      "--apply", str(tmp_path / "polalign.h5"), "--apply", str(tmp_path / "bandpass.h5"),
+                      "--apply_soltabs", "polalign", "--apply_soltabs", "",
+                      "--apply_beam", "--apply_after_beam", str(tmp_path / "faraday.h5"),
+                      "--apply_after_beam_soltabs", "faraday", "--model_column", "MODEL_CORRUPTED",
+                      "--overrides", "solve.solint=2", "--cores", "3"],
+                     cwd=tmp_path, env=env, log=tmp_path / "solve.cwltool.log")
+    argv = Path(out["log"]["path"]).read_text().split("\n")[:-1]
+    assert argv[:2] == ["dical", "solve"]
+    applied = [Path(b).name for a, b in zip(argv, argv[1:]) if a == "--apply"]
+    assert applied == ["polalign.h5:polalign", "bandpass.h5", "faraday.h5:faraday"]
+    order = [a for a in argv if a in ("--apply", "--apply-beam")]
+    assert order == ["--apply", "--apply", "--apply-beam", "--apply"]
+    sets = [b for a, b in zip(argv, argv[1:]) if a == "--set"]
+    assert sets == ["threads=3", "solve.solint=2"]  # the user's overrides come last and win
+    assert "MODEL_CORRUPTED" in argv and argv[-1].endswith("/cal.MS")
+    assert (Path(out["ms_out"]["path"]) / "CHANGED").is_file() and not (ms / "CHANGED").exists()
+    assert sha256_file(ms / "table.dat") == sha256_file(Path(out["ms_out"]["path"]) / "table.dat")
+
+    # The CLI turns that command line into corrections in the same order.
+    args = build_parser().parse_args(argv + ["-o", str(tmp_path / "x.h5")])
+    assert [kind for kind, _ in args.corrections] == ["h5parm", "h5parm", "beam", "h5parm"]
+    from conftest import example_solset
+    from lofar_hires.io.h5parm import Soltab, write_h5parm
+
+    sol = example_solset()
+    tab = sol.soltabs["phase000"]
+    for name in ("polalign", "bandpass", "faraday"):
+        path = tmp_path / f"{name}.h5"
+        path.unlink()
+        write_h5parm(path, [Soltab(name, "phase", tab.axes, tab.val, tab.weight)], sol.antenna_names,
+                     sol.antenna_positions_m)
+    def here(value: str) -> str:  # the staged path -> the same file in tmp_path
+        path, sep, tabs = value.partition(":")
+        return str(tmp_path / Path(path).name) + sep + tabs
+
+    local = [(kind, here(value) if value else value) for kind, value in args.corrections]
+    corrections = corrections_from(local)
+    assert [(c.h5parm.name if c.h5parm else None, c.soltabs, c.beam) for c in corrections] == [
+        ("polalign.h5", ("polalign",), False), ("bandpass.h5", ("bandpass",), False), (None, (), True),
+        ("faraday.h5", ("faraday",), False)]

@@ -56,11 +56,17 @@ CAL_SOLTABS = ("polalign", "bandpass", "faraday", "clock", "tec")
 
 def check_calibrator_inputs(ms_paths: Sequence[Path], skymodel: Path) -> list[MsInfo]:
     """Validate the calibrator MSs (one per subband, same grid) and the model; return their metadata."""
-    if not ms_paths:
-        raise InputError("give at least one calibrator measurement set")
     if not Path(skymodel).is_file():
         raise InputError(f"calibrator sky model {skymodel} does not exist; give a makesourcedb file "
                          "(shipped models: configs/skymodels/3C196.skymodel, 3C295.skymodel)")
+    return check_subbands(ms_paths)
+
+
+def check_subbands(ms_paths: Sequence[Path]) -> list[MsInfo]:
+    """Metadata of MSs that DP3 can join in frequency (same channel width and count, stations and
+    time slots), sorted by frequency; :class:`InputError` names the first mismatch."""
+    if not ms_paths:
+        raise InputError("give at least one calibrator measurement set")
     infos = [read_ms_info(require_ms(p, ("DATA",))) for p in ms_paths]
     first = infos[0]
     for info in infos[1:]:
@@ -96,19 +102,22 @@ def reference_index(names: Sequence[str], wanted: str) -> int:
 
 
 def prepare(ms_paths: Sequence[Path], out_ms: Path, cfg: CalibratorConfig, workdir: Path,
-            provenance: Provenance | None = None) -> Path:
-    """Flag and average the calibrator MS(s) (joined in frequency) into ``out_ms``."""
-    infos = [read_ms_info(p) for p in ms_paths]
+            provenance: Provenance | None = None, name: str = "prepare") -> Path:
+    """Flag and average the calibrator MS(s) (joined in frequency order) into ``out_ms``.
+
+    ``name`` names the DP3 parset and log in ``workdir``.
+    """
+    infos = check_subbands(ms_paths)
     steps = dp3ops.flagging_steps(cfg.flagging) + dp3ops.averaging_steps(infos[0], cfg.averaging)
     msin = [i.path for i in infos] if len(infos) > 1 else infos[0].path
-    dp3ops.run_steps(msin, out_ms, steps, workdir, "prepare", threads=cfg.threads, provenance=provenance)
+    dp3ops.run_steps(msin, out_ms, steps, workdir, name, threads=cfg.threads, provenance=provenance)
     return out_ms
 
 
 def predict(ms: Path, skymodel: Path, workdir: Path, threads: int = 1,
-            provenance: Provenance | None = None) -> None:
-    """Predict ``skymodel`` into MODEL_DATA of ``ms`` (in place)."""
-    dp3ops.run_steps(ms, None, dp3ops.predict_steps(skymodel), workdir, "predict", out_column="MODEL_DATA",
+            provenance: Provenance | None = None, name: str = "predict") -> None:
+    """Predict ``skymodel`` into MODEL_DATA of ``ms`` (in place); ``name`` names the parset and log."""
+    dp3ops.run_steps(ms, None, dp3ops.predict_steps(skymodel), workdir, name, out_column="MODEL_DATA",
                      threads=threads, provenance=provenance)
 
 
@@ -123,12 +132,14 @@ def corrupt_model(ms: Path, effects: Sequence[Correction], workdir: Path, name: 
 
 def solve(ms: Path, h5parm: Path, mode: str, corrections: Sequence[Correction], cfg: CalibratorConfig,
           workdir: Path, name: str, provenance: Provenance | None = None, model_column: str = "MODEL_DATA") -> Path:
-    """Apply ``corrections`` to DATA (written to CORRECTED_DATA) and solve ``mode`` against ``model_column``."""
-    if h5parm.exists():
-        h5parm.unlink()
-    steps = dp3ops.correction_steps(corrections) + [dp3ops.ddecal_step(mode, h5parm, cfg.solve, model_column)]
-    dp3ops.run_steps(ms, None, steps, workdir, name, out_column="CORRECTED_DATA", threads=cfg.threads,
-                     provenance=provenance)
+    """Apply ``corrections`` to DATA (written to CORRECTED_DATA) and solve ``mode`` against ``model_column``.
+
+    The h5parm is written under a temporary name and replaces ``h5parm`` when DP3 has finished.
+    """
+    with atomic_output(h5parm, overwrite=True) as tmp:
+        steps = dp3ops.correction_steps(corrections) + [dp3ops.ddecal_step(mode, tmp, cfg.solve, model_column)]
+        dp3ops.run_steps(ms, None, steps, workdir, name, out_column="CORRECTED_DATA", threads=cfg.threads,
+                         provenance=provenance)
     return h5parm
 
 
@@ -179,9 +190,17 @@ def check_model_coherence(ms: Path, skymodel: Path, minimum: float) -> float:
 
 
 def _solution(h5parm: Path, soltab: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """A DDECal soltab as (time, freq, ant[, pol]) values and weights (one direction)."""
+    """A DDECal soltab as (time, freq, ant[, pol]) values and weights (one direction).
+
+    Polarised soltabs must be diagonal (XX, YY), as the fits expect.
+    """
     solset = read_h5parm(h5parm)
+    if soltab not in solset.soltabs:
+        raise InputError(f"{h5parm} has no soltab {soltab} (it has {', '.join(solset.soltabs) or 'none'})")
     tab = solset.soltabs[soltab].canonical()
+    if "pol" in tab.axes and [str(p) for p in tab.axes["pol"]] != ["XX", "YY"]:
+        raise InputError(f"{h5parm}:{soltab} has polarisations {[str(p) for p in tab.axes['pol']]}; "
+                         "the fits need a diagonal (XX, YY) solve")
     val, weight, axes = tab.val, tab.weight, tab.axes
     if "amplitude000" in solset.soltabs:
         # DDECal (rotation+diagonal) leaves non-zero weights on stations without any unflagged
@@ -207,9 +226,10 @@ def _solution(h5parm: Path, soltab: str) -> tuple[np.ndarray, np.ndarray, dict[s
 
 def _write_parts(path: Path, tabs: list[Soltab], names: list[str], positions: np.ndarray,
                  provenance: Provenance) -> Path:
-    if path.exists():
-        path.unlink()
-    return write_h5parm(path, tabs, names, positions, attrs={"lofar_hires_provenance": provenance.to_json()})
+    """Write (or replace) an h5parm atomically, with the provenance in the solset attributes."""
+    with atomic_output(path, overwrite=True) as tmp:
+        write_h5parm(tmp, tabs, names, positions, attrs={"lofar_hires_provenance": provenance.to_json()})
+    return path
 
 
 def fit_polalign_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, provenance: Provenance) -> dict:
@@ -242,6 +262,8 @@ def refine_polalign_step(initial_h5: Path, solve_h5: Path, out_h5: Path, cfg: Ca
     w = np.minimum(weight[..., 0], weight[..., 1])
     delta = fit_polalign(phase[..., 0], phase[..., 1], w, axes["freq"], ref, with_offset=cfg.fits.polalign_offset)
     initial = read_h5parm(initial_h5)
+    if "polalign" not in initial.soltabs:
+        raise InputError(f"{initial_h5} has no soltab polalign; give the output of the polalign fit")
     tab = initial.soltabs["polalign"].canonical()
     if list(tab.axes["ant"]) != list(axes["ant"]) or not np.allclose(tab.axes["freq"], axes["freq"]):
         raise InputError(f"{initial_h5} and {solve_h5} have different stations or channels")
@@ -268,8 +290,8 @@ def fit_faraday_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, proven
                  fit.weights, attrs={"meaning": "differential rotation measure (rad/m^2) relative to the "
                                               "reference station"})
     _write_parts(out_h5, [tab], list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
-    return {"rm_mean_rad_m2": _per_station(axes["ant"], np.nanmean(np.where(fit.weights > 0, fit.rm_rad_m2,
-                                                                              np.nan), axis=0)),
+    return {"rm_mean_rad_m2": _per_station(axes["ant"], _nan_reduce(np.nanmean, np.where(
+                fit.weights > 0, fit.rm_rad_m2, np.nan), axis=0)),
             "residual_rms_rad": _per_station(axes["ant"], _nanmean_axis0(fit.rms_rad))}
 
 
@@ -288,7 +310,7 @@ def fit_bandpass_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
                  values, weights, attrs={"meaning": "bandpass amplitude (time-median of diagonal solutions; "
                                                     "outlier channels interpolated)"})
     _write_parts(out_h5, [tab], list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
-    return {"median_bandpass": _per_station(axes["ant"], np.nanmedian(values, axis=(0, 2))),
+    return {"median_bandpass": _per_station(axes["ant"], _nan_reduce(np.nanmedian, values, axis=(0, 2))),
             "interpolated_fraction": float(np.mean((fit.weights == 0) & np.isfinite(values))),
             "missing_fraction": float(np.mean(~np.isfinite(values)))}
 
@@ -312,14 +334,23 @@ def fit_clocktec_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
                    attrs={"meaning": "differential TEC (TECU) relative to the reference station"})]
     _write_parts(out_h5, tabs, list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
     valid = np.where(fit.weights > 0, 1.0, np.nan)
-    return {"clock_mean_ns": _per_station(axes["ant"], np.nanmean(fit.clock_s * valid, axis=0) * 1e9),
-            "tec_mean_tecu": _per_station(axes["ant"], np.nanmean(fit.tec_tecu * valid, axis=0)),
+    return {"clock_mean_ns": _per_station(axes["ant"], _nan_reduce(np.nanmean, fit.clock_s * valid, axis=0) * 1e9),
+            "tec_mean_tecu": _per_station(axes["ant"], _nan_reduce(np.nanmean, fit.tec_tecu * valid, axis=0)),
             "residual_rms_rad": _per_station(axes["ant"], _nanmean_axis0(fit.rms_rad))}
+
+
+def _nan_reduce(func, values: np.ndarray, axis) -> np.ndarray:
+    """``func`` (np.nanmean, np.nanmedian) without numpy's warning for stations without any value (NaN)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return func(np.asarray(values, dtype=float), axis=axis)
 
 
 def _nanmean_axis0(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=float)
-    return values if values.ndim == 1 else np.nanmean(values, axis=0)
+    return values if values.ndim == 1 else _nan_reduce(np.nanmean, values, axis=0)
 
 
 def _positions(solset, names) -> np.ndarray:

@@ -54,10 +54,10 @@ def transfer_solutions(cal_solutions: Path, soltabs: Sequence[str], out_h5: Path
             axes = {k: v for k, v in tab.axes.items() if k != "time"}
             tab = Soltab(name, tab.soltype, axes, val, weight, dict(tab.attrs))
         tabs.append(tab)
-    if out_h5.exists():
-        out_h5.unlink()
-    return write_h5parm(out_h5, tabs, ss.antenna_names, ss.antenna_positions_m,
-                        attrs={"lofar_hires_provenance": provenance.to_json()})
+    with atomic_output(out_h5, overwrite=True) as tmp:
+        write_h5parm(tmp, tabs, ss.antenna_names, ss.antenna_positions_m,
+                     attrs={"lofar_hires_provenance": provenance.to_json()})
+    return out_h5
 
 
 def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: TargetConfig,
@@ -115,13 +115,15 @@ def phase_calibrate(ms: Path, skymodel: Path, solutions_h5: Path, cfg: TargetCon
                "uvlambdamin": cfg.uvlambdamin}
     if cfg.phase_smoothness_hz > 0:
         options["smoothnessconstraint"] = cfg.phase_smoothness_hz
-    dp3ops.run_steps(ms, None, [dp3ops.Dp3Step("solve", "ddecal", options)], workdir, f"phasecal_{name}",
-                     threads=cfg.threads, provenance=provenance)
     soltabs = {"scalarphase": ("phase000",), "diagonalphase": ("phase000",),
                "rotation+diagonal": ("amplitude000", "phase000", "rotation000")}[cfg.phase_mode]
-    apply = dp3ops.correction_steps([Correction(solutions_h5, soltabs)])
-    dp3ops.run_steps(ms, None, apply, workdir, f"applyphase_{name}", out_column="DATA", threads=cfg.threads,
-                     provenance=provenance)
+    with atomic_output(solutions_h5, overwrite=True) as tmp:
+        options["h5parm"] = tmp
+        dp3ops.run_steps(ms, None, [dp3ops.Dp3Step("solve", "ddecal", options)], workdir, f"phasecal_{name}",
+                         threads=cfg.threads, provenance=provenance)
+        apply = dp3ops.correction_steps([Correction(tmp, soltabs)])
+        dp3ops.run_steps(ms, None, apply, workdir, f"applyphase_{name}", out_column="DATA", threads=cfg.threads,
+                         provenance=provenance)
     return solutions_h5
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -144,17 +145,30 @@ def plot_bandpass(h5: Path, out: Path, reference: str) -> Path:
 
 
 def calibrator_plots(products: Path, outdir: Path, reference: str) -> list[Path]:
-    """All inspection plots of a calibrator run whose products are in ``products``."""
+    """All inspection plots of a calibrator run whose products are in ``products`` (file names of
+    :func:`lofar_hires.calibration.di_calibrator.run_di_calibrator`)."""
+    return plot_calibrator_products(sorted(products.glob("solve*_*.h5")), products / "solve1_rotation_diagonal.h5",
+                                    products / "polalign.h5", products / "faraday.h5", products / "bandpass.h5",
+                                    products / "clocktec.h5", outdir, reference)
+
+
+def plot_calibrator_products(solves: Sequence[Path], polalign_solve: Path, polalign: Path, faraday: Path,
+                             bandpass: Path, clocktec: Path, outdir: Path, reference: str) -> list[Path]:
+    """The inspection plots of the calibrator pipeline, one PNG per solve and per fitted effect.
+
+    ``polalign_solve`` is the rotation+diagonal solve the alignment was fitted on; the
+    phases of every h5parm in ``solves`` are plotted against time and frequency.
+    """
     outdir.mkdir(parents=True, exist_ok=True)
     plots = []
-    for h5 in sorted(products.glob("solve*_*.h5")):
+    for i, h5 in enumerate(solves, start=1):
+        log.info("plot %d/%d: phases of %s", i, len(solves), h5.name)
         plots.append(plot_solve_phases(h5, outdir / f"{h5.stem}_phase.png", reference))
-    plots.append(plot_polalign(products / "solve1_rotation_diagonal.h5", products / "polalign.h5",
-                               outdir / "polalign.png", reference))
-    plots.append(plot_time_series(products / "faraday.h5", [("faraday", 1.0, "RM (rad/m^2)")],
+    plots.append(plot_polalign(polalign_solve, polalign, outdir / "polalign.png", reference))
+    plots.append(plot_time_series(faraday, [("faraday", 1.0, "RM (rad/m^2)")],
                                   outdir / "faraday.png", reference, "differential Faraday rotation"))
-    plots.append(plot_bandpass(products / "bandpass.h5", outdir / "bandpass.png", reference))
-    plots.append(plot_time_series(products / "clocktec.h5", [("clock", 1e9, "clock (ns)"), ("tec", 1.0, "dTEC (TECU)")],
+    plots.append(plot_bandpass(bandpass, outdir / "bandpass.png", reference))
+    plots.append(plot_time_series(clocktec, [("clock", 1e9, "clock (ns)"), ("tec", 1.0, "dTEC (TECU)")],
                                   outdir / "clocktec.png", reference, "clock and TEC"))
     log.info("wrote %d inspection plot(s) to %s", len(plots), outdir)
     return plots

@@ -30,6 +30,7 @@ TASKS: dict[str, str] = {
     "h5": "lofar_hires.cli.h5",
     "di-calibrator": "lofar_hires.cli.di_calibrator",
     "di-target": "lofar_hires.cli.di_target",
+    "dical": "lofar_hires.cli.dical",
 }
 
 #: Exit status per error class (first match wins).
@@ -66,6 +67,24 @@ def _logging_options(level: str | None, logfile: Path | None) -> argparse.Argume
 def task_parents() -> list[argparse.ArgumentParser]:
     """Parents for a task's (or sub-command's) parser: the logging options without defaults."""
     return [_logging_options(argparse.SUPPRESS, argparse.SUPPRESS)]
+
+
+def add_command_group(parser: argparse.ArgumentParser, commands: dict[str, str], dest: str,
+                      metavar: str = "COMMAND") -> None:
+    """Sub-commands of a task (``lofar-hires h5 merge``): ``commands`` maps names to modules with
+    ``HELP``, ``add_arguments(parser)`` and ``run(args)``; the chosen name is stored in ``dest``."""
+    sub = parser.add_subparsers(dest=dest, metavar=metavar)
+    sub.required = True
+    for name, module_name in commands.items():
+        module = importlib.import_module(module_name)
+        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=task_parents())
+        module.add_arguments(cmd)
+        cmd.set_defaults(_command_module=module)
+
+
+def run_command_group(args: argparse.Namespace) -> int:
+    """Run the sub-command chosen in a group made by :func:`add_command_group`."""
+    return int(args._command_module.run(args) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

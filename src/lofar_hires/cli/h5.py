@@ -7,7 +7,6 @@ Each command lives in its own module (``lofar_hires.cli.h5_<command>``) with
 from __future__ import annotations
 
 import argparse
-import importlib
 
 HELP = "calibration solutions (h5parm): merge, reset, expand-core, directions, nearest, lin2circ, circ2lin, info"
 
@@ -25,16 +24,12 @@ COMMANDS: dict[str, str] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lofar_hires.cli import task_parents
+    from lofar_hires.cli import add_command_group
 
-    sub = parser.add_subparsers(dest="h5_command", metavar="COMMAND")
-    sub.required = True
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        cmd = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=task_parents())
-        module.add_arguments(cmd)
-        cmd.set_defaults(_h5_module=module)
+    add_command_group(parser, COMMANDS, "h5_command", "COMMAND")
 
 
 def run(args: argparse.Namespace) -> int:
-    return int(args._h5_module.run(args) or 0)
+    from lofar_hires.cli import run_command_group
+
+    return run_command_group(args)

@@ -1,0 +1,61 @@
+"""``lofar-hires dical plots``: the calibrator pipeline's inspection plots from its h5parms."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lofar_hires.cli.dical import (
+    add_config_arguments,
+    calibrator_config,
+    check_new_output,
+    new_provenance,
+    require_soltabs,
+)
+
+HELP = "inspection PNGs of the calibrator pipeline: solve phases, polalign, faraday, bandpass, clock/TEC"
+
+#: Option -> soltabs the h5parm must hold.
+PRODUCTS: dict[str, tuple[str, ...]] = {
+    "polalign_solve": ("phase000",),
+    "polalign": ("polalign",),
+    "faraday": ("faraday",),
+    "bandpass": ("bandpass",),
+    "clocktec": ("clock", "tec"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--solves", type=Path, nargs="+", required=True, metavar="H5",
+                        help="DDECal solves whose phases are plotted against time and frequency (read only)")
+    parser.add_argument("--polalign-solve", type=Path, required=True,
+                        help="the rotation+diagonal solve the alignment was fitted on")
+    parser.add_argument("--polalign", type=Path, required=True, help="h5parm with the soltab polalign")
+    parser.add_argument("--faraday", type=Path, required=True, help="h5parm with the soltab faraday")
+    parser.add_argument("--bandpass", type=Path, required=True, help="h5parm with the soltab bandpass")
+    parser.add_argument("--clocktec", type=Path, required=True, help="h5parm with the soltabs clock and tec")
+    parser.add_argument("-o", "--outdir", type=Path, required=True,
+                        help="new directory for the PNGs (written atomically)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
+    add_config_arguments(parser, "calibrator")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lofar_hires.calibration.plots import plot_calibrator_products
+    from lofar_hires.io.atomic import atomic_output
+
+    cfg = calibrator_config(args)  # the reference station
+    for h5 in args.solves:
+        require_soltabs(h5, ["phase000"], "--solves")
+    for option, tabs in PRODUCTS.items():
+        require_soltabs(getattr(args, option), list(tabs), f"--{option.replace('_', '-')}")
+    inputs = [*args.solves, *(getattr(args, o) for o in PRODUCTS)]
+    check_new_output(args.outdir, args.overwrite, inputs)
+    prov = new_provenance(args, inputs, cfg)
+    with atomic_output(args.outdir, args.overwrite) as tmp:
+        plots = plot_calibrator_products(args.solves, args.polalign_solve, args.polalign, args.faraday,
+                                         args.bandpass, args.clocktec, tmp, cfg.reference_station)
+        prov.write(tmp / "provenance.json")
+    for png in plots:
+        print(args.outdir / png.name)
+    return 0

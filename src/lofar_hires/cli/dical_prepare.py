@@ -1,0 +1,42 @@
+"""``lofar-hires dical prepare``: flag, average and join calibrator subbands into a working MS."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from lofar_hires.cli.dical import (
+    add_config_arguments,
+    add_logdir_argument,
+    add_output_arguments,
+    calibrator_config,
+    check_new_output,
+    logdir,
+    new_provenance,
+    record_ms_history,
+)
+
+HELP = "flag and average calibrator MS(s), joined in frequency, into a new working MS"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("ms", nargs="+", type=Path,
+                        help="calibrator MS(s), read only: one per subband (same stations and times) or one MS")
+    add_output_arguments(parser, "measurement set")
+    add_config_arguments(parser, "calibrator")
+    add_logdir_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lofar_hires.calibration.di_calibrator import check_subbands, prepare
+    from lofar_hires.io.atomic import atomic_output
+
+    cfg = calibrator_config(args)
+    infos = check_subbands(args.ms)
+    check_new_output(args.output, args.overwrite, list(args.ms))
+    prov = new_provenance(args, [i.path for i in infos], cfg)
+    with atomic_output(args.output, args.overwrite) as tmp:
+        prepare([i.path for i in infos], tmp, cfg, logdir(args, args.output), prov)
+        record_ms_history(tmp, prov)
+    print(args.output)
+    return 0

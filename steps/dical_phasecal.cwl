@@ -1,0 +1,117 @@
+#!/usr/bin/env cwl-runner
+cwlVersion: v1.2
+class: CommandLineTool
+label: Self-calibrate a corrected target observation against a sky model
+doc: |
+  Runs `lofar-hires dical phasecal`: DP3 solves direction-independent phases
+  (setting phase_mode, default scalarphase) against the sky model and applies
+  them to DATA. The task updates the measurement set it is given; here it
+  works on a writable copy staged in the output directory, so the input stays
+  untouched and the copy is the output.
+
+baseCommand: [lofar-hires, dical, phasecal]
+
+requirements:
+  InlineJavascriptRequirement: {}
+  EnvVarRequirement:
+    envDef:
+      # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
+      OPENBLAS_NUM_THREADS: "1"
+  InitialWorkDirRequirement:
+    # An in-place step: work on a copy of the MS so that the input is not modified.
+    listing:
+      - entry: $(inputs.ms)
+        writable: true
+
+hints:
+  ResourceRequirement:
+    coresMin: $(inputs.cores)
+    ramMin: $(inputs.ram_mb)
+  DockerRequirement:
+    dockerPull: lofar-hires:0.1.0
+
+arguments:
+  # DP3 threads follow the cores the runner granted; DP3's parsets and logs go to dp3_logs/.
+  - prefix: --set
+    valueFrom: threads=$(runtime.cores)
+  - prefix: --logdir
+    valueFrom: $(runtime.outdir)/dp3_logs
+  # The solutions are named after the MS unless output_name is given.
+  - prefix: --output
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
+
+inputs:
+  ms:
+    label: Corrected target measurement set
+    doc: A DI-corrected target MS (from dical_correct.cwl); a writable copy is updated.
+    type: Directory
+    inputBinding:
+      position: 10
+  skymodel:
+    label: Sky model
+    doc: makesourcedb model of the target field.
+    type: File
+    inputBinding:
+      prefix: --skymodel
+  output_name:
+    label: Output h5parm name
+    doc: Name of the phase solutions (default <MS name without .MS>.phase.h5).
+    type: string?
+  config:
+    label: Target settings file
+    doc: YAML file overriding configs/di_target.yaml (phase_* and uvlambdamin are used).
+    type: File?
+    inputBinding:
+      prefix: --config
+  overrides:
+    label: Setting overrides
+    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. phase_mode=diagonalphase).
+    type:
+      - "null"
+      - type: array
+        items: string
+        inputBinding:
+          prefix: --set
+    inputBinding:
+      position: 1
+  cores:
+    label: Cores
+    doc: Number of cores to reserve; DP3 runs with as many threads as granted.
+    type: int
+    default: 2
+  ram_mb:
+    label: Memory (MiB)
+    doc: Memory to reserve, in MiB.
+    type: int
+    default: 2000
+
+stdout: dical_phasecal.log
+stderr: dical_phasecal.stderr.log
+
+outputs:
+  solutions:
+    label: Phase solutions
+    doc: The DDECal h5parm (provenance in the solset attributes).
+    type: File
+    outputBinding:
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
+  ms_out:
+    label: Self-calibrated measurement set
+    doc: The copy of the input MS with the phase solutions applied to DATA.
+    type: Directory
+    outputBinding:
+      glob: $(inputs.ms.basename)
+  dp3_logs:
+    label: DP3 parsets and logs
+    doc: The parsets and complete output of the solve and apply DP3 runs.
+    type: File[]
+    outputBinding:
+      glob: dp3_logs/*
+  log:
+    label: Standard output
+    doc: The path of the h5parm written.
+    type: stdout
+  stderr_log:
+    label: Log
+    doc: The task's log messages (settings, the DP3 commands, timing).
+    type: stderr

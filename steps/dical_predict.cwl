@@ -1,0 +1,85 @@
+#!/usr/bin/env cwl-runner
+cwlVersion: v1.2
+class: CommandLineTool
+label: Predict a sky model into MODEL_DATA
+doc: |
+  Runs `lofar-hires dical predict`: DP3 predicts the sky model (e.g. the
+  calibrator model) into the MODEL_DATA column. The task updates the
+  measurement set it is given; here it works on a writable copy staged in the
+  output directory, so the input stays untouched and the copy is the output.
+  The coherence of DATA with the model on core baselines is logged.
+
+baseCommand: [lofar-hires, dical, predict]
+
+requirements:
+  EnvVarRequirement:
+    envDef:
+      # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
+      OPENBLAS_NUM_THREADS: "1"
+  InitialWorkDirRequirement:
+    # An in-place step: work on a copy of the MS so that the input is not modified.
+    listing:
+      - entry: $(inputs.ms)
+        writable: true
+
+hints:
+  ResourceRequirement:
+    coresMin: $(inputs.cores)
+    ramMin: $(inputs.ram_mb)
+  DockerRequirement:
+    dockerPull: lofar-hires:0.1.0
+
+arguments:
+  - prefix: --threads
+    valueFrom: $(runtime.cores)
+  - prefix: --logdir
+    valueFrom: $(runtime.outdir)/dp3_logs
+
+inputs:
+  ms:
+    label: Measurement set
+    doc: The MS to predict into (a writable copy is updated; the input is not modified).
+    type: Directory
+    inputBinding:
+      position: 10
+  skymodel:
+    label: Sky model
+    doc: makesourcedb sky model (the shipped calibrator models are configs/skymodels/3C196.skymodel and 3C295.skymodel).
+    type: File
+    inputBinding:
+      prefix: --skymodel
+  cores:
+    label: Cores
+    doc: Number of cores to reserve; DP3 runs with as many threads as granted.
+    type: int
+    default: 2
+  ram_mb:
+    label: Memory (MiB)
+    doc: Memory to reserve, in MiB.
+    type: int
+    default: 2000
+
+stdout: dical_predict.log
+stderr: dical_predict.stderr.log
+
+outputs:
+  ms_out:
+    label: Measurement set with MODEL_DATA
+    doc: The copy of the input MS with the predicted MODEL_DATA column.
+    type: Directory
+    outputBinding:
+      glob: $(inputs.ms.basename)
+  dp3_logs:
+    label: DP3 parset and log
+    doc: The parset and the complete output of the DP3 run.
+    type: File[]
+    outputBinding:
+      glob: dp3_logs/*
+  log:
+    label: Standard output
+    doc: The path of the measurement set updated.
+    type: stdout
+  stderr_log:
+    label: Log
+    doc: The task's log messages (the DP3 command, the model coherence).
+    type: stderr

@@ -1,0 +1,99 @@
+#!/usr/bin/env cwl-runner
+cwlVersion: v1.2
+class: CommandLineTool
+label: Flag, average and join calibrator subbands into a working MS
+doc: |
+  Runs `lofar-hires dical prepare`: the first step of the calibrator pipeline.
+  One DP3 run flags (station flags, optional AOFlagger) and averages the
+  calibrator measurement set(s) to the resolution of the settings
+  (`averaging.*` of configs/di_calibrator.yaml), joining several subbands in
+  frequency, into a new measurement set. The inputs are not modified.
+
+baseCommand: [lofar-hires, dical, prepare]
+
+requirements:
+  EnvVarRequirement:
+    envDef:
+      # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
+      OPENBLAS_NUM_THREADS: "1"
+
+hints:
+  ResourceRequirement:
+    coresMin: $(inputs.cores)
+    ramMin: $(inputs.ram_mb)
+  DockerRequirement:
+    dockerPull: lofar-hires:0.1.0
+
+arguments:
+  # DP3 threads follow the cores the runner granted; DP3's parset and log go to dp3_logs/.
+  - prefix: --set
+    valueFrom: threads=$(runtime.cores)
+  - prefix: --logdir
+    valueFrom: $(runtime.outdir)/dp3_logs
+
+inputs:
+  ms:
+    label: Calibrator measurement sets
+    doc: One MS per subband (same stations and time slots) or one MS; read only.
+    type: Directory[]
+    inputBinding:
+      position: 10
+  output_name:
+    label: Output MS name
+    doc: Name of the working measurement set.
+    type: string
+    default: calibrator_avg.MS
+    inputBinding:
+      prefix: --output
+  config:
+    label: Calibrator settings file
+    doc: YAML file overriding configs/di_calibrator.yaml.
+    type: File?
+    inputBinding:
+      prefix: --config
+  overrides:
+    label: Setting overrides
+    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. averaging.time_resolution_s=8).
+    type:
+      - "null"
+      - type: array
+        items: string
+        inputBinding:
+          prefix: --set
+    inputBinding:
+      position: 1
+  cores:
+    label: Cores
+    doc: Number of cores to reserve; DP3 runs with as many threads as granted.
+    type: int
+    default: 2
+  ram_mb:
+    label: Memory (MiB)
+    doc: Memory to reserve, in MiB.
+    type: int
+    default: 2000
+
+stdout: dical_prepare.log
+stderr: dical_prepare.stderr.log
+
+outputs:
+  ms_out:
+    label: Working measurement set
+    doc: The flagged and averaged calibrator data (DATA), with a HISTORY row of this step.
+    type: Directory
+    outputBinding:
+      glob: $(inputs.output_name)
+  dp3_logs:
+    label: DP3 parset and log
+    doc: The parset and the complete output of the DP3 run.
+    type: File[]
+    outputBinding:
+      glob: dp3_logs/*
+  log:
+    label: Standard output
+    doc: The path of the measurement set written.
+    type: stdout
+  stderr_log:
+    label: Log
+    doc: The task's log messages (settings, the DP3 command, timing).
+    type: stderr

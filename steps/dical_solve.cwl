@@ -1,0 +1,189 @@
+#!/usr/bin/env cwl-runner
+cwlVersion: v1.2
+class: CommandLineTool
+label: Apply corrections and solve with DDECal
+doc: |
+  Runs `lofar-hires dical solve`: one DP3 run removes the given corrections
+  from DATA, outermost effect first (the h5parms in `apply`, then the station
+  beam when `apply_beam` is set, then the h5parms in `apply_after_beam`),
+  writes the result to CORRECTED_DATA and solves for `mode` against the model
+  column, writing an h5parm. The task updates the measurement set it is given
+  (CORRECTED_DATA, and DP3 may flag data where a correction has no solution);
+  here it works on a writable copy staged in the output directory, so the
+  input stays untouched and the copy is an output for the next step.
+
+baseCommand: [lofar-hires, dical, solve]
+
+requirements:
+  InlineJavascriptRequirement: {}
+  EnvVarRequirement:
+    envDef:
+      # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
+      OPENBLAS_NUM_THREADS: "1"
+  InitialWorkDirRequirement:
+    # An in-place step: work on a copy of the MS so that the input is not modified.
+    listing:
+      - entry: $(inputs.ms)
+        writable: true
+
+hints:
+  ResourceRequirement:
+    coresMin: $(inputs.cores)
+    ramMin: $(inputs.ram_mb)
+  DockerRequirement:
+    dockerPull: lofar-hires:0.1.0
+
+arguments:
+  # DP3 threads follow the cores the runner granted; DP3's parset and log go to dp3_logs/.
+  - prefix: --set
+    valueFrom: threads=$(runtime.cores)
+  - prefix: --logdir
+    valueFrom: $(runtime.outdir)/dp3_logs
+
+inputs:
+  ms:
+    label: Measurement set
+    doc: An MS with the model column (a writable copy is updated; the input is not modified).
+    type: Directory
+    inputBinding:
+      position: 10
+  mode:
+    label: Solution type
+    doc: DDECal mode.
+    type:
+      type: enum
+      symbols: [rotation+diagonal, diagonal, fulljones, scalarphase]
+    inputBinding:
+      prefix: --mode
+  apply:
+    label: Corrections outside the beam
+    doc: >-
+      h5parms whose solutions are removed from DATA before solving, in this
+      order (outermost effect first) and before the beam; each applies the
+      soltabs named in apply_soltabs, or all soltabs of its first solset.
+    type:
+      - "null"
+      - type: array
+        items: File
+        inputBinding:
+          prefix: --apply
+          valueFrom: |
+            ${
+              var i = inputs.apply.map(function (f) { return f.path; }).indexOf(self.path);
+              var tabs = inputs.apply_soltabs ? inputs.apply_soltabs[i] : "";
+              return tabs ? self.path + ":" + tabs : self.path;
+            }
+    inputBinding:
+      position: 1
+  apply_soltabs:
+    label: Soltabs of the corrections outside the beam
+    doc: >-
+      One entry per apply h5parm, SOLTAB or SOLTAB,SOLTAB (e.g. polalign); an
+      empty string applies every soltab. Give each file once (entries are
+      matched to files by path).
+    type: string[]?
+  apply_beam:
+    label: Remove the station beam
+    doc: Remove the station beam (DP3 applybeam) after the apply corrections and before apply_after_beam.
+    type: boolean
+    default: false
+    inputBinding:
+      position: 2
+      prefix: --apply-beam
+  apply_after_beam:
+    label: Corrections inside the beam
+    doc: >-
+      h5parms removed after the beam (effects that act on the sky signal
+      before the beam, e.g. Faraday rotation), in this order; soltabs as in
+      apply_after_beam_soltabs.
+    type:
+      - "null"
+      - type: array
+        items: File
+        inputBinding:
+          prefix: --apply
+          valueFrom: |
+            ${
+              var i = inputs.apply_after_beam.map(function (f) { return f.path; }).indexOf(self.path);
+              var tabs = inputs.apply_after_beam_soltabs ? inputs.apply_after_beam_soltabs[i] : "";
+              return tabs ? self.path + ":" + tabs : self.path;
+            }
+    inputBinding:
+      position: 3
+  apply_after_beam_soltabs:
+    label: Soltabs of the corrections inside the beam
+    doc: >-
+      One entry per apply_after_beam h5parm, SOLTAB or SOLTAB,SOLTAB; an empty
+      string applies every soltab. Give each file once.
+    type: string[]?
+  model_column:
+    label: Model column
+    doc: Column to solve against (CLI default MODEL_DATA; MODEL_CORRUPTED after dical_corrupt_model.cwl).
+    type: string?
+    inputBinding:
+      prefix: --model-column
+  output_name:
+    label: Output h5parm name
+    doc: Name of the solutions h5parm.
+    type: string
+    default: solutions.h5
+    inputBinding:
+      prefix: --output
+  config:
+    label: Calibrator settings file
+    doc: YAML file overriding configs/di_calibrator.yaml (solve.* are the DDECal settings).
+    type: File?
+    inputBinding:
+      prefix: --config
+  overrides:
+    label: Setting overrides
+    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. solve.uvlambdamin=500).
+    type:
+      - "null"
+      - type: array
+        items: string
+        inputBinding:
+          prefix: --set
+    inputBinding:
+      position: 4
+  cores:
+    label: Cores
+    doc: Number of cores to reserve; DP3 runs with as many threads as granted.
+    type: int
+    default: 2
+  ram_mb:
+    label: Memory (MiB)
+    doc: Memory to reserve, in MiB.
+    type: int
+    default: 2000
+
+stdout: dical_solve.log
+stderr: dical_solve.stderr.log
+
+outputs:
+  solutions:
+    label: Solutions
+    doc: The DDECal h5parm (with a provenance record in the solset attributes).
+    type: File
+    outputBinding:
+      glob: $(inputs.output_name)
+  ms_out:
+    label: Measurement set after the solve
+    doc: The copy of the input MS with CORRECTED_DATA (DATA with the corrections removed).
+    type: Directory
+    outputBinding:
+      glob: $(inputs.ms.basename)
+  dp3_logs:
+    label: DP3 parset and log
+    doc: The parset and the complete output of the DP3 run.
+    type: File[]
+    outputBinding:
+      glob: dp3_logs/*
+  log:
+    label: Standard output
+    doc: The path of the h5parm written.
+    type: stdout
+  stderr_log:
+    label: Log
+    doc: The task's log messages (settings, the DP3 command, timing).
+    type: stderr

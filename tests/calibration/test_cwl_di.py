@@ -1,0 +1,165 @@
+"""The DI pipelines as CWL workflows do what the whole-pipeline CLIs do.
+
+``workflows/di_calibrator.cwl`` (the calibrator pipeline as ``lofar-hires dical`` steps) runs
+with cwltool on the ``dical`` simulation, next to ``lofar-hires di-calibrator`` on the same
+data; ``workflows/di_target.cwl`` then corrects and self-calibrates the target with the
+workflow's cal_solutions.h5, next to ``lofar-hires di-target``. Same steps, same settings: the
+solutions must agree within 1e-6 (absolute; phases in rad, delays in s, RM in rad/m^2,
+amplitudes) and the corrected visibilities within 1e-6 Jy. The inputs stay untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from lofar_hires.calibration.di_calibrator import CAL_SOLTABS
+from lofar_hires.io.h5parm import read_h5parm
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+TOLERANCE = 1e-6
+
+
+def tree_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(path)).encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def environment(tmp: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    env["TMPDIR"] = str(tmp)
+    return env
+
+
+def check_run(proc: subprocess.CompletedProcess, log: Path, what: str) -> None:
+    log.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        pytest.fail(f"{what} failed with exit status {proc.returncode}; log {log}:\n"
+                    + "\n".join((proc.stdout + proc.stderr).splitlines()[-40:]))
+
+
+def cwltool(workflow: Path, job: dict[str, Any], outdir: Path, tmp_path: Path, name: str,
+            ) -> tuple[list[str], Path]:
+    """The cwltool command line for ``workflow`` on ``job`` (written as JSON), and its log path."""
+    job_file = tmp_path / f"{name}.job.json"
+    job_file.write_text(json.dumps(job, indent=2))
+    tmp = tmp_path / f"{name}_tmp"
+    return ([str(VENV_BIN / "cwltool"), "--no-container", "--tmpdir-prefix", f"{tmp}/", "--tmp-outdir-prefix",
+             f"{tmp}/", "--outdir", str(outdir), str(workflow), str(job_file)], tmp_path / f"{name}.cwltool.log")
+
+
+def assert_same_solutions(got: Path, want: Path, soltabs: list[str] | None = None) -> None:
+    """Same soltabs, axes, weights and flags; values within TOLERANCE."""
+    a, b = read_h5parm(got), read_h5parm(want)
+    assert sorted(a.soltabs) == sorted(b.soltabs), (got.name, want.name)
+    assert a.antenna_names == b.antenna_names
+    for name in soltabs or list(b.soltabs):
+        x, y = a.soltabs[name].canonical(), b.soltabs[name].canonical()
+        assert x.axis_names == y.axis_names, name
+        for axis in x.axes:
+            np.testing.assert_array_equal(x.axes[axis], y.axes[axis], err_msg=f"{got.name}:{name} {axis}")
+        np.testing.assert_array_equal(x.weight, y.weight, err_msg=f"{got.name}:{name} weights")
+        np.testing.assert_array_equal(np.isnan(x.val), np.isnan(y.val), err_msg=f"{got.name}:{name} flags")
+        np.testing.assert_allclose(x.val, y.val, rtol=0, atol=TOLERANCE, equal_nan=True,
+                                   err_msg=f"{got.name}:{name}")
+
+
+def test_cwl_workflows_match_the_pipeline_clis(tmp_path: Path) -> None:
+    env = environment(tmp_path / "tmp")
+    sim = tmp_path / "sim"
+    proc = subprocess.run([str(VENV_BIN / "lofar-hires"), "simulate", "--preset", "dical", "--outdir", str(sim)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    check_run(proc, tmp_path / "simulate.log", "lofar-hires simulate")
+    cal_ms, target_ms = sim / "calibrator_obs01.MS", sim / "target_obs01.MS"
+    before = {p: tree_sha256(p) for p in (cal_ms, target_ms)}
+
+    # --- calibrator: the CLI (in the background) and the workflow on the same data -------------
+    cli_dir = tmp_path / "cli"
+    cli = subprocess.Popen([str(VENV_BIN / "lofar-hires"), "di-calibrator", str(cal_ms), "--skymodel",
+                            str(sim / "calibrator.skymodel"), "--outdir", str(cli_dir), "--no-plots"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cwl_dir = tmp_path / "cwl_calibrator"
+    args, log = cwltool(REPO / "workflows" / "di_calibrator.cwl",
+                        {"ms": [{"class": "Directory", "path": str(cal_ms)}],
+                         "skymodel": {"class": "File", "path": str(sim / "calibrator.skymodel")}, "cores": 2},
+                        cwl_dir, tmp_path, "di_calibrator")
+    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    check_run(proc, log, "cwltool workflows/di_calibrator.cwl")
+    out = json.loads(proc.stdout)
+    stdout, stderr = cli.communicate(timeout=900)
+    check_run(subprocess.CompletedProcess(cli.args, cli.returncode, stdout, stderr), tmp_path / "cli.log",
+              "lofar-hires di-calibrator")
+
+    cal = Path(out["cal_solutions"]["path"])
+    assert cal.parent == cwl_dir and cal.name == "cal_solutions.h5"
+    assert sorted(read_h5parm(cal).soltabs) == sorted(CAL_SOLTABS)
+    assert_same_solutions(cal, cli_dir / "cal_solutions.h5")
+    # Every intermediate product too (the CLI's solve3_diagonal.h5 is the repeated solve3b).
+    pairs = {out[k]["path"]: k + ".h5" for k in ("polalign", "faraday", "bandpass", "clocktec")}
+    pairs[out["polalign_initial"]["path"]] = "polalign_initial.h5"
+    solves = {Path(f["path"]).name: f["path"] for f in out["solves"]}
+    assert sorted(solves) == ["solve1_rotation_diagonal.h5", "solve2_rotation_diagonal.h5", "solve3_diagonal.h5",
+                              "solve3b_diagonal.h5", "solve4_diagonal.h5"]
+    pairs.update({solves[n]: n for n in ("solve1_rotation_diagonal.h5", "solve2_rotation_diagonal.h5",
+                                         "solve4_diagonal.h5")})
+    pairs[solves["solve3b_diagonal.h5"]] = "solve3_diagonal.h5"
+    for got, want in pairs.items():
+        assert_same_solutions(Path(got), cli_dir / want)
+
+    logs = {Path(f["path"]).name for f in out["logs"]}
+    assert {"prepare.dical_prepare.stderr.log", "solve2.dical_solve.log", "solve2.solve2_rotation_diagonal.parset",
+            "refine.dical_refine_polalign.log", "fit_clocktec.dical_fit.log", "collect.dical_collect.log"} <= logs
+    assert len(logs) == len(out["logs"])
+    fit = json.loads((cwl_dir / "fit_faraday.dical_fit.log").read_text())
+    assert fit["output"].endswith("faraday.h5") and "rm_mean_rad_m2" in fit["faraday"]
+
+    # --- target: workflow on the workflow's solutions, CLI on the same ---------------------------
+    cli_target = tmp_path / "cli_target"
+    proc = subprocess.run([str(VENV_BIN / "lofar-hires"), "di-target", str(target_ms), "--cal-solutions", str(cal),
+                           "--skymodel", str(sim / "sky_truth.skymodel"), "--set", "phase_calibration=true",
+                           "--outdir", str(cli_target)], env=env, capture_output=True, text=True, timeout=600)
+    check_run(proc, tmp_path / "cli_target.log", "lofar-hires di-target")
+    target_dir = tmp_path / "cwl_target"
+    args, log = cwltool(REPO / "workflows" / "di_target.cwl",
+                        {"ms": [{"class": "Directory", "path": str(target_ms)}],
+                         "cal_solutions": {"class": "File", "path": str(cal)},
+                         "skymodel": {"class": "File", "path": str(sim / "sky_truth.skymodel")}},
+                        target_dir, tmp_path, "di_target")
+    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    check_run(proc, log, "cwltool workflows/di_target.cwl")
+    out = json.loads(proc.stdout)
+
+    assert_same_solutions(Path(out["transfer"]["path"]), cli_target / "transfer.h5")
+    (phase,) = out["phase_solutions"]
+    assert Path(phase["path"]).name == "target_obs01.phase.h5"
+    assert_same_solutions(Path(phase["path"]), cli_target / "target_obs01.phase.h5")
+    (corrected,) = out["corrected_ms"]
+    assert Path(corrected["path"]) == target_dir / "target_obs01.MS"
+
+    from casacore.tables import table
+
+    with table(corrected["path"], ack=False) as t, table(str(cli_target / "target_obs01.MS"), ack=False) as ref:
+        assert t.nrows() == ref.nrows()
+        np.testing.assert_array_equal(t.getcol("FLAG"), ref.getcol("FLAG"))
+        np.testing.assert_allclose(t.getcol("DATA"), ref.getcol("DATA"), rtol=0, atol=TOLERANCE)
+    assert {Path(f["path"]).name for f in out["logs"]} >= {
+        "transfer.dical_transfer.log", "target_obs01.correct.dical_correct.stderr.log",
+        "target_obs01.phasecal.dical_phasecal.stderr.log", "target_obs01.phasecal.phasecal_target_obs01.log"}
+
+    assert {p: tree_sha256(p) for p in before} == before, "a workflow modified its input measurement sets"
