@@ -1,5 +1,5 @@
 # lofar-hires: set-up, demo and tests. Every target installs what it needs (idempotent).
-#   make demo   simulate a small observation and run the workflows on it with cwltool
+#   make demo   simulate a calibrator and a target and calibrate them with the CWL workflows
 #   make test   run the whole test suite
 SHELL := /bin/bash
 VENV ?= .venv

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print the result paths and a short summary of a demo run (cwltool's output object)."""
+"""Print the result paths and a summary of a `make demo` run (the output objects in DEMO_DIR)."""
 
 from __future__ import annotations
 
@@ -7,46 +7,68 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from lofar_hires.calibration.truth import ERROR_UNITS, di_solution_errors, format_errors
+
 
 def _path(obj: dict) -> str:
     return obj["path"] if "path" in obj else obj["location"].removeprefix("file://")
 
 
-def main(outputs_json: Path) -> int:
-    out = json.loads(outputs_json.read_text())
+def _load(out: Path, name: str) -> dict:
+    return json.loads((out / f"{name}.json").read_text())
+
+
+def _flux_rows(comparison: Path) -> dict[str, dict]:
+    return {s["name"]: s for s in json.loads(comparison.read_text())["sources"]}
+
+
+def main(out: Path) -> int:
+    sim, cal, tgt = _load(out, "simulation"), _load(out, "di_calibrator"), _load(out, "di_target")
+    img, cmp_after = _load(out, "image"), _load(out, "compare")
     print("Results")
-    print(f"  simulation      {_path(out['simulation'])}")
-    for ms in out["target_ms"]:
-        print(f"  target MS       {_path(ms)}")
-    for ms in out["calibrator_ms"]:
-        print(f"  calibrator MS   {_path(ms)}")
-    print(f"  truth sky model {_path(out['sky_model'])}")
-    print(f"  image           {_path(out['image'])}")
-    print(f"  comparison      {_path(out['comparison'])}")
-    targets = [json.loads(Path(_path(f)).read_text()) for f in out["truth_json"]]
-    targets = [t for t in targets if t["kind"] == "target"]
-    if targets:
-        t = targets[0]
-        n_st = len(t["stations"])
-        print("\nSummary")
-        print(f"  {len(targets)} target observation(s) of {t['field_name']}, {n_st} stations, "
-              f"{len(t['freqs_hz'])} channels from {t['freqs_hz'][0] / 1e6:.2f} MHz, "
-              f"{t['n_time']} x {t['integration_s']:g} s")
-        enabled = [k for k, v in t["corruptions_enabled"].items() if v]
-        print(f"  corruptions injected: {', '.join(enabled) or 'none'}")
-    truth = targets[0] if targets else {}
-    comparison = json.loads(Path(_path(out["comparison"])).read_text())
-    print(f"  image rms {comparison['rms_jy_per_beam'] * 1e3:.2f} mJy/beam"
-          + (f" (thermal noise expected, natural weighting, all baselines: "
-             f"{truth['noise']['expected_stokes_i_image_rms_natural_jy'] * 1e3:.2f} mJy/beam)" if truth else ""))
-    print("  bright sources in the (uncalibrated) image vs the truth sky model:")
-    header = ("name", "true Jy", "peak", "integ.", "offset\"")
-    print("    {:12s} {:>8s} {:>8s} {:>8s} {:>8s}".format(*header))
-    for s in comparison["sources"]:
-        integ = s["integrated_ratio"]
-        print(f"    {s['name']:12s} {s['true_flux_jy']:8.3f} {s['peak_ratio']:8.3f} "
-              f"{(integ if integ is not None else float('nan')):8.3f} {s['offset_arcsec']:8.2f}")
-    print("  (ratios are image/truth; the corruptions are not calibrated yet: later workflows do that)")
+    print(f"  simulation           {_path(sim['simulation'])}")
+    print(f"  cal_solutions.h5     {_path(cal['cal_solutions'])}")
+    print(f"  inspection plots     {_path(cal['plots'])}")
+    for ms in tgt["corrected_ms"]:
+        print(f"  corrected target MS  {_path(ms)}")
+    print(f"  image before         {_path(sim['image'])}")
+    print(f"  image after          {_path(img['image'])}")
+    print(f"  comparisons          {_path(sim['comparison'])}, {_path(cmp_after['comparison'])}")
+
+    truths = {json.loads(Path(_path(f)).read_text())["kind"]: Path(_path(f)) for f in sim["truth_json"]}
+    meta = json.loads(truths["calibrator"].read_text())
+    print("\nSummary")
+    print(f"  {len(meta['stations'])} stations, {len(meta['freqs_hz'])} channels from "
+          f"{meta['freqs_hz'][0] / 1e6:.0f} MHz, {meta['n_time']} x {meta['integration_s']:g} s per observation; "
+          f"injected: {', '.join(k for k, v in meta['corruptions_enabled'].items() if v)}")
+    cal_truth_h5 = truths["calibrator"].parent / meta["truth_h5parm"]
+    errors = di_solution_errors(Path(_path(cal["cal_solutions"])), cal_truth_h5, truths["calibrator"])
+    print(f"\n  calibrator solutions - injected values, per station (referenced to {errors.reference}):")
+    print("    " + format_errors(errors).replace("\n", "\n    "))
+    worst = errors.worst()
+    print("  largest: " + ", ".join(f"{e} {worst[e][1]:.3g} {u} ({worst[e][0]})" for e, u in ERROR_UNITS.items()
+                                     if e in worst))
+
+    before, after = _flux_rows(Path(_path(sim["comparison"]))), _flux_rows(Path(_path(cmp_after["comparison"])))
+    ra0, dec0 = np.radians(json.loads(truths["target"].read_text())["pointing_deg"])
+    print("\n  bright sources of the target, image / truth, before and after DI calibration:")
+    print("    {:12s} {:>8s} {:>9s} {:>12s} {:>11s} {:>12s}".format(
+        "name", "true Jy", "dist deg", "peak before", "peak after", "integ. after"))
+    for name, row in after.items():
+        was = before.get(name, {}).get("peak_ratio")
+        ra, dec = np.radians(row["ra_deg"]), np.radians(row["dec_deg"])
+        dist = np.degrees(np.arccos(np.clip(np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0)
+                                            * np.cos(ra - ra0), -1, 1)))
+        integ = row["integrated_ratio"] if row["integrated_ratio"] is not None else float("nan")
+        was = was if was is not None else float("nan")
+        print(f"    {name:12s} {row['true_flux_jy']:8.3f} {dist:9.2f} {was:12.3f} {row['peak_ratio']:11.3f} "
+              f"{integ:12.3f}")
+    print("  (the DI correction applies the station beam towards the pointing centre; away from it the beam's\n"
+          "   attenuation remains until the direction-dependent stages or a primary-beam-corrected image)")
+    rms = json.loads(Path(_path(cmp_after["comparison"])).read_text())["rms_jy_per_beam"]
+    print(f"  image rms after calibration {rms * 1e3:.2f} mJy/beam")
     return 0
 
 

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# The demo behind `make demo`: simulate the "small" ELAIS-N1-like observation and run every
-# workflow that exists so far with cwltool, then print the result paths and a summary.
+# The demo behind `make demo`: simulate a LOFAR observation of the flux calibrator 3C295 and of a
+# target field with known corruptions, then run every workflow that exists so far with cwltool:
+#   1. workflows/simulate.cwl        simulate (preset dical), image the uncorrected target
+#   2. workflows/di_calibrator.cwl   separate polarisation alignment, Faraday rotation, bandpass,
+#                                    clock and TEC on the calibrator -> cal_solutions.h5
+#   3. workflows/di_target.cwl       transfer alignment, bandpass and clock to the target, apply
+#                                    the beam, flag, average, DI phase self-calibration
+#   4. steps/image.cwl, steps/compare_sky.cwl   image the corrected target, compare with the truth
+# and print the calibrator's errors per effect against the injected values and the image fluxes
+# before and after calibration.
 # Usage: tools/run_demo.sh [OUTPUT_DIR]   (default demo_output; replaced on every run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,14 +16,38 @@ out="${1:-demo_output}"
 bin="$PWD/.venv/bin"
 export PATH="$bin:$PATH"
 rm -rf "$out"
-mkdir -p "$out"
-echo "== lofar-hires demo: workflows/simulate.cwl (simulate -> image -> compare with truth)"
+mkdir -p "$out/jobs"
 start=$(date +%s)
-"$bin/cwltool" --no-container --outdir "$out" --log-dir "$out/logs" \
-    workflows/simulate.cwl workflows/jobs/simulate_small.yml > "$out/outputs.json" 2> "$out/cwltool.log" || {
-    echo "error: the workflow failed; see $out/cwltool.log" >&2
-    tail -n 30 "$out/cwltool.log" >&2
-    exit 1
+
+# run_cwl NAME WORKFLOW JOB: cwltool into $out/NAME, outputs in $out/NAME.json, log in $out/NAME.log
+run_cwl() {
+    local name=$1 workflow=$2 job=$3 t0
+    t0=$(date +%s)
+    if ! "$bin/cwltool" --no-container --outdir "$out/$name" --log-dir "$out/logs/$name" \
+            "$workflow" "$job" > "$out/$name.json" 2> "$out/$name.log"; then
+        echo "error: $workflow failed; see $out/$name.log" >&2
+        tail -n 30 "$out/$name.log" >&2
+        exit 1
+    fi
+    echo "   done in $(( $(date +%s) - t0 )) s -> $out/$name"
 }
+
+echo "== 1/4 workflows/simulate.cwl: simulate calibrator + target (preset dical), image the uncorrected target"
+run_cwl simulation workflows/simulate.cwl workflows/jobs/simulate_dical.yml
+
+echo "== 2/4 workflows/di_calibrator.cwl: polarisation alignment, Faraday rotation, bandpass, clock/TEC"
+"$bin/python" tools/demo_jobs.py calibrator "$out/simulation.json" "$out/jobs/di_calibrator.json"
+run_cwl di_calibrator workflows/di_calibrator.cwl "$out/jobs/di_calibrator.json"
+
+echo "== 3/4 workflows/di_target.cwl: transfer to the target, beam, flag, average, DI phase calibration"
+"$bin/python" tools/demo_jobs.py target "$out/simulation.json" "$out/di_calibrator.json" "$out/jobs/di_target.json"
+run_cwl di_target workflows/di_target.cwl "$out/jobs/di_target.json"
+
+echo "== 4/4 steps/image.cwl + steps/compare_sky.cwl: image the corrected target, compare with the truth"
+"$bin/python" tools/demo_jobs.py image "$out/di_target.json" "$out/jobs/image.json"
+run_cwl image steps/image.cwl "$out/jobs/image.json"
+"$bin/python" tools/demo_jobs.py compare "$out/simulation.json" "$out/image.json" "$out/jobs/compare.json"
+run_cwl compare steps/compare_sky.cwl "$out/jobs/compare.json"
+
 echo "== finished in $(( $(date +%s) - start )) s"
-"$bin/python" tools/demo_summary.py "$out/outputs.json"
+"$bin/python" tools/demo_summary.py "$out"
