@@ -24,7 +24,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lofar_hires.errors import MissingToolError
+from lofar_hires.errors import InputError, MissingToolError
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +82,15 @@ def aoflagger_strategy(name: str = "lofar-default") -> Path:
     roots = [Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"]
     if spec is not None and spec.origin is not None:
         roots.insert(0, Path(spec.origin).parent.parent)
-    for root in roots:
-        for folder in ("DP3.libs", "dp3.libs"):
-            path = root / folder / "aoflagger" / "strategies" / f"{name}.lua"
-            if path.is_file():
-                return path
+    folders = [root / folder / "aoflagger" / "strategies" for root in roots for folder in ("DP3.libs", "dp3.libs")]
+    for folder in folders:
+        path = folder / f"{name}.lua"
+        if path.is_file():
+            return path
+    shipped = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.lua")})
+    if shipped:
+        raise InputError(f"AOFlagger strategy {name!r} is neither a file nor one shipped with DP3 "
+                         f"({', '.join(shipped)})")
     raise MissingToolError(
         f"AOFlagger strategy {name!r} not found with the dp3 package; give a strategy file path instead"
     )
