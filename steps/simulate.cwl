@@ -28,11 +28,11 @@ hints:
 inputs:
   preset:
     label: Preset
-    doc: Starting configuration (tiny, small, medium, or dical for the DI calibration tests); the CLI default is small.
+    doc: Starting configuration (tiny, small, medium, dical for the DI calibration tests, or select for calibrator selection); the CLI default is small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium, dical]
+        symbols: [tiny, small, medium, dical, select]
     inputBinding:
       prefix: --preset
   config:

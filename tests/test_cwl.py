@@ -32,6 +32,7 @@ import yaml
 
 from lofar_hires.cli import build_parser
 from lofar_hires.cli.dical import COMMANDS as DICAL_COMMANDS
+from lofar_hires.cli.select import COMMANDS as SELECT_COMMANDS
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = REPO / "steps"
@@ -85,6 +86,10 @@ DICAL_OPS = tuple(DICAL_COMMANDS)
 NOT_EXPOSED.update({f"dical {op}": dict(_H5_WRITER) for op in DICAL_OPS})
 for _op in ("predict", "corrupt-model"):  # in place: no output to overwrite
     NOT_EXPOSED[f"dical {_op}"] = {**_LOGGING, "--help": "prints help and exits"}
+
+#: The ``lofar-hires select`` ops (steps/select_<op>.cwl) and ``lofar-hires facets``.
+NOT_EXPOSED.update({f"select {op}": dict(_H5_WRITER) for op in SELECT_COMMANDS})
+NOT_EXPOSED["facets"] = dict(_H5_WRITER)
 
 #: Tasks that update the MS they are given; their step tools stage a writable copy of input ``ms``.
 IN_PLACE = {"dical predict", "dical corrupt-model", "dical solve", "dical phasecal"}
@@ -197,7 +202,7 @@ def long_option(action: argparse.Action) -> str:
 def step_task(doc: dict[str, Any]) -> str:
     """The task a step tool runs: ``image``, or ``h5 reset`` / ``dical solve`` for the nested commands."""
     base = doc["baseCommand"]
-    nested = len(base) == 3 and base[1] in ("h5", "dical")
+    nested = len(base) == 3 and base[1] in ("h5", "dical", "select")
     assert base[0] == "lofar-hires" and (len(base) == 2 or nested), \
         f"baseCommand must be [lofar-hires, <task>] or [lofar-hires, h5|dical, <command>]: {base}"
     return " ".join(base[1:])

@@ -24,11 +24,11 @@ inputs:
   # --- simulation ---------------------------------------------------------
   preset:
     label: Simulation preset
-    doc: Starting configuration of the simulator (tiny, small, medium, or dical for the DI calibration tests); default small.
+    doc: Starting configuration of the simulator (tiny, small, medium, dical for the DI calibration tests, or select for calibrator selection); default small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium, dical]
+        symbols: [tiny, small, medium, dical, select]
   config:
     label: Simulation settings file
     doc: YAML file with settings that override the preset.

@@ -92,3 +92,48 @@ def test_engine_matches_dp3_predict(simulated, tmp_path):
     assert sim.sky_model.read_text().count("GAUSSIAN") >= 1
     scale = np.abs(ours).max()
     assert np.abs(ours - theirs).max() < 1e-4 * scale
+
+
+@pytest.mark.parametrize("with_beam", [True, False], ids=["beam", "no-beam"])
+def test_smearing_matches_averaging_over_the_cell(with_beam):
+    """Smeared visibilities equal the average of unsmeared ones over a fine grid within each cell.
+
+    The baselines are long (up to 1000 km) and the sources up to 1 deg out, so smearing removes
+    most of their amplitude: a wrong sign, unit or axis would show at the percent level.
+    """
+    from lofar_hires.simulation.predict import Smearing
+
+    rng = np.random.default_rng(11)
+    nst, nf = 4, 2
+    freqs = np.array([130e6, 160e6])
+    dnu, dt = 390625.0, 60.0
+    uvw0 = rng.normal(0, 4e5, size=(1, nst, 3))
+    rate = rng.normal(0, 30.0, size=(1, nst, 3))  # m/s: the Earth's rotation on a ~1000 km baseline
+    lm = rng.uniform(-0.015, 0.015, size=(4, 2))
+    lmn = np.column_stack([lm, np.sqrt(1 - (lm**2).sum(1))])
+    flux = rng.uniform(0.5, 2, size=(4, nf))
+    gauss = np.array([False, True, False, False])
+    comps = Components.from_arrays(lmn, flux, gauss, np.array([0, 3.0, 0, 0]), np.array([0, 2.0, 0, 0]),
+                                   np.array([0, 30.0, 0, 0]))
+    a1, a2 = np.triu_indices(nst, 1)
+    beam = rng.normal(size=(1, nst, 4, nf, 2, 2)) + 1j * rng.normal(size=(1, nst, 4, nf, 2, 2)) if with_beam else None
+    smeared = predict_visibilities(uvw0, freqs, comps, a1, a2, beam=beam, smearing=Smearing(dnu, dt, rate))
+    # Brute force: 41 x 41 sub-samples across the cell (time, frequency), midpoint rule.
+    n_sub = 41
+    offsets = (np.arange(n_sub) + 0.5) / n_sub - 0.5
+    total = np.zeros_like(smeared)
+    for ot in offsets:
+        uvw_t = uvw0 + rate * ot * dt
+        for f in range(nf):
+            sub_freqs = freqs[f] + offsets * dnu
+            sub_comps = Components.from_arrays(lmn, np.repeat(flux[:, f:f + 1], n_sub, axis=1), gauss,
+                                               np.array([0, 3.0, 0, 0]), np.array([0, 2.0, 0, 0]),
+                                               np.array([0, 30.0, 0, 0]))
+            sub_beam = None if beam is None else np.repeat(beam[:, :, :, f:f + 1], n_sub, axis=3)
+            v = predict_visibilities(uvw_t, sub_freqs, sub_comps, a1, a2, beam=sub_beam)
+            total[:, :, f] += v.mean(axis=2)
+    total /= n_sub
+    unsmeared = predict_visibilities(uvw0, freqs, comps, a1, a2, beam=beam)
+    scale = np.abs(unsmeared).max()
+    assert np.abs(unsmeared - total).max() > 0.3 * scale  # smearing matters on these baselines
+    assert np.abs(smeared - total).max() < 0.01 * scale

@@ -31,6 +31,8 @@ TASKS: dict[str, str] = {
     "di-calibrator": "lofar_hires.cli.di_calibrator",
     "di-target": "lofar_hires.cli.di_target",
     "dical": "lofar_hires.cli.dical",
+    "select": "lofar_hires.cli.select",
+    "facets": "lofar_hires.cli.facets",
 }
 
 #: Exit status per error class (first match wins).

@@ -49,6 +49,9 @@ class ObservationConfig:
                                  "all covering the same LST range", min=1, max=50)
     date_step_days: int = option(1, help="days between successive observations", min=1, max=3650)
     autocorrelations: bool = option(False, help="write autocorrelation rows (sva refuses them)")
+    smearing: bool = option(False, help="average every visibility over its channel width and "
+                            "integration time (bandwidth and time smearing, as the correlator and "
+                            "averaging do); slower: sources are summed baseline by baseline")
     min_elevation_deg: float = option(10.0, help="refuse observations where the field is lower",
                                       unit="deg", min=0.0, max=90.0)
 

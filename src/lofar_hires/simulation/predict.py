@@ -16,6 +16,13 @@ with baseline UVW ``uvw_q - uvw_p`` the visibility of a source is
 Point sources are summed with one matrix product per time and channel over all
 stations (the station-factorised DFT); Gaussians, whose envelope depends on the
 baseline, are added baseline by baseline.
+
+With :class:`Smearing`, each visibility is the average over its channel and
+integration: a source's term on a baseline with geometric delay ``tau`` and
+delay rate ``dtau/dt`` is multiplied by ``sinc(dnu tau) sinc(dt nu dtau/dt)``
+(square bandpass, phase linear in time; ``sinc(x) = sin(pi x)/(pi x)``).
+Smearing depends on the baseline, so every source is then summed baseline by
+baseline.
 """
 
 from __future__ import annotations
@@ -56,6 +63,33 @@ class Components:
         )
 
 
+@dataclass(frozen=True)
+class Smearing:
+    """What bandwidth and time smearing need: the averaging cell and the UVW rate of each station."""
+
+    chan_width_hz: float
+    integration_s: float
+    station_uvw_rate_m_s: np.ndarray  # (nt, nst, 3)
+
+
+#: Sources per block in the baseline-by-baseline sum (bounds the memory of the smeared predict).
+SMEAR_SOURCE_BLOCK = 16
+
+
+def smearing_factors(station_uvw_m: np.ndarray, smearing: Smearing, lmn: np.ndarray, freqs_hz: np.ndarray,
+                     ant1: np.ndarray, ant2: np.ndarray) -> np.ndarray:
+    """Amplitude factors ``(nt, nbl, ns, nf)`` of bandwidth and time smearing (1 at the phase centre)."""
+    offs = lmn.copy()
+    offs[:, 2] -= 1.0
+    delay_s = np.einsum("tpi,si->tps", station_uvw_m, offs) / C_M_S
+    rate = np.einsum("tpi,si->tps", smearing.station_uvw_rate_m_s, offs) / C_M_S
+    d_delay = delay_s[:, ant2] - delay_s[:, ant1]  # (nt, nbl, ns)
+    d_rate = rate[:, ant2] - rate[:, ant1]
+    bandwidth = np.sinc(smearing.chan_width_hz * d_delay)[..., None]
+    timeavg = np.sinc(smearing.integration_s * d_rate[..., None] * np.asarray(freqs_hz))
+    return bandwidth * timeavg
+
+
 def geometric_phase_rad(station_uvw_m: np.ndarray, lmn: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     """Per-station geometric phase ``(nt, nst, ns, nf)``."""
     offs = lmn.copy()
@@ -93,6 +127,7 @@ def predict_visibilities(
     diagonal: np.ndarray | None = None,
     faraday_rad: np.ndarray | None = None,
     beam: np.ndarray | None = None,
+    smearing: Smearing | None = None,
 ) -> np.ndarray:
     """Corrupted model visibilities ``(nt, nbl, nf, 4)`` (XX, XY, YX, YY).
 
@@ -117,6 +152,8 @@ def predict_visibilities(
         ``(nt, nst, nf)`` Faraday rotation angles or ``None``.
     beam
         ``(nt, nst, ns, nf, 2, 2)`` station responses or ``None``.
+    smearing
+        Average over each channel and integration (bandwidth and time smearing), or ``None``.
     """
     nt, nst, _ = station_uvw_m.shape
     nf = len(freqs_hz)
@@ -130,7 +167,9 @@ def predict_visibilities(
     points = ~comps.gaussian
     rot = None if faraday_rad is None else rotation_matrices(faraday_rad)  # (nt, nst, nf, 2, 2)
     vis = np.zeros((nt, nbl, nf, 2, 2), dtype=complex)
-    if beam is None:
+    if smearing is not None:
+        vis += _smeared_sum(station_uvw_m, freqs_hz, comps, ant1, ant2, scalar, rot, beam, smearing)
+    elif beam is None:
         # Scalar sum over point sources, then the (source-independent) matrices per baseline.
         c = np.transpose(scalar[:, :, points, :], (0, 3, 1, 2))  # (nt, nf, nst, nsp)
         weighted = c * comps.flux_jy[points].T[None, :, None, :]
@@ -165,6 +204,33 @@ def predict_visibilities(
         gq = np.transpose(diagonal[:, ant2, :], (1, 0, 2))[None]
         vis *= gp[..., :, None] * np.conj(gq[..., None, :])
     return vis.reshape(nt, nbl, nf, 4)
+
+
+def _smeared_sum(station_uvw_m, freqs_hz, comps: Components, ant1, ant2, scalar, rot, beam,
+                 smearing: Smearing) -> np.ndarray:
+    """All sources summed baseline by baseline with their smearing factors ``(nt, nbl, nf, 2, 2)``."""
+    nt, nf, nbl = scalar.shape[0], len(freqs_hz), len(ant1)
+    out = np.zeros((nt, nbl, nf, 2, 2), dtype=complex)
+    uvw_bl = baseline_uvw_m(station_uvw_m, ant1, ant2) if comps.gaussian.any() else None
+    for start in range(0, len(comps.lmn), SMEAR_SOURCE_BLOCK):
+        block = np.arange(start, min(len(comps.lmn), start + SMEAR_SOURCE_BLOCK))
+        factor = smearing_factors(station_uvw_m, smearing, comps.lmn[block], freqs_hz, ant1, ant2)
+        amp = factor * comps.flux_jy[block][None, None, :, :]  # (nt, nbl, nsb, nf)
+        for k, g in enumerate(block):
+            if comps.gaussian[g]:
+                amp[:, :, k] *= gaussian_envelope(uvw_bl, freqs_hz, comps.major_rad[g], comps.minor_rad[g],
+                                                  comps.pa_rad[g])
+        if beam is None:
+            s_bl = np.einsum("tbsf,tbsf,tbsf->tbf", amp, scalar[:, ant1][:, :, block],
+                             np.conj(scalar[:, ant2][:, :, block]))
+            out += s_bl[..., None, None] * _baseline_rotation(rot, ant1, ant2, nt, nf)
+            continue
+        for k, g in enumerate(block):
+            m = beam[:, :, g] if rot is None else beam[:, :, g] @ rot  # (nt, nst, nf, 2, 2)
+            x = scalar[:, :, g, :, None, None] * m
+            term = x[:, ant1] @ np.conj(np.swapaxes(x[:, ant2], -1, -2))
+            out += amp[:, :, k, :, None, None] * term
+    return out
 
 
 def _baseline_rotation(rot: np.ndarray | None, ant1, ant2, nt: int, nf: int) -> np.ndarray:

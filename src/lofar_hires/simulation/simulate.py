@@ -41,7 +41,7 @@ from lofar_hires.simulation.geometry import baseline_uvw_m, radec_to_lmn, statio
 from lofar_hires.simulation.mswriter import MsChunkWriter, MsLayout, create_ms
 from lofar_hires.simulation.noise import baseline_sigma_jy, natural_image_noise_jy, station_sefd_jy
 from lofar_hires.simulation.planning import ObservationPlan, plan_observations
-from lofar_hires.simulation.predict import Components, predict_visibilities
+from lofar_hires.simulation.predict import Components, Smearing, predict_visibilities
 from lofar_hires.simulation.sky import flux_weighted_centre, generate_sky, load_calibrator_model
 from lofar_hires.simulation.stations import StationLayout, load_stations
 from lofar_hires.simulation.truth import truth_soltabs, truth_summary
@@ -135,6 +135,11 @@ def simulate_observation(
     create_ms(ms_path, layout)
     a1, a2 = layout.baselines()
     uvw_all = station_uvw_m(plan.times_mjd_s, stations.itrf_m, plan.pointing_rad)
+    smearing = None
+    if obs.smearing:
+        rate = (station_uvw_m(plan.times_mjd_s + 0.5, stations.itrf_m, plan.pointing_rad)
+                - station_uvw_m(plan.times_mjd_s - 0.5, stations.itrf_m, plan.pointing_rad))  # per second
+        smearing = Smearing(obs.chan_width_hz, obs.integration_s, rate)
     lmn = radec_to_lmn(model.ra_rad, model.dec_rad, plan.pointing_rad)
     comps = Components.from_arrays(lmn, model.flux_jy(freqs), model.is_gaussian, model.major_arcsec,
                                    model.minor_arcsec, model.orientation_deg)
@@ -175,6 +180,8 @@ def simulate_observation(
                 diagonal=diagonal,
                 faraday_rad=cor.faraday_angle_rad(rm[sl], freqs) if c.faraday.enabled else None,
                 beam=None if beam is None else beam(plan.times_mjd_s[sl]),
+                smearing=None if smearing is None else Smearing(smearing.chan_width_hz, smearing.integration_s,
+                                                                smearing.station_uvw_rate_m_s[sl]),
             )
             if c.noise.enabled:
                 for i in range(stop - start):

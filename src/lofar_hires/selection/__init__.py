@@ -1,0 +1,1 @@
+"""Calibrator selection: candidates, phasediff scores, classification and the facet layout (SPEC 3)."""

@@ -1,0 +1,267 @@
+"""Phasediff scores of candidate calibrators on a DI-calibrated observation, with DP3.
+
+Per candidate (:func:`score_candidate`):
+
+1. one DP3 run: ``phaseshift`` to the candidate, ``averager`` to the score
+   resolution, ``stationadder`` + ``filter`` to phase up the core stations into
+   the superstation and drop them;
+2. the averaged visibilities are converted to the circular basis (RR, RL, LR, LL)
+   in chunks (python-casacore, in the candidate's own work MS);
+3. one DP3 run: ``ddecal`` diagonalphase against a 1 Jy point source at the new
+   phase centre, with the score's solution interval, one solution per channel
+   and the long-baseline cut;
+4. the R-L phase differences of the score stations give sigma_c
+   (:mod:`lofar_hires.selection.phasediff`).
+
+Nothing is written into the input measurement sets.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lofar_hires.calibration.dp3ops import run_steps, time_slots_per
+from lofar_hires.errors import InputError
+from lofar_hires.io.h5parm import read_h5parm
+from lofar_hires.io.ms import MsInfo, read_ms_info, require_ms
+from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
+from lofar_hires.provenance import Provenance
+from lofar_hires.runners.dp3 import Dp3Step
+from lofar_hires.selection.config import ScoreConfig
+from lofar_hires.selection.phasediff import lin_to_circ_visibilities, phase_differences, phasediff_score
+from lofar_hires.selection.sky import separation_deg
+from lofar_hires.selection.table import CalibratorRow
+from lofar_hires.solutions.stations import resolve_stations
+
+log = logging.getLogger(__name__)
+
+#: Rows per chunk of the circular-basis conversion.
+CHUNK_ROWS = 20000
+
+
+@dataclass
+class ScoreResult:
+    """The phasediff score of one candidate and how it was obtained."""
+
+    name: str
+    ra_deg: float
+    dec_deg: float
+    score_rad: float | None
+    stations: list[str]
+    per_station_rad: dict[str, float | None] = field(default_factory=dict)
+    n_values: int = 0
+    n_solution_intervals: int = 0
+    n_channels: int = 0
+    distance_deg: float = 0.0
+    reference: str | None = None
+    note: str = ""
+    wall_time_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScorePlan:
+    """What the score runs on: the stations after phase-up and the resolved station sets."""
+
+    core: list[str]
+    stations_after: list[str]
+    score_stations: list[str]
+    reference: str | None
+    timestep: int
+    freqstep: int
+    n_channels_out: int
+
+
+def plan_score(info: MsInfo, cfg: ScoreConfig) -> ScorePlan:
+    """Resolve stations and averaging for an MS (pure; clear errors for an MS the score cannot use)."""
+    names = list(info.station_names)
+    core: list[str] = []
+    if cfg.phase_up_core:
+        core = resolve_stations(cfg.core_stations, names, where="score.core_stations")
+        if len(core) < 2:
+            log.warning("score: %d core station(s) match %r; the core is not phased up", len(core),
+                        cfg.core_stations)
+            core = []
+        if cfg.superstation in names:
+            raise InputError(f"score.superstation {cfg.superstation} is already a station of {info.path.name}")
+    after = [n for n in names if n not in core] + ([cfg.superstation] if core else [])
+    score_stations = resolve_stations(cfg.stations, after, where="score.stations")
+    if not score_stations:
+        raise InputError(f"{info.path.name} has no station matching score.stations={cfg.stations!r} (stations: "
+                         f"{', '.join(after)}); the phasediff score needs the most distant international stations: "
+                         "set score.stations")
+    if cfg.reference == "none":
+        reference = None
+    elif cfg.reference == "superstation":
+        reference = cfg.superstation if core else None
+        if reference is None:
+            log.warning("score: no superstation, so the R-L phase differences are not referenced")
+    elif cfg.reference in after:
+        reference = cfg.reference
+    else:
+        raise InputError(f"score.reference {cfg.reference!r} is not a station after phase-up "
+                         f"({', '.join(after)}); use 'superstation', 'none' or one of those")
+    if reference in score_stations:
+        score_stations = [s for s in score_stations if s != reference]
+        if not score_stations:
+            raise InputError("score.stations holds only the reference station")
+    timestep = max(1, int(round(cfg.time_resolution_s / info.integration_s))) if info.integration_s > 0 else 1
+    n_chan = len(info.freqs_hz)
+    freqstep = max(1, int(round(cfg.freq_resolution_hz / info.chan_width_hz))) if info.chan_width_hz > 0 else 1
+    freqstep = min(freqstep, max(1, n_chan // 2))
+    while freqstep > 1 and n_chan % freqstep:
+        freqstep -= 1
+    n_out = n_chan // freqstep
+    if n_out < 2:
+        raise InputError(f"{info.path.name} has {n_chan} channel(s); the phasediff score needs at least two "
+                         "channels after averaging")
+    return ScorePlan(core, after, score_stations, reference, timestep, freqstep, n_out)
+
+
+def prepare_steps(ra_deg: float, dec_deg: float, plan: ScorePlan, cfg: ScoreConfig) -> list[Dp3Step]:
+    """Phase shift, averaging and phase-up of the core (pure)."""
+    steps = [Dp3Step("shift", "phaseshift", {"phasecenter": [f"{ra_deg:.10f}deg", f"{dec_deg:.10f}deg"]})]
+    if plan.timestep > 1 or plan.freqstep > 1:
+        steps.append(Dp3Step("avg", "averager", {"timestep": plan.timestep, "freqstep": plan.freqstep}))
+    if plan.core:
+        core = ",".join(plan.core)
+        steps.append(Dp3Step("phaseup", "stationadder", {"stations": f"{{{cfg.superstation}:[{core}]}}"}))
+        steps.append(Dp3Step("dropcore", "filter", {"baseline": f"!{core}&&*", "remove": True}))
+    return steps
+
+
+def solve_step(h5parm: Path, skymodel: Path, solint: int, cfg: ScoreConfig) -> Dp3Step:
+    """DDECal diagonalphase per channel against the point model (pure)."""
+    return Dp3Step("solve", "ddecal", {
+        "mode": "diagonalphase", "h5parm": h5parm, "sourcedb": skymodel, "solint": solint, "nchan": 1,
+        "uvlambdamin": cfg.uvlambdamin, "maxiter": cfg.maxiter, "tolerance": cfg.tolerance,
+        "propagatesolutions": False})
+
+
+def convert_to_circular(ms: Path, column: str = "DATA", chunk_rows: int = CHUNK_ROWS) -> None:
+    """Convert ``column`` of ``ms`` from XX, XY, YX, YY to RR, RL, LR, LL in place, in chunks.
+
+    A visibility with any correlation flagged is flagged in all four (the basis change mixes them).
+    """
+    from casacore.tables import table
+
+    with table(str(ms), readonly=False, ack=False) as t:
+        n = t.nrows()
+        for start in range(0, n, chunk_rows):
+            nrow = min(chunk_rows, n - start)
+            data = t.getcol(column, startrow=start, nrow=nrow)
+            flag = t.getcol("FLAG", startrow=start, nrow=nrow)
+            anyflag = np.any(flag, axis=-1, keepdims=True)
+            data = np.where(anyflag, 0.0, data)
+            t.putcol(column, lin_to_circ_visibilities(data), startrow=start, nrow=nrow)
+            t.putcol("FLAG", np.broadcast_to(anyflag, flag.shape).copy(), startrow=start, nrow=nrow)
+    with table(str(Path(ms) / "POLARIZATION"), readonly=False, ack=False) as t:
+        t.putcol("CORR_TYPE", np.array([[5, 6, 7, 8]] * t.nrows(), dtype=np.int32))
+
+
+def point_model(path: Path, name: str, ra_deg: float, dec_deg: float) -> Path:
+    """A 1 Jy flat-spectrum point source (makesourcedb) at the candidate."""
+    model = SkyModel(names=[name], types=["POINT"], patches=[name], ra_rad=np.radians([ra_deg]),
+                     dec_rad=np.radians([dec_deg]), i_jy=np.ones(1), ref_freq_hz=np.full(1, 150e6),
+                     spectral_index=np.zeros((1, 1)), log_si=np.ones(1, bool), major_arcsec=np.zeros(1),
+                     minor_arcsec=np.zeros(1), orientation_deg=np.zeros(1))
+    return write_makesourcedb(model, path)
+
+
+def read_diagonal_phases(h5parm: Path) -> tuple[np.ndarray, np.ndarray, list[str], int]:
+    """phase000 of a diagonalphase solve as (time, freq, ant, pol) values and weights, antenna names, n_time."""
+    solset = read_h5parm(h5parm)
+    if "phase000" not in solset.soltabs:
+        raise InputError(f"{h5parm} has no phase000 soltab")
+    tab = solset.soltabs["phase000"].canonical()
+    val, weight = tab.val, tab.weight
+    axes = list(tab.axes)
+    if "dir" in tab.axes:
+        pos = axes.index("dir")
+        val, weight = np.take(val, 0, axis=pos), np.take(weight, 0, axis=pos)
+        axes.remove("dir")
+    if axes != ["time", "freq", "ant", "pol"] or val.shape[-1] != 2:
+        raise InputError(f"{h5parm}: expected diagonal phases on (time, freq, ant, pol=2), got {axes} {val.shape}")
+    return val, weight, [str(a) for a in tab.axes["ant"]], val.shape[0]
+
+
+def score_candidate(ms_paths: Sequence[Path], row: CalibratorRow, cfg: ScoreConfig, workdir: Path,
+                    provenance: Provenance | None = None, keep_solutions: Path | None = None) -> ScoreResult:
+    """The phasediff score of one candidate (see the module description).
+
+    Parameters
+    ----------
+    ms_paths
+        DI-calibrated measurement sets of one observation (subbands, concatenated in frequency by DP3).
+    row
+        The candidate.
+    cfg
+        Score settings.
+    workdir
+        Scratch directory (the candidate's averaged MS, parsets and DP3 logs go here).
+    provenance
+        Record of the DP3 runs.
+    keep_solutions
+        Copy the solve's h5parm here (for inspection), if given.
+    """
+    start = time.monotonic()
+    info = read_ms_info(require_ms(ms_paths[0], (cfg.data_column,)))
+    plan = plan_score(info, cfg)
+    centre_ra, centre_dec = (math.degrees(a) for a in info.phase_centre_rad)
+    distance = float(separation_deg(centre_ra, centre_dec, row.ra_deg, row.dec_deg))
+    result = ScoreResult(row.name, row.ra_deg, row.dec_deg, None, list(plan.score_stations),
+                         distance_deg=distance, reference=plan.reference)
+    if distance > cfg.max_distance_deg:
+        result.note = (f"not scored: {distance:.2f} deg from the phase centre (score.max_distance_deg = "
+                       f"{cfg.max_distance_deg})")
+        log.warning("%s: %s", row.name, result.note)
+        return result
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    ms_out = work / f"{row.name}.score.ms"
+    h5 = work / f"{row.name}.phasediff.h5"
+    skymodel = point_model(work / f"{row.name}.point.skymodel", row.name, row.ra_deg, row.dec_deg)
+    run_steps(list(ms_paths) if len(ms_paths) > 1 else ms_paths[0], ms_out, prepare_steps(row.ra_deg, row.dec_deg,
+              plan, cfg), work, f"{row.name}.prepare", data_column=cfg.data_column, threads=cfg.threads,
+              provenance=provenance)
+    convert_to_circular(ms_out)
+    solint = time_slots_per(cfg.solint_min * 60.0, info.integration_s * plan.timestep)
+    if h5.exists():
+        h5.unlink()
+    run_steps(ms_out, None, [solve_step(h5, skymodel, solint, cfg)], work, f"{row.name}.solve",
+              threads=cfg.threads, provenance=provenance)
+    phase, weight, ants, n_time = read_diagonal_phases(h5)
+    ref_index = ants.index(plan.reference) if plan.reference is not None else None
+    diff, dweight = phase_differences(phase, weight, ref_index)
+    mask = np.isin(ants, plan.score_stations)
+    try:
+        score, per_station, n_values = phasediff_score(diff, dweight, mask)
+    except InputError as exc:
+        result.note = f"not scored: {exc}"
+        log.warning("%s: %s", row.name, result.note)
+        return result
+    result.score_rad = score if math.isfinite(score) else None
+    if result.score_rad is None:
+        result.note = "the R-L phases are uniformly random (resultant length 0)"
+    result.per_station_rad = {a: (None if not np.isfinite(s) else float(s)) for a, s in zip(ants, per_station)
+                              if a in plan.score_stations}
+    result.n_values, result.n_solution_intervals, result.n_channels = n_values, n_time, phase.shape[1]
+    if keep_solutions is not None:
+        keep_solutions.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(h5, keep_solutions / h5.name)
+    shutil.rmtree(ms_out, ignore_errors=True)
+    result.wall_time_s = time.monotonic() - start
+    log.info("%s: sigma_c = %s rad over %s (%d values, %d interval(s) x %d channels, %.1f s)", row.name,
+             "n/a" if result.score_rad is None else f"{result.score_rad:.3f}", ",".join(plan.score_stations),
+             n_values, n_time, phase.shape[1], result.wall_time_s)
+    return result
