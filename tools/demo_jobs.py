@@ -5,6 +5,7 @@
     demo_jobs.py target SIM_OUTPUTS CAL_OUTPUTS JOB  workflows/di_target.cwl
     demo_jobs.py image TARGET_OUTPUTS JOB            steps/image.cwl (same settings as stage 1)
     demo_jobs.py compare SIM_OUTPUTS IMAGE_OUTPUTS JOB  steps/compare_sky.cwl
+    demo_jobs.py select SELECT_SIM_OUTPUTS JOB       workflows/select_calibrators.cwl
 
 SIM_OUTPUTS etc. are cwltool's JSON output objects; JOB is written as JSON.
 """
@@ -42,6 +43,13 @@ def target(sim: dict, cal: dict) -> dict:
             "skymodel": _file(sim["sky_model"]), "cores": 2}
 
 
+def select(sim: dict) -> dict:
+    # Candidates from the field's sky model (a survey catalogue in real use), every source scored;
+    # the facets cover a 0.5 deg box around the compact field.
+    return {"msin": [_file(ms) for ms in sim["target_ms"]], "skymodel": _file(sim["sky_model"]),
+            "min_peak_flux_jy": 0.0, "box_deg": 0.5}
+
+
 def image(tgt: dict) -> dict:
     settings = yaml.safe_load(SIM_JOB.read_text())
     job = {k: settings[k] for k in ("size_pix", "scale_arcsec", "niter", "maxuv_lambda", "restoring_beam_arcsec")}
@@ -59,7 +67,8 @@ def main(argv: list[str]) -> int:
     stage, *paths = argv
     *inputs, job_path = paths
     objs = [_load(p) for p in inputs]
-    job = {"calibrator": calibrator, "target": target, "image": image, "compare": compare}[stage](*objs)
+    job = {"calibrator": calibrator, "target": target, "image": image, "compare": compare,
+           "select": select}[stage](*objs)
     Path(job_path).write_text(json.dumps(job, indent=2) + "\n")
     return 0
 

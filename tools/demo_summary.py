@@ -69,7 +69,27 @@ def main(out: Path) -> int:
           "   attenuation remains until the direction-dependent stages or a primary-beam-corrected image)")
     rms = json.loads(Path(_path(cmp_after["comparison"])).read_text())["rms_jy_per_beam"]
     print(f"  image rms after calibration {rms * 1e3:.2f} mJy/beam")
+    if (out / "select.json").is_file():
+        _selection_summary(out)
     return 0
+
+
+def _selection_summary(out: Path) -> None:
+    from lofar_hires.io.skymodel import read_makesourcedb
+    from lofar_hires.selection.table import read_table
+
+    sel, sim = _load(out, "select"), _load(out, "select_simulation")
+    sky = read_makesourcedb(Path(_path(sim["sky_model"])))
+    truth = dict(zip(sky.names, sky.i_jy))
+    sizes = dict(zip(sky.names, sky.major_arcsec))
+    print(f"\n  calibrator selection ({_path(sel['calibrators'])}, layout {_path(sel['facet_layout'])}/facets.png):")
+    print("    {:12s} {:>9s} {:>9s} {:>10s} {:>10s}  {}".format("source", "flux (Jy)", "size (\")", "sigma_c",
+                                                                "delta_t", "category"))
+    for row in read_table(Path(_path(sel["calibrators"]))):
+        score = "n/a" if row.score_rad is None else f"{row.score_rad:.2f} rad"
+        solint = "n/a" if row.solint_min is None else f"{row.solint_min:.2f} min"
+        print(f"    {row.name:12s} {truth.get(row.name, float('nan')):9.3f} {sizes.get(row.name, 0.0):9.1f} "
+              f"{score:>10s} {solint:>10s}  {row.category}")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 #   3. workflows/di_target.cwl       transfer alignment, bandpass and clock to the target, apply
 #                                    the beam, flag, average, DI phase self-calibration
 #   4. steps/image.cwl, steps/compare_sky.cwl   image the corrected target, compare with the truth
+#   5. steps/simulate.cwl            simulate a field after DI and delay calibration (preset select)
+#   6. workflows/select_calibrators.cwl   phasediff scores, main/weak calibrators, Voronoi facets
 # and print the calibrator's errors per effect against the injected values and the image fluxes
 # before and after calibration.
 # Usage: tools/run_demo.sh [OUTPUT_DIR]   (default demo_output; replaced on every run)
@@ -32,22 +34,29 @@ run_cwl() {
     echo "   done in $(( $(date +%s) - t0 )) s -> $out/$name"
 }
 
-echo "== 1/4 workflows/simulate.cwl: simulate calibrator + target (preset dical), image the uncorrected target"
+echo "== 1/6 workflows/simulate.cwl: simulate calibrator + target (preset dical), image the uncorrected target"
 run_cwl simulation workflows/simulate.cwl workflows/jobs/simulate_dical.yml
 
-echo "== 2/4 workflows/di_calibrator.cwl: polarisation alignment, Faraday rotation, bandpass, clock/TEC"
+echo "== 2/6 workflows/di_calibrator.cwl: polarisation alignment, Faraday rotation, bandpass, clock/TEC"
 "$bin/python" tools/demo_jobs.py calibrator "$out/simulation.json" "$out/jobs/di_calibrator.json"
 run_cwl di_calibrator workflows/di_calibrator.cwl "$out/jobs/di_calibrator.json"
 
-echo "== 3/4 workflows/di_target.cwl: transfer to the target, beam, flag, average, DI phase calibration"
+echo "== 3/6 workflows/di_target.cwl: transfer to the target, beam, flag, average, DI phase calibration"
 "$bin/python" tools/demo_jobs.py target "$out/simulation.json" "$out/di_calibrator.json" "$out/jobs/di_target.json"
 run_cwl di_target workflows/di_target.cwl "$out/jobs/di_target.json"
 
-echo "== 4/4 steps/image.cwl + steps/compare_sky.cwl: image the corrected target, compare with the truth"
+echo "== 4/6 steps/image.cwl + steps/compare_sky.cwl: image the corrected target, compare with the truth"
 "$bin/python" tools/demo_jobs.py image "$out/di_target.json" "$out/jobs/image.json"
 run_cwl image steps/image.cwl "$out/jobs/image.json"
 "$bin/python" tools/demo_jobs.py compare "$out/simulation.json" "$out/image.json" "$out/jobs/compare.json"
 run_cwl compare steps/compare_sky.cwl "$out/jobs/compare.json"
+
+echo "== 5/6 steps/simulate.cwl: a field after DI and delay calibration (preset select)"
+run_cwl select_simulation steps/simulate.cwl workflows/jobs/simulate_select.yml
+
+echo "== 6/6 workflows/select_calibrators.cwl: phasediff scores, classification, facets"
+"$bin/python" tools/demo_jobs.py select "$out/select_simulation.json" "$out/jobs/select.json"
+run_cwl select workflows/select_calibrators.cwl "$out/jobs/select.json"
 
 echo "== finished in $(( $(date +%s) - start )) s"
 "$bin/python" tools/demo_summary.py "$out"

@@ -112,7 +112,10 @@ def _parse_row(raw: dict[str, str], where: str) -> CalibratorRow:
     stations = (raw.get("score_stations") or "").strip()
     if stations:
         values["score_stations"] = tuple(s for s in stations.split(";") if s)
-    return CalibratorRow(**values)
+    try:
+        return CalibratorRow(**values)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
 
 
 def check_unique_names(rows: Sequence[CalibratorRow], where: str) -> None:
@@ -129,11 +132,13 @@ def read_table(path: Path) -> list[CalibratorRow]:
     if not path.is_file():
         raise MissingInputError(f"calibrator table {path} does not exist")
     with path.open(newline="") as fh:
-        lines = [line for line in fh if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(lines)
+        numbered = [(n, line) for n, line in enumerate(fh, start=1)
+                    if line.strip() and not line.lstrip().startswith("#")]
+    reader = csv.DictReader(line for _, line in numbered)
     if reader.fieldnames is None or "name" not in reader.fieldnames:
         raise InputError(f"{path} is not a calibrator table (no header with a 'name' column)")
-    rows = [_parse_row(raw, f"{path} line {i + 2}") for i, raw in enumerate(reader)]
+    # reader.line_num counts the kept lines read so far; report the row's line in the file.
+    rows = [_parse_row(raw, f"{path} line {numbered[reader.line_num - 1][0]}") for raw in reader]
     check_unique_names(rows, str(path))
     return rows
 
