@@ -52,3 +52,18 @@ def test_demo_runs_and_calibrates(tmp_path):
     # bright02 (0.2 deg from the pointing) is within 5 % of the truth; bright01 (0.5 deg) keeps the
     # beam attenuation that DI calibration does not correct.
     assert abs(after["bright02"] - 1) < 0.05 and after["bright01"] > 0.8, after
+
+    # Stages 5-6: calibrator selection on the "select" field; the bright compact sources are main
+    # calibrators (the brightest of neighbours closer than the scaled pruning distance), the
+    # resolved one is rejected, and every main calibrator has a facet.
+    from lofar_hires.io.regions import read_ds9_polygons
+    from lofar_hires.selection.table import read_table
+
+    assert "calibrator selection" in proc.stdout
+    sel = json.loads((out / "select.json").read_text())
+    rows = {r.name: r for r in read_table(Path(sel["calibrators"]["path"]))}
+    mains = {n for n, r in rows.items() if r.category == "main"}
+    assert "bright02" in mains and rows["resolved01"].category == "rejected", rows
+    assert all(r.score_rad < 0.5 for n, r in rows.items() if n.startswith("bright"))
+    assert {p.name for p in read_ds9_polygons(Path(sel["regions"]["path"]))} == mains
+    assert (Path(sel["facet_layout"]["path"]) / "facets.png").stat().st_size > 10_000

@@ -45,9 +45,11 @@ def target(sim: dict, cal: dict) -> dict:
 
 def select(sim: dict) -> dict:
     # Candidates from the field's sky model (a survey catalogue in real use), every source scored;
-    # the facets cover a 0.5 deg box around the compact field.
+    # the facets cover a 0.5 deg box around the compact field. The simulated field is ten times
+    # smaller than a real one (docs/workflows/select_calibrators.md), so are the pruning distances.
     return {"msin": [_file(ms) for ms in sim["target_ms"]], "skymodel": _file(sim["sky_model"]),
-            "min_peak_flux_jy": 0.0, "box_deg": 0.5}
+            "min_peak_flux_jy": 0.0, "box_deg": 0.5,
+            "overrides": ["classify.prune_main_deg=0.015", "classify.prune_weak_deg=0.02"]}
 
 
 def image(tgt: dict) -> dict:

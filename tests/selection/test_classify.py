@@ -103,6 +103,16 @@ def test_mains_0p2_deg_apart_are_both_kept(pa_deg):
     assert [r.category for r in out] == ["main", "main"]
 
 
+@pytest.mark.parametrize(
+    "score_b, sep_deg, category",
+    [(0.9, 0.14, "pruned"), (0.9, 0.16, "main"), (2.3, 0.19, "pruned"), (2.3, 0.21, "weak")],
+    ids=["main_0.14", "main_0.16", "weak_0.19", "weak_0.21"],
+)
+def test_pruning_radius_boundaries(score_b, sep_deg, category):
+    out = by_name(classify([row("A", 0.5, 0.0), row("B", score_b, sep_deg, 120.0)], CFG))
+    assert out["B"].category == category
+
+
 def test_pruning_uses_the_distance_on_the_sky():
     # 0.2 deg of RA at Dec 55 is 0.115 deg on the sky: pruned. 0.2/cos(dec) deg of RA is 0.2 deg: kept.
     a = CalibratorRow("A", RA0, DEC0, score_rad=0.5)

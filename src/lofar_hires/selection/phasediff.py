@@ -75,7 +75,7 @@ def lin_to_circ_visibilities(data: np.ndarray) -> np.ndarray:
         raise InputError(f"expected 4 correlations in the last axis, got {data.shape[-1]}")
     v = data.reshape(*data.shape[:-1], 2, 2)
     out = LIN_TO_CIRC @ v @ LIN_TO_CIRC.conj().T
-    return out.reshape(data.shape).astype(data.dtype, copy=False)
+    return out.reshape(data.shape).astype(np.result_type(data.dtype, np.complex64), copy=False)
 
 
 def phase_differences(phase_rad: np.ndarray, weight: np.ndarray,
