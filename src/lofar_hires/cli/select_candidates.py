@@ -21,6 +21,7 @@ from lofar_hires.selection.candidates import (
     DEFAULT_THRESH_ISL,
     DEFAULT_THRESH_PIX,
 )
+from lofar_hires.selection.table import provenance_path
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split-dir", type=Path, default=None,
                         help="also write one single-row table per candidate, <DIR>/<name>.csv (for a CWL scatter)")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-
-
-def provenance_path(table: Path) -> Path:
-    """Where the provenance of a table goes: ``<stem>.provenance.json`` next to it."""
-    return Path(table).with_suffix(".provenance.json")
 
 
 def pybdsf_workdir(table: Path) -> Path:

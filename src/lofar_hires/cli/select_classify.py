@@ -55,10 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def reference_solint_min(tables: list[Path], default: float) -> float:
     """The score solution interval recorded next to the scored tables (all must agree)."""
     from lofar_hires.errors import InputError
+    from lofar_hires.selection.table import details_path
 
     values = set()
     for table in tables:
-        details = Path(table).with_suffix(".json")
+        details = details_path(table)
         if details.is_file():
             try:
                 values.add(float(json.loads(details.read_text())["settings"]["solint_min"]))
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.provenance import Provenance
     from lofar_hires.selection.classify import classify
     from lofar_hires.selection.config import load_selection_config
-    from lofar_hires.selection.table import check_unique_names, read_table, write_table
+    from lofar_hires.selection.table import check_unique_names, provenance_path, read_table, write_table
 
     cfg = load_selection_config(args.config, args.overrides)
     rows = [row for table in args.scores for row in read_table(table)]
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     added = [parse_added(text) for text in args.added]
     if not rows and not added:
         raise InputError("no candidate in the scored tables and none added; nothing to classify")
-    prov_path = args.output.with_suffix(".provenance.json")
+    prov_path = provenance_path(args.output)
     for path in (args.output, prov_path):
         check_new_output(path, args.overwrite, list(args.scores))
     solint = reference_solint_min(list(args.scores), cfg.score.solint_min)

@@ -41,25 +41,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
-def sidecar(table: Path, suffix: str) -> Path:
-    """``<stem><suffix>`` next to a table (``.json`` details, ``.provenance.json``)."""
-    return Path(table).with_suffix(suffix)
-
-
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.cli.dical import check_new_output
     from lofar_hires.errors import InputError
     from lofar_hires.io.atomic import atomic_output
-    from lofar_hires.io.ms import require_ms
     from lofar_hires.provenance import Provenance
     from lofar_hires.selection.config import load_selection_config
-    from lofar_hires.selection.score import score_candidate
+    from lofar_hires.selection.score import prepare_scoring, score_candidate
     from lofar_hires.selection.sky import pairwise_separation_deg
-    from lofar_hires.selection.table import read_table, write_table
+    from lofar_hires.selection.table import details_path, provenance_path, read_table, write_table
 
     cfg = load_selection_config(args.config, args.overrides).score
-    for ms in args.ms:
-        require_ms(ms, (cfg.data_column,))
+    setup = prepare_scoring(args.ms, cfg)
     rows = read_table(args.candidates)
     if not rows:
         raise InputError(f"the candidate table {args.candidates} is empty; nothing to score")
@@ -68,8 +61,8 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise InputError(f"--name {unknown[0]}: no such candidate in {args.candidates}")
         rows = [r for r in rows if r.name in args.names]
-    details_path, prov_path = sidecar(args.output, ".json"), sidecar(args.output, ".provenance.json")
-    for path in (args.output, details_path, prov_path):
+    details_file, prov_path = details_path(args.output), provenance_path(args.output)
+    for path in (args.output, details_file, prov_path):
         check_new_output(path, args.overwrite, [*args.ms, args.candidates])
     if len(rows) > 1:
         sep = pairwise_separation_deg([r.ra_deg for r in rows], [r.dec_deg for r in rows])
@@ -91,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         for k, row in enumerate(rows, 1):
             log.info("candidate %d/%d: %s (RA %.5f, Dec %.5f deg; %.0f s elapsed)", k, len(rows), row.name,
                      row.ra_deg, row.dec_deg, time.monotonic() - start)
-            result = score_candidate(args.ms, row, cfg, keep or work, prov, keep_solutions=None)
+            result = score_candidate(setup, row, cfg, keep or work, prov)
             results.append(result)
             scored.append(row.with_(score_rad=result.score_rad, score_stations=tuple(result.stations),
                                     reason=result.note))
@@ -99,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(work, ignore_errors=True)
     write_table(args.output, scored, overwrite=args.overwrite)
     details = {"settings": asdict(cfg), "candidates": [r.to_dict() for r in results]}
-    with atomic_output(details_path, overwrite=True) as tmp:
+    with atomic_output(details_file, overwrite=True) as tmp:
         tmp.write_text(json.dumps(details, indent=2) + "\n")
     prov.write(prov_path)
     for r in results:

@@ -44,6 +44,8 @@ from lofar_hires.errors import InputError, LofarHiresWarning, MissingInputError,
 from lofar_hires.io.atomic import atomic_output
 from lofar_hires.io.skymodel import SkyModel, parse_dec, parse_ra, read_makesourcedb
 from lofar_hires.provenance import Provenance, ToolRun, utc_now
+from lofar_hires.selection import sky
+from lofar_hires.selection.sky import radec_to_xyz, xyz_to_radec
 from lofar_hires.selection.table import CalibratorRow, write_table
 
 log = logging.getLogger(__name__)
@@ -148,17 +150,9 @@ class SourceList:
 # --------------------------------------------------------------------------- geometry and fluxes
 
 
-def unit_vectors(ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
-    """Cartesian unit vectors ``(n, 3)`` of (RA, Dec) in degrees."""
-    ra, dec = np.radians(ra_deg), np.radians(dec_deg)
-    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
-
-
 def separation_deg(ra_deg: np.ndarray, dec_deg: np.ndarray, ra0_deg: float, dec0_deg: float) -> np.ndarray:
-    """Great-circle distance (degrees) of each (RA, Dec) from (``ra0_deg``, ``dec0_deg``)."""
-    a = unit_vectors(np.atleast_1d(ra_deg), np.atleast_1d(dec_deg))
-    b = unit_vectors(np.array([ra0_deg]), np.array([dec0_deg]))[0]
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), a @ b))
+    """Great-circle distance (degrees) of each (RA, Dec) from (``ra0_deg``, ``dec0_deg``), as a 1-D array."""
+    return np.atleast_1d(sky.separation_deg(ra_deg, dec_deg, ra0_deg, dec0_deg))
 
 
 def weighted_centroids(ra_deg: np.ndarray, dec_deg: np.ndarray, weights: np.ndarray,
@@ -185,11 +179,9 @@ def weighted_centroids(ra_deg: np.ndarray, dec_deg: np.ndarray, weights: np.ndar
     w = np.clip(np.nan_to_num(np.asarray(weights, dtype=float)), 0.0, None)
     w_sum = np.bincount(groups, weights=w, minlength=n_groups)
     w = np.where(w_sum[groups] > 0, w, 1.0)
-    xyz = unit_vectors(ra_deg, dec_deg) * w[:, None]
+    xyz = radec_to_xyz(ra_deg, dec_deg) * w[:, None]
     total = np.stack([np.bincount(groups, weights=xyz[:, k], minlength=n_groups) for k in range(3)], axis=-1)
-    ra = np.degrees(np.arctan2(total[:, 1], total[:, 0])) % 360.0
-    dec = np.degrees(np.arctan2(total[:, 2], np.hypot(total[:, 0], total[:, 1])))
-    return np.where(ra >= 360.0, 0.0, ra), dec
+    return xyz_to_radec(total)
 
 
 def convolved_peak_jy(flux_jy: np.ndarray, major_arcsec: np.ndarray, minor_arcsec: np.ndarray,
@@ -581,7 +573,7 @@ def _close_pairs(sources: SourceList, radius_arcsec: float) -> np.ndarray:
     from scipy.spatial import cKDTree
 
     chord = 2.0 * math.sin(math.radians(radius_arcsec / 3600.0) / 2.0)
-    return cKDTree(unit_vectors(sources.ra_deg, sources.dec_deg)).query_pairs(chord, output_type="ndarray")
+    return cKDTree(radec_to_xyz(sources.ra_deg, sources.dec_deg)).query_pairs(chord, output_type="ndarray")
 
 
 def group_sources(sources: SourceList, radius_arcsec: float) -> SourceList:

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from lofar_hires.errors import InputError
+from lofar_hires.selection.sky import angular_distance_deg, radec_to_xyz, xyz_to_radec
 from lofar_hires.selection.smearing import AveragingSuggestion, DataResolution, suggest_averaging
 
 log = logging.getLogger(__name__)
@@ -43,22 +44,7 @@ SNAP_TOLERANCE = 1e-9
 _CHUNK = 20000
 
 
-# --------------------------------------------------------------------------- sphere and tangent plane
-
-
-def radec_to_xyz(ra_deg: ArrayLike, dec_deg: ArrayLike) -> np.ndarray:
-    """Unit vectors (..., 3) of sky positions given in degrees."""
-    ra = np.radians(np.asarray(ra_deg, dtype=float))
-    dec = np.radians(np.asarray(dec_deg, dtype=float))
-    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
-
-
-def xyz_to_radec(xyz: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-    """RA in [0, 360) and Dec (deg) of (not necessarily unit) vectors (..., 3)."""
-    v = np.asarray(xyz, dtype=float)
-    ra = np.degrees(np.arctan2(v[..., 1], v[..., 0])) % 360.0
-    dec = np.degrees(np.arctan2(v[..., 2], np.hypot(v[..., 0], v[..., 1])))
-    return np.where(ra >= 360.0, 0.0, ra), dec
+# --------------------------------------------------------------------------- tangent plane
 
 
 def tangent_basis(ra0_deg: float, dec0_deg: float) -> np.ndarray:
@@ -89,10 +75,6 @@ def plane_to_xyz(xy: ArrayLike, basis: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def angular_distance_deg(a: ArrayLike, b: ArrayLike) -> np.ndarray:
-    """Great-circle distance (deg) between unit vectors, accurate at all separations."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), np.sum(a * b, axis=-1)))
 
 
 def sin_offsets_deg(xyz: ArrayLike, ra0_deg: float, dec0_deg: float) -> np.ndarray:

@@ -195,28 +195,46 @@ def read_diagonal_phases(h5parm: Path) -> tuple[np.ndarray, np.ndarray, list[str
     return val, weight, [str(a) for a in tab.axes["ant"]], val.shape[0]
 
 
-def score_candidate(ms_paths: Sequence[Path], row: CalibratorRow, cfg: ScoreConfig, workdir: Path,
-                    provenance: Provenance | None = None, keep_solutions: Path | None = None) -> ScoreResult:
+@dataclass(frozen=True)
+class ScoreSetup:
+    """What every candidate of one observation shares: the MSs, their metadata and the plan (read once)."""
+
+    ms_paths: tuple[Path, ...]
+    info: MsInfo
+    plan: ScorePlan
+
+
+def prepare_scoring(ms_paths: Sequence[Path], cfg: ScoreConfig) -> ScoreSetup:
+    """Check the measurement sets and plan the score (metadata are read once for all candidates)."""
+    if not ms_paths:
+        raise InputError("give at least one measurement set to score on")
+    for ms in ms_paths:
+        require_ms(ms, (cfg.data_column,))
+    info = read_ms_info(ms_paths[0])
+    return ScoreSetup(tuple(Path(p) for p in ms_paths), info, plan_score(info, cfg))
+
+
+def score_candidate(setup: ScoreSetup, row: CalibratorRow, cfg: ScoreConfig, workdir: Path,
+                    provenance: Provenance | None = None) -> ScoreResult:
     """The phasediff score of one candidate (see the module description).
 
     Parameters
     ----------
-    ms_paths
-        DI-calibrated measurement sets of one observation (subbands, concatenated in frequency by DP3).
+    setup
+        The DI-calibrated measurement sets of one observation (subbands, concatenated in frequency
+        by DP3) with their metadata and plan (:func:`prepare_scoring`).
     row
         The candidate.
     cfg
-        Score settings.
+        Score settings (the ones the setup was planned with).
     workdir
-        Scratch directory (the candidate's averaged MS, parsets and DP3 logs go here).
+        Where the candidate's solutions (``<name>.phasediff.h5``), parsets and DP3 logs go; its
+        averaged MS is made here and removed.
     provenance
         Record of the DP3 runs.
-    keep_solutions
-        Copy the solve's h5parm here (for inspection), if given.
     """
     start = time.monotonic()
-    info = read_ms_info(require_ms(ms_paths[0], (cfg.data_column,)))
-    plan = plan_score(info, cfg)
+    info, plan = setup.info, setup.plan
     centre_ra, centre_dec = (math.degrees(a) for a in info.phase_centre_rad)
     distance = float(separation_deg(centre_ra, centre_dec, row.ra_deg, row.dec_deg))
     result = ScoreResult(row.name, row.ra_deg, row.dec_deg, None, list(plan.score_stations),
@@ -231,15 +249,17 @@ def score_candidate(ms_paths: Sequence[Path], row: CalibratorRow, cfg: ScoreConf
     ms_out = work / f"{row.name}.score.ms"
     h5 = work / f"{row.name}.phasediff.h5"
     skymodel = point_model(work / f"{row.name}.point.skymodel", row.name, row.ra_deg, row.dec_deg)
-    run_steps(list(ms_paths) if len(ms_paths) > 1 else ms_paths[0], ms_out, prepare_steps(row.ra_deg, row.dec_deg,
-              plan, cfg), work, f"{row.name}.prepare", data_column=cfg.data_column, threads=cfg.threads,
-              provenance=provenance)
-    convert_to_circular(ms_out)
-    solint = time_slots_per(cfg.solint_min * 60.0, info.integration_s * plan.timestep)
-    if h5.exists():
-        h5.unlink()
-    run_steps(ms_out, None, [solve_step(h5, skymodel, solint, cfg)], work, f"{row.name}.solve",
-              threads=cfg.threads, provenance=provenance)
+    msin = list(setup.ms_paths) if len(setup.ms_paths) > 1 else setup.ms_paths[0]
+    try:
+        run_steps(msin, ms_out, prepare_steps(row.ra_deg, row.dec_deg, plan, cfg), work, f"{row.name}.prepare",
+                  data_column=cfg.data_column, threads=cfg.threads, provenance=provenance)
+        convert_to_circular(ms_out)
+        solint = time_slots_per(cfg.solint_min * 60.0, info.integration_s * plan.timestep)
+        h5.unlink(missing_ok=True)
+        run_steps(ms_out, None, [solve_step(h5, skymodel, solint, cfg)], work, f"{row.name}.solve",
+                  threads=cfg.threads, provenance=provenance)
+    finally:
+        shutil.rmtree(ms_out, ignore_errors=True)
     phase, weight, ants, n_time = read_diagonal_phases(h5)
     ref_index = ants.index(plan.reference) if plan.reference is not None else None
     diff, dweight = phase_differences(phase, weight, ref_index)
@@ -256,10 +276,6 @@ def score_candidate(ms_paths: Sequence[Path], row: CalibratorRow, cfg: ScoreConf
     result.per_station_rad = {a: (None if not np.isfinite(s) else float(s)) for a, s in zip(ants, per_station)
                               if a in plan.score_stations}
     result.n_values, result.n_solution_intervals, result.n_channels = n_values, n_time, phase.shape[1]
-    if keep_solutions is not None:
-        keep_solutions.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(h5, keep_solutions / h5.name)
-    shutil.rmtree(ms_out, ignore_errors=True)
     result.wall_time_s = time.monotonic() - start
     log.info("%s: sigma_c = %s rad over %s (%d values, %d interval(s) x %d channels, %.1f s)", row.name,
              "n/a" if result.score_rad is None else f"{result.score_rad:.3f}", ",".join(plan.score_stations),

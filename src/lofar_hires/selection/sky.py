@@ -1,20 +1,38 @@
-"""Angles on the sky (vectorised, exact on the sphere)."""
+"""Positions on the sky: unit vectors and great-circle distances (vectorised, exact on the sphere)."""
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-def separation_deg(ra1_deg, dec1_deg, ra2_deg, dec2_deg) -> np.ndarray:
-    """Great-circle distance (degrees) between positions in degrees (broadcasting; Vincenty's formula)."""
-    ra1, dec1, ra2, dec2 = (np.radians(np.asarray(a, dtype=float)) for a in (ra1_deg, dec1_deg, ra2_deg, dec2_deg))
-    dra = ra2 - ra1
-    num = np.hypot(np.cos(dec2) * np.sin(dra), np.cos(dec1) * np.sin(dec2) - np.sin(dec1) * np.cos(dec2) * np.cos(dra))
-    den = np.sin(dec1) * np.sin(dec2) + np.cos(dec1) * np.cos(dec2) * np.cos(dra)
-    return np.degrees(np.arctan2(num, den))
+def radec_to_xyz(ra_deg: ArrayLike, dec_deg: ArrayLike) -> np.ndarray:
+    """Unit vectors (..., 3) of sky positions given in degrees."""
+    ra = np.radians(np.asarray(ra_deg, dtype=float))
+    dec = np.radians(np.asarray(dec_deg, dtype=float))
+    return np.stack([np.cos(dec) * np.cos(ra), np.cos(dec) * np.sin(ra), np.sin(dec)], axis=-1)
 
 
-def pairwise_separation_deg(ra_deg, dec_deg) -> np.ndarray:
+def xyz_to_radec(xyz: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """RA in [0, 360) and Dec (deg) of (not necessarily unit) vectors (..., 3)."""
+    v = np.asarray(xyz, dtype=float)
+    ra = np.degrees(np.arctan2(v[..., 1], v[..., 0])) % 360.0
+    dec = np.degrees(np.arctan2(v[..., 2], np.hypot(v[..., 0], v[..., 1])))
+    return np.where(ra >= 360.0, 0.0, ra), dec
+
+
+def angular_distance_deg(a: ArrayLike, b: ArrayLike) -> np.ndarray:
+    """Great-circle distance (deg) between unit vectors, accurate at all separations."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), np.sum(a * b, axis=-1)))
+
+
+def separation_deg(ra1_deg: ArrayLike, dec1_deg: ArrayLike, ra2_deg: ArrayLike, dec2_deg: ArrayLike) -> np.ndarray:
+    """Great-circle distance (degrees) between positions in degrees (broadcasting)."""
+    return angular_distance_deg(radec_to_xyz(ra1_deg, dec1_deg), radec_to_xyz(ra2_deg, dec2_deg))
+
+
+def pairwise_separation_deg(ra_deg: ArrayLike, dec_deg: ArrayLike) -> np.ndarray:
     """Matrix of great-circle distances (degrees) between all positions."""
-    ra, dec = np.asarray(ra_deg, dtype=float), np.asarray(dec_deg, dtype=float)
-    return separation_deg(ra[:, None], dec[:, None], ra[None, :], dec[None, :])
+    xyz = radec_to_xyz(ra_deg, dec_deg)
+    return angular_distance_deg(xyz[:, None, :], xyz[None, :, :])

@@ -17,7 +17,8 @@ order; empty cells mean "not known yet"):
 ``solint_min``      solution-interval metric delta_t for the score (minutes)
 
 The table is written atomically; its provenance goes next to it as
-``<table>.provenance.json``.
+``<stem>.provenance.json`` (:func:`provenance_path`) and the details of a scored table
+(settings, per-station scores) as ``<stem>.json`` (:func:`details_path`).
 """
 
 from __future__ import annotations
@@ -163,6 +164,16 @@ def write_table(path: Path, rows: Sequence[CalibratorRow], overwrite: bool = Tru
                 data = asdict(row)
                 writer.writerow([_format(k, data[k]) for k in COLUMNS])
     return Path(path)
+
+
+def provenance_path(table: Path) -> Path:
+    """Where the provenance of a table goes: ``<stem>.provenance.json`` next to it."""
+    return Path(table).with_suffix(".provenance.json")
+
+
+def details_path(table: Path) -> Path:
+    """Where the details of a scored table go: ``<stem>.json`` next to it."""
+    return Path(table).with_suffix(".json")
 
 
 def rows_in(rows: Iterable[CalibratorRow], *categories: str) -> list[CalibratorRow]:
