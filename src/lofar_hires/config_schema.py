@@ -214,7 +214,10 @@ def merge_mappings(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[s
 
 
 def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
-    """Apply ``dotted.key=value`` overrides (values parsed as YAML scalars/lists)."""
+    """Apply ``dotted.key=value`` overrides (values parsed as YAML scalars/lists).
+
+    A numeric key part indexes a list: ``solves.0.solint_s=32`` changes the first solve.
+    """
     out = dict(data)
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -224,14 +227,25 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             raise InputError(f"override {item!r}: cannot parse value {raw!r}") from None
-        node: dict[str, Any] = {}
-        cursor = node
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            cursor[part] = {}
-            cursor = cursor[part]
-        cursor[parts[-1]] = value
-        out = merge_mappings(out, node)
+        out = _set_path(out, key.strip().split("."), value, key.strip())
+    return out
+
+
+def _set_path(node: Any, parts: list[str], value: Any, key: str) -> Any:
+    """A copy of ``node`` with the value at ``parts`` replaced (mappings merge, lists by index)."""
+    if not parts:
+        if isinstance(value, Mapping) and isinstance(node, Mapping):
+            return merge_mappings(node, value)
+        return value
+    head, rest = parts[0], parts[1:]
+    if isinstance(node, list):
+        if not head.isdigit() or int(head) >= len(node):
+            raise InputError(f"override {key}: {head!r} is not an index of a list of {len(node)} item(s)")
+        out_list = list(node)
+        out_list[int(head)] = _set_path(node[int(head)], rest, value, key)
+        return out_list
+    out = dict(node) if isinstance(node, Mapping) else {}
+    out[head] = _set_path(out.get(head, {}) if rest else out.get(head), rest, value, key)
     return out
 
 

@@ -33,6 +33,7 @@ TASKS: dict[str, str] = {
     "dical": "lofar_hires.cli.dical",
     "select": "lofar_hires.cli.select",
     "facets": "lofar_hires.cli.facets",
+    "selfcal": "lofar_hires.cli.selfcal",
 }
 
 #: Exit status per error class (first match wins).

@@ -1,0 +1,277 @@
+"""One self-calibration cycle: apply -> image -> model -> solves -> reset -> merge -> metrics.
+
+Cycle ``n`` images the data corrected by cycle ``n-1``'s merged solutions (cycle 0
+images the data as they are), puts the clean model (or, in cycle 0, a starting
+model) into ``MODEL_DATA``, then runs the strategy's solves in order, each on
+``DATA`` corrected by the cycle's earlier solves. Each observation gets its own
+solutions; all observations are imaged together (one sky model).
+
+Everything is written into the cycle's own folder, which the engine renames into
+place only when the cycle is complete.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lofar_hires.calibration.dp3ops import Correction, correction_steps, predict_steps, run_steps
+from lofar_hires.errors import InputError, ToolError
+from lofar_hires.io.h5parm import read_h5parm, write_solset
+from lofar_hires.io.ms import MsInfo
+from lofar_hires.provenance import Provenance
+from lofar_hires.runners.wsclean import WSCleanOptions, run_wsclean
+from lofar_hires.selfcal.metrics import CycleMetrics, amplitude_stability, image_metrics, phase_stability_rad
+from lofar_hires.selfcal.solves import (
+    antenna_constraint,
+    ddecal_step,
+    finish_solution,
+    longest_baseline_lambda,
+    solution_correction,
+    solve_steps,
+)
+from lofar_hires.selfcal.strategy import ImagingSpec, SolveSpec, Strategy, solint_slots, solve_name
+from lofar_hires.solutions.merge import MergeInput, merge_h5parms
+from lofar_hires.solutions.stations import StationGroup, resolve_stations
+
+log = logging.getLogger(__name__)
+
+#: Soltabs of a merged solution (what :func:`merge_h5parms` writes).
+MERGED_SOLTABS = ("amplitude000", "phase000")
+
+
+@dataclass(frozen=True)
+class WorkSet:
+    """The prepared measurement sets of a run, keyed by observation name."""
+
+    ms: dict[str, Path]
+    info: dict[str, MsInfo]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.ms)
+
+    @property
+    def stations(self) -> list[str]:
+        return list(next(iter(self.info.values())).station_names)
+
+
+@dataclass(frozen=True)
+class StartModel:
+    """A starting model for cycle 0: a makesourcedb sky model or a WSClean model image."""
+
+    skymodel: Path | None = None
+    model_image: Path | None = None
+
+
+@dataclass
+class CycleContext:
+    """What every cycle needs besides its number."""
+
+    strategy: Strategy
+    work: WorkSet
+    groups: Mapping[str, StationGroup]
+    threads: int
+    provenance: Provenance
+    start: StartModel = field(default_factory=StartModel)
+    reference: str = ""
+
+
+def merged_correction(h5parm: Path) -> Correction:
+    """How to apply a merged solution (full Jones when it has four polarisations)."""
+    tabs = read_h5parm(h5parm).soltabs
+    full = any("pol" in t.axes and len(t.axes["pol"]) == 4 for t in tabs.values())
+    return Correction(h5parm, MERGED_SOLTABS if full else tuple(n for n in MERGED_SOLTABS if n in tabs),
+                      fulljones=full)
+
+
+def wsclean_options(spec: ImagingSpec, name: Path, data_column: str, threads: int, update_model: bool,
+                    temp_dir: Path) -> WSCleanOptions:
+    """The imaging of a cycle (pure)."""
+    return WSCleanOptions(
+        name=name, size_pix=(spec.size_pix, spec.size_pix), scale_arcsec=spec.scale_arcsec, niter=spec.niter,
+        weighting=spec.weighting, robust=spec.robust, data_column=data_column, mgain=spec.mgain,
+        auto_mask_sigma=spec.auto_mask_sigma or None, auto_threshold_sigma=spec.auto_threshold_sigma or None,
+        multiscale=spec.multiscale, channels_out=spec.channels_out, join_channels=spec.channels_out > 1,
+        fit_spectral_pol=spec.fit_spectral_pol if spec.channels_out > 1 else None,
+        taper_gaussian_arcsec=spec.taper_gaussian_arcsec, minuv_lambda=spec.minuv_lambda,
+        no_update_model_required=not update_model, threads=threads, abs_mem_gb=spec.mem_gb, temp_dir=temp_dir,
+    )
+
+
+def check_model_image(path: Path) -> None:
+    """Refuse a model image without any non-zero finite pixel (nothing would be predicted)."""
+    from astropy.io import fits
+
+    with fits.open(path) as hdul:
+        data = np.asarray(hdul[0].data, dtype=float)
+    if not np.any(np.isfinite(data) & (data != 0)):
+        raise InputError(f"model image {path} is empty (no non-zero pixel): the solves would have no model; "
+                         "give a model with flux or clean deeper (lower imaging.auto_mask_sigma)")
+
+
+def active_solves(strategy: Strategy, cycle: int) -> list[tuple[int, SolveSpec]]:
+    return [(i, s) for i, s in enumerate(strategy.solves) if s.start_cycle <= cycle]
+
+
+def check_uv_cuts(ctx: CycleContext, cycle: int) -> None:
+    """Fail the cycle before solving when a solve's uv cut leaves no baseline at all."""
+    for i, solve in active_solves(ctx.strategy, cycle):
+        if solve.uvlambdamin <= 0:
+            continue
+        for name, ms in ctx.work.ms.items():
+            longest = longest_baseline_lambda(ms, float(np.max(ctx.work.info[name].freqs_hz)))
+            if solve.uvlambdamin >= longest:
+                raise ToolError(f"cycle {cycle}: {solve_name(solve, i)} has uvlambdamin={solve.uvlambdamin:g} but the "
+                                f"longest baseline of {name} is {longest:.0f} lambda: no data to solve on; lower "
+                                "uvlambdamin")
+
+
+def apply_solutions(ctx: CycleContext, solutions: Mapping[str, Path], logdir: Path, cycle: int) -> None:
+    """``CORRECTED_DATA`` = ``DATA`` corrected by each observation's merged solutions."""
+    for name, ms in ctx.work.ms.items():
+        run_steps(ms, None, correction_steps([merged_correction(solutions[name])]), logdir,
+                  f"apply_{name}", data_column="DATA", out_column="CORRECTED_DATA", threads=ctx.threads,
+                  provenance=ctx.provenance)
+    log.info("cycle %d: applied cycle %d's solutions to %d observation(s)", cycle, cycle - 1, len(solutions))
+
+
+def image_cycle(ctx: CycleContext, folder: Path, cycle: int) -> tuple[Path, Path]:
+    """Image all observations together; returns the image and model FITS."""
+    column = "DATA" if cycle == 0 else "CORRECTED_DATA"
+    start_model = cycle == 0 and (ctx.start.skymodel or ctx.start.model_image)
+    opts = wsclean_options(ctx.strategy.imaging, folder / "image", column, ctx.threads, not start_model,
+                           folder / "tmp")
+    (folder / "tmp").mkdir(exist_ok=True)
+    result = run_wsclean(opts, list(ctx.work.ms.values()), folder / "logs" / "wsclean.log",
+                         provenance=ctx.provenance)
+    shutil.rmtree(folder / "tmp", ignore_errors=True)
+    return result.get("image"), result.get("model")
+
+
+def predict_start_model(ctx: CycleContext, folder: Path) -> None:
+    """Cycle 0 with a starting model: predict it into ``MODEL_DATA`` of every observation."""
+    if ctx.start.skymodel is not None:
+        for name, ms in ctx.work.ms.items():
+            run_steps(ms, None, predict_steps(ctx.start.skymodel), folder / "logs", f"predict_{name}",
+                      out_column="MODEL_DATA", threads=ctx.threads, provenance=ctx.provenance)
+        return
+    model = folder / "start-model.fits"
+    shutil.copyfile(ctx.start.model_image, model)
+    opts = WSCleanOptions(name=folder / "start", size_pix=(16, 16), scale_arcsec=1.0, predict=True,
+                          threads=ctx.threads)
+    run_wsclean(opts, list(ctx.work.ms.values()), folder / "logs" / "wsclean_predict.log", provenance=ctx.provenance)
+
+
+def run_solves(ctx: CycleContext, folder: Path, cycle: int) -> dict[str, list[Path]]:
+    """The cycle's solves, per observation; returns each observation's solution files in solve order."""
+    solves = active_solves(ctx.strategy, cycle)
+    stations = ctx.work.stations
+    produced: dict[str, list[Path]] = {name: [] for name in ctx.work.names}
+    corrections: dict[str, list[Correction]] = {name: [] for name in ctx.work.names}
+    n_total = sum(len(s.modes) for _, s in solves)
+    k = 0
+    for index, solve in solves:
+        where = f"cycle {cycle}, {solve_name(solve, index)}"
+        reset = resolve_stations(solve.reset, stations, ctx.groups, where=f"solves[{index}].reset") \
+            if solve.reset else []
+        constraint = antenna_constraint(solve, stations, ctx.groups, f"solves[{index}]")
+        for m, mode in enumerate(solve.modes):
+            k += 1
+            suffix = f"_{mode}" if len(solve.modes) > 1 else ""
+            for name, ms in ctx.work.ms.items():
+                info = ctx.work.info[name]
+                slots = solint_slots(solve, info.integration_s, len(info.times_mjd_s))
+                log.info("cycle %d: solve %d/%d %s (%s, solint %d x %.0f s, nchan %d, smoothness %g MHz) on %s",
+                         cycle, k, n_total, solve_name(solve, index), mode, slots, info.integration_s, solve.nchan,
+                         solve.smoothness_mhz, name)
+                h5 = folder / "solves" / f"{solve_name(solve, index)}{suffix}_{name}.h5"
+                h5.parent.mkdir(exist_ok=True)
+                step = ddecal_step(mode, h5, solve, slots, constraint)
+                # The solve writes the partly corrected data into CORRECTED_DATA, never into DATA.
+                run_steps(ms, None, solve_steps(corrections[name], step), folder / "logs",
+                          f"{solve_name(solve, index)}{suffix}_{name}", data_column="DATA",
+                          out_column="CORRECTED_DATA", threads=ctx.threads, provenance=ctx.provenance)
+                solset = finish_solution(read_h5parm(h5), mode, solve, reset, f"{where} on {name}")
+                tmp = h5.with_name(f".{h5.name}.tmp")
+                write_solset(tmp, solset)
+                tmp.replace(h5)
+                corrections[name].append(solution_correction(h5, mode))
+                produced[name].append(h5)
+    return produced
+
+
+def merge_cycle(ctx: CycleContext, folder: Path, produced: Mapping[str, list[Path]]) -> dict[str, Path]:
+    """Each observation's solves merged into one solution, ``<folder>/<observation>.h5``."""
+    merged = {}
+    for name, files in produced.items():
+        out = folder / f"{name}.h5"
+        merge_h5parms([MergeInput(p) for p in files], out, provenance=ctx.provenance, overwrite=True)
+        merged[name] = out
+    return merged
+
+
+def stability(ctx: CycleContext, merged: Mapping[str, Path], previous: Mapping[str, Path] | None
+              ) -> tuple[float | None, float | None]:
+    """Largest phase and amplitude change from the previous cycle over the observations (None in cycle 0)."""
+    if previous is None:
+        return None, None
+    stations = resolve_stations(ctx.strategy.stopping.stability_stations, ctx.work.stations, ctx.groups,
+                                where="stopping.stability_stations")
+    phases, amps = [], []
+    for name, path in merged.items():
+        phases.append(phase_stability_rad(path, previous[name], stations, reference=ctx.reference or None))
+        amp = amplitude_stability(path, previous[name], stations)
+        if amp is not None:
+            amps.append(amp)
+    return max(phases), (max(amps) if amps else None)
+
+
+def run_cycle(ctx: CycleContext, folder: Path, cycle: int, previous: Mapping[str, Path] | None
+              ) -> tuple[CycleMetrics, dict[str, Path], Path]:
+    """Run cycle ``cycle`` into ``folder``; returns its metrics, merged solutions and image."""
+    t0 = time.monotonic()
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    n_max = ctx.strategy.stopping.max_cycles
+    log.info("cycle %d/%d: start", cycle, n_max - 1)
+    check_uv_cuts(ctx, cycle)
+    if previous is not None:
+        apply_solutions(ctx, previous, folder / "logs", cycle)
+    image, model = image_cycle(ctx, folder, cycle)
+    metrics = image_metrics(image)
+    if not np.isfinite(metrics.rms_jy) or not np.isfinite(metrics.peak_jy):
+        raise ToolError(f"cycle {cycle}: the image {image} has no finite rms or peak")
+    log.info("cycle %d: image rms %.3g mJy/beam, peak %.4g Jy/beam, dynamic range %.1f", cycle,
+             1e3 * metrics.rms_jy, metrics.peak_jy, metrics.dynamic_range)
+    if cycle == 0 and (ctx.start.skymodel or ctx.start.model_image):
+        predict_start_model(ctx, folder)
+    else:
+        try:
+            check_model_image(model)
+        except InputError as exc:
+            raise ToolError(f"cycle {cycle}: {exc}") from None
+    produced = run_solves(ctx, folder, cycle)
+    merged = merge_cycle(ctx, folder, produced)
+    phase_change, amp_change = stability(ctx, merged, previous)
+    row = CycleMetrics(
+        cycle=cycle, rms_jy=metrics.rms_jy, peak_jy=metrics.peak_jy, min_jy=metrics.min_jy,
+        dynamic_range=metrics.dynamic_range, min_max_ratio=metrics.min_max_ratio,
+        phase_stability_rad=phase_change, amplitude_stability=amp_change, classifier_score=None,
+        n_solves=sum(len(v) for v in produced.values()), wall_time_s=round(time.monotonic() - t0, 2),
+        image=image.name, solutions=None,
+    )
+    return row, merged, image
+
+
+def observation_names(paths: Sequence[Path]) -> list[str]:
+    """Short unique names of the observations (MS file stems; numbered when two are equal)."""
+    stems = [Path(p).name.removesuffix(".ms").removesuffix(".MS") or "obs" for p in paths]
+    if len(set(stems)) == len(stems):
+        return stems
+    return [f"{i:02d}_{s}" for i, s in enumerate(stems)]

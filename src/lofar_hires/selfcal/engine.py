@@ -1,0 +1,373 @@
+"""The self-calibration engine: prepare the data, run cycles until the stopping rule says so, keep the best.
+
+Output directory (``outdir``)::
+
+    work/<obs>.ms            the prepared data (phase-shifted, averaged, core phased up); inputs are never touched
+    cycle_NNN/               image-*.fits, image.png, <obs>.h5 (merged solutions), solves/, logs/
+    metrics.json, metrics.csv, montage.png
+    best_image.fits, best_image.png, best_<obs>.h5, final_<obs>.h5
+    selfcal_report.json      the stopping decision, its criteria and the best cycle
+    selfcal.provenance.json  settings, inputs and every DP3/WSClean command with version and duration
+    state.json               progress record used to resume
+
+A cycle is written into ``cycle_NNN.partial`` and renamed when complete;
+re-running with the same output directory continues after the last complete
+cycle (a half-done cycle is discarded and redone).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from lofar_hires.calibration.dp3ops import Correction, run_steps
+from lofar_hires.config_schema import to_mapping
+from lofar_hires.errors import InputError, LofarHiresError
+from lofar_hires.io.atomic import atomic_output, remove_path
+from lofar_hires.io.h5parm import read_h5parm
+from lofar_hires.io.ms import read_antennas, read_ms_info, require_ms
+from lofar_hires.provenance import Provenance
+from lofar_hires.selfcal.cycle import CycleContext, StartModel, WorkSet, check_model_image, observation_names, run_cycle
+from lofar_hires.selfcal.metrics import write_metrics
+from lofar_hires.selfcal.solves import plan_prepare
+from lofar_hires.selfcal.state import CycleRecord, RunState, load_state, save_state
+from lofar_hires.selfcal.stopping import Decision, StoppingRule, best_cycle, decide
+from lofar_hires.selfcal.strategy import Strategy, solve_name
+from lofar_hires.solutions.output import save_solset
+from lofar_hires.solutions.reset import reset_stations
+from lofar_hires.solutions.stations import load_station_groups, resolve_stations
+from lofar_hires.solutions.superstation import expand_superstation
+
+log = logging.getLogger(__name__)
+
+#: Largest frequency difference (Hz) between observations that are calibrated jointly.
+FREQ_MATCH_HZ = 1.0
+
+
+@dataclass(frozen=True)
+class SelfcalRequest:
+    """The inputs of a run besides the strategy."""
+
+    ms_paths: tuple[Path, ...]
+    phase_centre_deg: tuple[float, float] | None = None
+    skymodel: Path | None = None
+    model_image: Path | None = None
+    point_flux_jy: float | None = None
+    pre_apply: tuple[Path, ...] = ()
+    data_column: str = "DATA"
+    station_groups: Path | None = None
+
+    def options(self) -> dict:
+        return {"phase_centre_deg": list(self.phase_centre_deg) if self.phase_centre_deg else None,
+                "skymodel": str(self.skymodel) if self.skymodel else None,
+                "model_image": str(self.model_image) if self.model_image else None,
+                "point_flux_jy": self.point_flux_jy,
+                "pre_apply": [str(p) for p in self.pre_apply], "data_column": self.data_column}
+
+
+@dataclass(frozen=True)
+class SelfcalResult:
+    """Where the products of a finished run are."""
+
+    outdir: Path
+    decision: Decision
+    n_cycles: int
+    best_cycle: int
+    best_image: Path
+    best_solutions: dict[str, Path]
+    final_solutions: dict[str, Path]
+    report: Path
+
+
+def check_request(request: SelfcalRequest, strategy: Strategy) -> None:
+    """Refuse inputs the engine cannot use, before anything is written."""
+    if not request.ms_paths:
+        raise InputError("give at least one measurement set")
+    strategy.validate()
+    infos = [read_ms_info(require_ms(Path(p), (request.data_column,))) for p in request.ms_paths]
+    first = infos[0]
+    for info in infos[1:]:
+        if len(info.freqs_hz) != len(first.freqs_hz) or np.max(np.abs(info.freqs_hz - first.freqs_hz)) > FREQ_MATCH_HZ:
+            raise InputError(f"{info.path.name} and {first.path.name} have different frequency grids; observations "
+                             "calibrated jointly must cover the same channels")
+        if request.phase_centre_deg is None and not np.allclose(info.phase_centre_rad, first.phase_centre_rad,
+                                                                atol=np.radians(0.1 / 3600)):
+            raise InputError(f"{info.path.name} and {first.path.name} have different phase centres; give "
+                             "--phase-centre to shift them all to the same position")
+    for path in request.pre_apply:
+        solset = read_h5parm(Path(path))
+        for tab in solset.soltabs.values():
+            if "dir" in tab.axes and len(tab.axes["dir"]) > 1:
+                raise InputError(f"--pre-apply {path} has {len(tab.axes['dir'])} directions; pick one with "
+                                 "`lofar-hires h5 nearest` first")
+    if request.skymodel is not None and not Path(request.skymodel).is_file():
+        raise InputError(f"--skymodel {request.skymodel} does not exist")
+    if request.model_image is not None:
+        if not Path(request.model_image).is_file():
+            raise InputError(f"--model-image {request.model_image} does not exist")
+        check_model_image(Path(request.model_image))
+    starts = [x is not None for x in (request.skymodel, request.model_image, request.point_flux_jy)]
+    if sum(starts) > 1:
+        raise InputError("give only one starting model: --skymodel, --model-image or --point-model-jy")
+    if request.point_flux_jy is not None and request.point_flux_jy <= 0:
+        raise InputError(f"--point-model-jy must be positive, got {request.point_flux_jy}")
+
+
+def write_point_model(work: WorkSet, flux_jy: float, path: Path) -> Path:
+    """A makesourcedb model of one flat-spectrum point source at the phase centre of the work MSs."""
+    from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
+
+    info = next(iter(work.info.values()))
+    ra, dec = info.phase_centre_rad
+    one = np.ones(1)
+    model = SkyModel(["calibrator"], ["POINT"], ["calibrator"], np.array([ra]), np.array([dec]), flux_jy * one,
+                     np.array([float(np.mean(info.freqs_hz))]), np.zeros((1, 1)), one.astype(bool), 0 * one, 0 * one,
+                     0 * one)
+    write_makesourcedb(model, path, header=["starting model of lofar-hires selfcal: a point source at the phase "
+                                            f"centre with {flux_jy} Jy"])
+    log.info("starting model: a %.3g Jy point source at the phase centre (%s)", flux_jy, path.name)
+    return path
+
+
+def _check_stations(strategy: Strategy, stations: list[str], groups) -> str:
+    """Resolve every station selection of the strategy on the work MS; returns the phase reference."""
+    for i, solve in enumerate(strategy.solves):
+        if solve.reset and not resolve_stations(solve.reset, stations, groups, where=f"solves[{i}].reset"):
+            raise InputError(f"solves[{i}] ({solve_name(solve, i)}): reset={solve.reset!r} names no station of the "
+                             f"measurement set (stations: {', '.join(stations)})")
+    if not resolve_stations(strategy.stopping.stability_stations, stations, groups,
+                            where="stopping.stability_stations"):
+        raise InputError(f"stopping.stability_stations={strategy.stopping.stability_stations!r} names no station of "
+                         f"the measurement set (stations: {', '.join(stations)})")
+    if strategy.prepare.phaseup_core:
+        return strategy.prepare.superstation
+    if strategy.reference_station not in stations:
+        raise InputError(f"reference_station {strategy.reference_station} is not a station of the measurement set "
+                         f"(stations: {', '.join(stations)})")
+    return strategy.reference_station
+
+
+def prepare_work(request: SelfcalRequest, strategy: Strategy, outdir: Path, groups, threads: int,
+                 prov: Provenance, state: RunState) -> WorkSet:
+    """The work MSs (one DP3 run each, written atomically); reused when already made."""
+    names = observation_names(request.ms_paths)
+    work = outdir / "work"
+    work.mkdir(exist_ok=True)
+    pre = tuple(Correction(Path(p), tuple(read_h5parm(Path(p)).soltabs)) for p in request.pre_apply)
+    paths = {}
+    for name, ms in zip(names, request.ms_paths):
+        out = work / f"{name}.ms"
+        if name not in state.work_ms or not out.is_dir():
+            info = read_ms_info(Path(ms))
+            plan = plan_prepare(info, strategy.prepare, groups, request.phase_centre_deg, pre)
+            log.info("preparing %s: %s", name, ", ".join(s.type for s in plan.steps) or "copy")
+            with atomic_output(out, overwrite=True) as tmp:
+                run_steps(Path(ms), tmp, plan.steps, outdir / "logs", f"prepare_{name}",
+                          data_column=request.data_column, out_column="DATA", threads=threads, provenance=prov)
+            state.work_ms[name] = str(out.relative_to(outdir))
+            save_state(outdir, state)
+        paths[name] = out
+    infos = {name: read_ms_info(path) for name, path in paths.items()}
+    stations = [list(i.station_names) for i in infos.values()]
+    if any(s != stations[0] for s in stations[1:]):
+        raise InputError("the observations have different stations after preparation; calibrate them separately "
+                         "or flag the extra stations")
+    return WorkSet(paths, infos)
+
+
+def _open_run(request: SelfcalRequest, strategy: Strategy, outdir: Path, overwrite: bool) -> RunState:
+    new = RunState(strategy.digest(), [str(Path(p).resolve()) for p in request.ms_paths], request.options())
+    if overwrite and outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    old = load_state(outdir)
+    if old is None:
+        if any(outdir.iterdir()):
+            raise InputError(f"{outdir} is not empty and holds no self-calibration run; use a new --outdir or "
+                             "--overwrite")
+        save_state(outdir, new)
+        return new
+    why = old.matches(new)
+    if why is not None:
+        raise InputError(f"{outdir} holds a run that cannot be continued: {why}; use a new --outdir or --overwrite")
+    for partial in outdir.glob("cycle_*.partial"):
+        log.info("discarding the incomplete %s", partial.name)
+        remove_path(partial)
+    if old.cycles and not old.finished:
+        log.info("resuming after cycle %d", old.cycles[-1].metrics.cycle)
+    return old
+
+
+def effective_rule(strategy: Strategy) -> StoppingRule:
+    """The stopping rule, with the minimum raised so that the last cycle's image has seen every solve type.
+
+    A solve that starts in cycle ``s`` is first applied in the image of cycle ``s + 1``; stopping
+    before that would keep solutions that were never judged by an image.
+    """
+    rule = strategy.stopping
+    needed = max(s.start_cycle for s in strategy.solves) + 2
+    if needed > rule.min_cycles:
+        log.info("stopping: at least %d cycles (a solve starts in cycle %d and is judged by the next image)", needed,
+                 needed - 2)
+        return replace(rule, min_cycles=needed)
+    return rule
+
+
+def run_selfcal(request: SelfcalRequest, strategy: Strategy, outdir: Path, *, threads: int = 2,
+                overwrite: bool = False) -> SelfcalResult:
+    """Self-calibrate ``request.ms_paths`` jointly with ``strategy`` into ``outdir`` (see the module docs).
+
+    Raises
+    ------
+    InputError
+        Unusable inputs or strategy, or an output directory holding a different run.
+    ToolError
+        A DP3 or WSClean run failed, a solve produced no valid solutions, or the
+        model of a cycle was empty; the completed cycles are kept.
+    """
+    outdir = Path(outdir)
+    check_request(request, strategy)
+    groups = load_station_groups(request.station_groups)
+    state = _open_run(request, strategy, outdir, overwrite)
+    prov = Provenance(task="selfcal", parameters={"strategy": to_mapping(strategy), **request.options(),
+                                                  "threads": threads})
+    for path in request.ms_paths:
+        prov.add_input(path)
+    work = prepare_work(request, strategy, outdir, groups, threads, prov, state)
+    reference = _check_stations(strategy, work.stations, groups)
+    skymodel = request.skymodel
+    if request.point_flux_jy is not None:
+        skymodel = write_point_model(work, request.point_flux_jy, outdir / "work" / "start_point.skymodel")
+    start = StartModel(skymodel, request.model_image)
+    ctx = CycleContext(strategy, work, groups, threads, prov, start, reference)
+    rule = effective_rule(strategy)
+    decision = decide([c.metrics for c in state.cycles], rule) if state.cycles else None
+    t_start = time.monotonic()
+    while not state.finished and (decision is None or not decision.stop):
+        cycle = len(state.cycles)
+        previous = ({k: outdir / v for k, v in state.cycles[-1].solutions.items()} if state.cycles else None)
+        final = outdir / f"cycle_{cycle:03d}"
+        partial = outdir / f"cycle_{cycle:03d}.partial"
+        remove_path(partial)
+        remove_path(final)
+        partial.mkdir()
+        row, merged, image = run_cycle(ctx, partial, cycle, previous)
+        _preview(partial / image.name, partial / "image.png", f"cycle {cycle}", row.rms_jy)
+        os.replace(partial, final)
+        solutions = {k: str((final / v.name).relative_to(outdir)) for k, v in merged.items()}
+        row = replace(row, image=str((final / image.name).relative_to(outdir)),
+                      solutions=",".join(solutions.values()))
+        state.cycles.append(CycleRecord(row, solutions, row.image))
+        save_state(outdir, state)
+        history = [c.metrics for c in state.cycles]
+        write_metrics(history, outdir / "metrics.json", outdir / "metrics.csv")
+        decision = decide(history, rule)
+        log.info("cycle %d/%d done in %.0f s (total %.0f s): rms %.3g mJy/beam, dynamic range %.1f, phase change %s; "
+                 "%s", cycle, rule.max_cycles - 1, row.wall_time_s, time.monotonic() - t_start, 1e3 * row.rms_jy,
+                 row.dynamic_range, "-" if row.phase_stability_rad is None else f"{row.phase_stability_rad:.3f} rad",
+                 decision.message)
+    return _finish(outdir, state, strategy, request, work, decision, prov)
+
+
+def _preview(fits_path: Path, png: Path, title: str, rms_jy: float) -> None:
+    from lofar_hires.selfcal.plots import image_preview_png
+
+    try:
+        image_preview_png(fits_path, png, title=title, rms_jy=rms_jy)
+    except (LofarHiresError, ValueError, OSError) as exc:  # a preview never fails a cycle
+        log.warning("no preview of %s: %s", fits_path.name, exc)
+
+
+def _solutions_for_image(outdir: Path, state: RunState, cycle: int) -> dict[str, Path]:
+    """The solutions that made cycle ``cycle``'s image: cycle ``cycle-1``'s merged solutions."""
+    return {k: outdir / v for k, v in state.cycles[cycle - 1].solutions.items()}
+
+
+def _expanded(solset, strategy: Strategy, request: SelfcalRequest, name_index: int, groups):
+    """Solutions for the stations of the input MS: the superstation expanded back to the core stations."""
+    if not strategy.prepare.phaseup_core:
+        return solset
+    names, positions = read_antennas(Path(request.ms_paths[name_index]))
+    core = resolve_stations(strategy.prepare.core_stations, names, groups, where="prepare.core_stations")
+    return expand_superstation(solset, strategy.prepare.superstation, core, positions[[names.index(n) for n in core]])
+
+
+def _write_solutions(source: Path, out: Path, strategy: Strategy, request: SelfcalRequest, index: int, groups,
+                     prov: Provenance, identity: bool = False) -> Path:
+    solset = read_h5parm(source)
+    if identity:
+        solset = reset_stations(solset, list(solset.antenna_names))
+    solset = _expanded(solset, strategy, request, index, groups)
+    return save_solset(solset, out, prov, overwrite=True)
+
+
+def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalRequest, work: WorkSet,
+            decision: Decision, prov: Provenance) -> SelfcalResult:
+    from lofar_hires.selfcal.plots import cycle_montage_png
+
+    groups = load_station_groups(request.station_groups)
+    history = [c.metrics for c in state.cycles]
+    best = best_cycle(history, effective_rule(strategy))
+    names = list(work.ms)
+    best_solutions, final_solutions = {}, {}
+    last = {k: outdir / v for k, v in state.cycles[-1].solutions.items()}
+    for i, name in enumerate(names):
+        if best == 0:
+            log.warning("the uncalibrated image (cycle 0) is the best: best_%s.h5 holds identity solutions", name)
+            source = last[name]
+        else:
+            source = _solutions_for_image(outdir, state, best)[name]
+        best_solutions[name] = _write_solutions(source, outdir / f"best_{name}.h5", strategy, request, i, groups, prov,
+                                                identity=best == 0)
+        final_solutions[name] = _write_solutions(last[name], outdir / f"final_{name}.h5", strategy, request, i, groups,
+                                                 prov)
+    best_image = outdir / "best_image.fits"
+    tmp = outdir / ".best_image.fits.tmp"
+    shutil.copyfile(outdir / state.cycles[best].image, tmp)
+    os.replace(tmp, best_image)
+    _preview(best_image, outdir / "best_image.png", f"best: cycle {best}", history[best].rms_jy)
+    images = [outdir / c.image for c in state.cycles]
+    try:
+        cycle_montage_png(images, history, outdir / "montage.png", best_cycle=best,
+                          phase_threshold_rad=strategy.stopping.phase_stability_rad)
+    except (LofarHiresError, ValueError, OSError) as exc:
+        log.warning("no montage: %s", exc)
+    report = {
+        "strategy": strategy.name,
+        "stopped_by": decision.reason,
+        "decision": decision.to_dict(),
+        "n_cycles": len(history),
+        "stop_cycle": history[-1].cycle,
+        "best_cycle": best,
+        "best_solutions_from_cycle": best - 1 if best > 0 else None,
+        "dynamic_range_gain": history[best].dynamic_range / history[0].dynamic_range,
+        "best_image": best_image.name,
+        "best_solutions": {k: v.name for k, v in best_solutions.items()},
+        "final_solutions": {k: v.name for k, v in final_solutions.items()},
+        "classifier": "used" if decision.classifier_used else "no classifier model: rule ran on rms, dynamic range "
+                                                                "and phase stability",
+    }
+    report_path = outdir / "selfcal_report.json"
+    tmp = outdir / ".selfcal_report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    os.replace(tmp, report_path)
+    prov.write(outdir / "selfcal.provenance.json")
+    state.finished = True
+    state.decision = decision.to_dict()
+    save_state(outdir, state)
+    log.info("self-calibration stopped after cycle %d (%s); best cycle %d, dynamic range x%.1f over cycle 0",
+             history[-1].cycle, decision.reason, best, report["dynamic_range_gain"])
+    return SelfcalResult(outdir, decision, len(history), best, best_image, best_solutions, final_solutions,
+                         report_path)
+
+
+def pre_apply_paths(values: Sequence[Path] | None) -> tuple[Path, ...]:
+    return tuple(Path(v) for v in values or ())

@@ -1,0 +1,185 @@
+"""DP3 steps of a self-calibration cycle (pure builders) and the post-processing of each solve.
+
+* :func:`prepare_steps`: pre-applied solutions, phase shift, averaging and phase-up
+  of the core into a superstation (one DP3 run that writes the work MS);
+* :func:`solve_steps`: the corrections of the cycle's earlier solves, then one
+  DDECal solve against ``MODEL_DATA``;
+* :func:`finish_solution`: checks that a solve produced usable solutions, resets
+  station groups to the identity and normalises amplitudes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lofar_hires.calibration.dp3ops import Correction, correction_steps
+from lofar_hires.errors import InputError, ToolError
+from lofar_hires.io.h5parm import Solset, Soltab, read_h5parm
+from lofar_hires.io.ms import MsInfo
+from lofar_hires.runners.dp3 import Dp3Step
+from lofar_hires.selfcal.strategy import AMPLITUDE_MODES, PrepareSpec, SolveSpec
+from lofar_hires.solutions.reset import reset_stations
+from lofar_hires.solutions.stations import StationGroup, resolve_stations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PreparePlan:
+    """How an input MS becomes the work MS: the DP3 steps and the stations that remain."""
+
+    steps: tuple[Dp3Step, ...]
+    core: tuple[str, ...]
+    stations_after: tuple[str, ...]
+    timestep: int
+    freqstep: int
+
+
+def plan_prepare(info: MsInfo, prepare: PrepareSpec, groups: Mapping[str, StationGroup],
+                 phase_centre_deg: tuple[float, float] | None = None,
+                 pre_apply: Sequence[Correction] = ()) -> PreparePlan:
+    """The DP3 steps that turn ``info``'s MS into the work MS (pure).
+
+    Order: pre-applied corrections (station-based, before anything changes the
+    stations), phase shift, averaging, phase-up.
+    """
+    steps = list(correction_steps(pre_apply))
+    if phase_centre_deg is not None:
+        ra, dec = phase_centre_deg
+        steps.append(Dp3Step("shift", "phaseshift", {"phasecenter": [f"{ra:.10f}deg", f"{dec:.10f}deg"]}))
+    timestep = freqstep = 1
+    if prepare.time_resolution_s > 0 and info.integration_s > 0:
+        timestep = max(1, int(round(prepare.time_resolution_s / info.integration_s)))
+    if prepare.freq_resolution_hz > 0 and info.chan_width_hz > 0:
+        freqstep = max(1, int(round(prepare.freq_resolution_hz / info.chan_width_hz)))
+        while freqstep > 1 and len(info.freqs_hz) % freqstep:
+            freqstep -= 1
+    if timestep > 1 or freqstep > 1:
+        steps.append(Dp3Step("avg", "averager", {"timestep": timestep, "freqstep": freqstep}))
+    names = list(info.station_names)
+    core: list[str] = []
+    if prepare.phaseup_core:
+        if prepare.superstation in names:
+            raise InputError(f"prepare.superstation {prepare.superstation} is already a station of {info.path.name}")
+        core = resolve_stations(prepare.core_stations, names, groups, where="prepare.core_stations")
+        if len(core) < 2:
+            raise InputError(f"prepare.core_stations={prepare.core_stations!r} selects {len(core)} station(s) of "
+                             f"{info.path.name}; phasing up needs at least two (or set prepare.phaseup_core: false)")
+        joined = ",".join(core)
+        steps.append(Dp3Step("phaseup", "stationadder", {"stations": f"{{{prepare.superstation}:[{joined}]}}"}))
+        steps.append(Dp3Step("dropcore", "filter", {"baseline": f"!{joined}&&*", "remove": True}))
+    after = [n for n in names if n not in core] + ([prepare.superstation] if core else [])
+    return PreparePlan(tuple(steps), tuple(core), tuple(after), timestep, freqstep)
+
+
+def antenna_constraint(solve: SolveSpec, stations: Sequence[str], groups: Mapping[str, StationGroup],
+                       where: str) -> list[list[str]]:
+    """DDECal's ``antennaconstraint``: each specification resolved on the work MS's stations."""
+    out = []
+    for i, spec in enumerate(solve.antenna_constraint):
+        members = resolve_stations(spec, stations, groups, where=f"{where}.antenna_constraint[{i}]")
+        if len(members) < 2:
+            raise InputError(f"{where}.antenna_constraint[{i}]={spec!r} selects {len(members)} station(s) "
+                             f"({', '.join(members) or 'none'}); a constraint needs at least two")
+        out.append(members)
+    return out
+
+
+def ddecal_step(mode: str, h5parm: Path, solve: SolveSpec, slots: int,
+                constraint: Sequence[Sequence[str]] = ()) -> Dp3Step:
+    """One DDECal solve against ``MODEL_DATA`` (pure)."""
+    options: dict = {"mode": mode, "h5parm": h5parm, "modeldatacolumns": ["MODEL_DATA"], "solint": slots,
+                     "nchan": solve.nchan, "uvlambdamin": solve.uvlambdamin, "maxiter": solve.maxiter,
+                     "tolerance": solve.tolerance}
+    if solve.smoothness_mhz > 0:
+        options["smoothnessconstraint"] = solve.smoothness_mhz * 1e6
+        if solve.smoothness_ref_mhz > 0:
+            options["smoothnessreffrequency"] = solve.smoothness_ref_mhz * 1e6
+    if constraint:
+        options["antennaconstraint"] = [list(c) for c in constraint]
+    return Dp3Step("solve", "ddecal", options)
+
+
+def solution_correction(h5parm: Path, mode: str) -> Correction:
+    """How to apply a solve's h5parm: its soltabs (fulljones as one full-Jones correction)."""
+    names = tuple(read_h5parm(h5parm).soltabs)
+    if mode == "fulljones":
+        return Correction(h5parm, ("amplitude000", "phase000"), fulljones=True)
+    return Correction(h5parm, names)
+
+
+def solve_steps(previous: Sequence[Correction], step: Dp3Step) -> list[Dp3Step]:
+    """The corrections of the cycle's earlier solves (in solve order), then the solve (pure)."""
+    return [*correction_steps(previous), step]
+
+
+def longest_baseline_lambda(ms: Path, max_freq_hz: float, chunk_rows: int = 100000) -> float:
+    """Length of the longest unflagged-or-not baseline in wavelengths at the highest frequency (chunked read)."""
+    from casacore.tables import table
+
+    longest = 0.0
+    with table(str(ms), ack=False) as t:
+        for start in range(0, t.nrows(), chunk_rows):
+            uvw = t.getcol("UVW", start, min(chunk_rows, t.nrows() - start))
+            if len(uvw):
+                longest = max(longest, float(np.sqrt(np.max(uvw[:, 0] ** 2 + uvw[:, 1] ** 2))))
+    return longest * max_freq_hz / 299792458.0
+
+
+def _valid_fraction(tab: Soltab) -> float:
+    good = (tab.weight > 0) & np.isfinite(tab.val)
+    return float(good.mean()) if good.size else 0.0
+
+
+def normalise_amplitudes(tab: Soltab) -> tuple[Soltab, float]:
+    """Amplitudes divided by their weighted geometric mean (the flux-scale degeneracy of self-calibration).
+
+    Off-diagonal full-Jones terms are scaled by the same factor.
+    """
+    good = (tab.weight > 0) & np.isfinite(tab.val) & (tab.val > 0)
+    if "pol" in tab.axes:
+        pols = [str(p) for p in tab.axes["pol"]]
+        pol_axis = tab.axis_names.index("pol")
+        diag = np.isin(pols, ["XX", "YY", "RR", "LL", "I"])
+        shape = [1] * tab.val.ndim
+        shape[pol_axis] = len(pols)
+        good &= diag.reshape(shape)
+    if not good.any():
+        return tab, 1.0
+    factor = float(np.exp(np.mean(np.log(tab.val[good]))))
+    return Soltab(tab.name, tab.soltype, dict(tab.axes), tab.val / factor, tab.weight.copy(), dict(tab.attrs)), factor
+
+
+def finish_solution(solset: Solset, mode: str, solve: SolveSpec, reset: Sequence[str], where: str) -> Solset:
+    """Check one solve's solutions, normalise amplitudes, then reset station groups (exact identity).
+
+    Raises
+    ------
+    ToolError
+        The solve produced no valid solution at all (e.g. the uv cut flagged every
+        baseline): the cycle must not go on with NaN or flagged gains.
+    """
+    for name, tab in solset.soltabs.items():
+        fraction = _valid_fraction(tab)
+        if fraction == 0.0:
+            raise ToolError(f"{where}: DDECal produced no valid solution in {name} (every value flagged or NaN); "
+                            f"the data left after uvlambdamin={solve.uvlambdamin:g} and the flags cannot be solved")
+        if fraction < 0.5:
+            log.warning("%s: only %.0f%% of the solutions in %s are valid", where, 100 * fraction, name)
+    if solve.normalize_amplitudes and mode in AMPLITUDE_MODES:
+        tabs = {}
+        for name, tab in solset.soltabs.items():
+            if tab.soltype == "amplitude":
+                tab, factor = normalise_amplitudes(tab)
+                log.info("%s: amplitudes of %s normalised by %.4f", where, name, factor)
+            tabs[name] = tab
+        solset = Solset(solset.name, list(solset.antenna_names), solset.antenna_positions_m.copy(),
+                        dict(solset.directions), tabs, dict(solset.attrs))
+    if reset:
+        solset = reset_stations(solset, list(reset))
+    return solset

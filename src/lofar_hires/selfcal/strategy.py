@@ -1,0 +1,213 @@
+"""Self-calibration strategies as data: one schema for the YAML files in ``configs/selfcal/``.
+
+A strategy lists the solves of a cycle (in the order they are solved and applied),
+the imaging settings, the preparation of the data (averaging, phase-up of the core
+into a superstation) and the stopping rule. Every value has a default, a unit and
+limits here; :func:`load_strategy` reads a shipped strategy or a user's YAML file
+and applies ``key=value`` overrides (``solves.0.solint_s=32``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from lofar_hires.config_schema import apply_overrides, from_mapping, load_yaml, option, to_mapping
+from lofar_hires.errors import InputError
+from lofar_hires.selfcal.stopping import StoppingRule
+
+#: Solution types of a strategy -> the DDECal modes solved for it, in order. ``rotation+diagonal`` is
+#: solved as a rotation followed by a diagonal gain (DDECal's combined mode is broken in DP3 6.6).
+SOLTYPES: dict[str, tuple[str, ...]] = {
+    "scalarphase": ("scalarphase",),
+    "scalaramplitude": ("scalaramplitude",),
+    "scalarcomplexgain": ("scalar",),
+    "diagonalphase": ("diagonalphase",),
+    "diagonalamplitude": ("diagonalamplitude",),
+    "complexgain": ("diagonal",),
+    "fulljones": ("fulljones",),
+    "rotation": ("rotation",),
+    "rotation+diagonal": ("rotation", "diagonal"),
+    "tec": ("tec",),
+}
+#: Other names users know the solution types by (DP3's mode names).
+SOLTYPE_ALIASES = {"scalar": "scalarcomplexgain", "diagonal": "complexgain", "phaseonly": "diagonalphase",
+                   "amplitudeonly": "diagonalamplitude"}
+#: DDECal modes whose solutions hold amplitudes.
+AMPLITUDE_MODES = ("scalaramplitude", "scalar", "diagonalamplitude", "diagonal", "fulljones")
+
+
+@dataclass(frozen=True)
+class SolveSpec:
+    soltype: str = option(help="solution type: " + ", ".join([*SOLTYPES, *SOLTYPE_ALIASES]),
+                          choices=[*SOLTYPES, *SOLTYPE_ALIASES])
+    name: str = option("", help="name of the solve in logs and file names (default solveN)")
+    solint_s: float | None = option(None, help="solution interval (rounded to whole integrations of the "
+                                    "data; default one integration)", unit="s", min=0.0)
+    solint_min: float | None = option(None, help="solution interval in minutes (instead of solint_s)",
+                                      unit="min", min=0.0)
+    solint_min_s: float = option(0.0, help="the solution interval is clipped to at least this", unit="s",
+                                 min=0.0)
+    solint_max_s: float | None = option(None, help="the solution interval is clipped to at most this",
+                                        unit="s", min=0.0)
+    nchan: int = option(1, help="channels per solution (0: one solution over the whole band)", min=0)
+    smoothness_mhz: float = option(0.0, help="DDECal frequency smoothness kernel (0: none)", unit="MHz",
+                                   min=0.0)
+    smoothness_ref_mhz: float = option(0.0, help="frequency at which the kernel has that width; it scales "
+                                       "linearly with frequency (0: the same width everywhere)", unit="MHz",
+                                       min=0.0)
+    uvlambdamin: float = option(0.0, help="shortest baseline used in the solve", unit="lambda", min=0.0)
+    reset: str = option("", help="stations whose solutions are set to the identity after the solve: group "
+                        "names of station_groups.yaml, names or patterns, comma-separated ('' : none)")
+    antenna_constraint: list[str] = option([], help="groups of stations that share one solution, each a "
+                                           "station specification like `reset` (DDECal antennaconstraint)")
+    start_cycle: int = option(0, help="first cycle (0 = the first) in which this solve is made", min=0)
+    normalize_amplitudes: bool = option(True, help="divide amplitude solutions by their geometric mean over "
+                                        "stations, times and frequencies, so the flux scale is kept")
+    maxiter: int = option(100, help="maximum DDECal iterations", min=1)
+    tolerance: float = option(1e-4, help="DDECal convergence tolerance", min=0.0)
+
+    @property
+    def canonical_soltype(self) -> str:
+        return SOLTYPE_ALIASES.get(self.soltype, self.soltype)
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return SOLTYPES[self.canonical_soltype]
+
+    def validate(self, where: str) -> None:
+        if self.solint_s is not None and self.solint_min is not None:
+            raise InputError(f"{where}: give solint_s or solint_min, not both")
+        interval = self.requested_solint_s
+        if interval is not None and interval <= 0:
+            raise InputError(f"{where}: the solution interval must be positive, got {interval:g} s")
+        if self.solint_max_s is not None and self.solint_max_s < self.solint_min_s:
+            raise InputError(f"{where}: solint_max_s {self.solint_max_s:g} s is below solint_min_s "
+                             f"{self.solint_min_s:g} s")
+
+    @property
+    def requested_solint_s(self) -> float | None:
+        if self.solint_min is not None:
+            return self.solint_min * 60.0
+        return self.solint_s
+
+
+@dataclass(frozen=True)
+class ImagingSpec:
+    size_pix: int = option(256, help="image size (square)", unit="pixel", min=16, max=65536)
+    scale_arcsec: float = option(0.1, help="pixel size", unit="arcsec", min=0.0)
+    niter: int = option(10000, help="maximum clean iterations", min=0)
+    mgain: float = option(0.8, help="major-cycle gain", min=0.0, max=1.0)
+    auto_mask_sigma: float = option(4.0, help="auto-mask threshold", unit="sigma", min=0.0)
+    auto_threshold_sigma: float = option(1.5, help="clean down to this threshold inside the mask", unit="sigma",
+                                         min=0.0)
+    weighting: str = option("briggs", help="visibility weighting", choices=["briggs", "uniform", "natural"])
+    robust: float = option(-0.5, help="Briggs robustness", min=-2.0, max=2.0)
+    multiscale: bool = option(False, help="multi-scale clean")
+    channels_out: int = option(1, help="output channels (> 1 with join_channels gives a spectral model)",
+                               min=1)
+    fit_spectral_pol: int | None = option(None, help="spectral polynomial terms of the model (with channels_out "
+                                          "> 1)", min=1)
+    minuv_lambda: float | None = option(None, help="shortest baseline used in imaging", unit="lambda", min=0.0)
+    taper_gaussian_arcsec: float | None = option(None, help="Gaussian taper", unit="arcsec", min=0.0)
+    mem_gb: float | None = option(None, help="WSClean's absolute memory limit", unit="GB", min=0.1)
+
+
+@dataclass(frozen=True)
+class PrepareSpec:
+    time_resolution_s: float = option(0.0, help="average to this time resolution before self-calibration (0: "
+                                      "keep; rounded to whole integrations)", unit="s", min=0.0)
+    freq_resolution_hz: float = option(0.0, help="average to this channel width (0: keep)", unit="Hz", min=0.0)
+    phaseup_core: bool = option(False, help="phase up the core stations into one superstation (DP3 stationadder) "
+                                "before solving; solutions are expanded back to the core stations at the end")
+    core_stations: str = option("core_stations", help="the stations that are phased up")
+    superstation: str = option("ST001", help="name of the superstation")
+
+
+@dataclass(frozen=True)
+class Strategy:
+    name: str = option("custom", help="name of the strategy")
+    description: str = option("", help="what the strategy is for, and where its numbers come from")
+    solves: list[SolveSpec] = option([], help="solves of each cycle, in order; each solves on the data "
+                                     "corrected by the previous solves of the cycle")
+    imaging: ImagingSpec = option(default_factory=ImagingSpec, help="WSClean settings of each cycle")
+    prepare: PrepareSpec = option(default_factory=PrepareSpec, help="averaging and phase-up of the data")
+    stopping: StoppingRule = option(default_factory=StoppingRule, help="when to stop")
+    reference_station: str = option("CS002HBA0", help="reference of the phase-stability metric (the "
+                                    "superstation is used when the core is phased up)")
+
+    def validate(self) -> None:
+        """Cross-field checks (the schema checks single values)."""
+        if not self.solves:
+            raise InputError("strategy has no solves: list at least one under `solves`")
+        names = [solve_name(s, i) for i, s in enumerate(self.solves)]
+        if len(set(names)) != len(names):
+            raise InputError(f"strategy: solve names must be unique, got {names}")
+        for i, solve in enumerate(self.solves):
+            solve.validate(f"solves[{i}] ({names[i]})")
+        if not any(s.start_cycle == 0 for s in self.solves):
+            raise InputError("strategy: no solve starts in cycle 0 (set start_cycle: 0 on the first)")
+        self.stopping.validate()
+        last_start = max(s.start_cycle for s in self.solves)
+        if last_start + 2 > self.stopping.max_cycles:
+            raise InputError(f"strategy: a solve starts in cycle {last_start}, so at least {last_start + 2} cycles are "
+                             f"needed to judge it, but stopping.max_cycles is {self.stopping.max_cycles}")
+
+    def digest(self) -> str:
+        """A hash of the settings (what a resumed run must match)."""
+        text = json.dumps(to_mapping(self), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def solve_name(solve: SolveSpec, index: int) -> str:
+    return solve.name or f"solve{index + 1}"
+
+
+def solint_slots(solve: SolveSpec, integration_s: float, n_times: int) -> int:
+    """Time slots per solution: the requested interval clipped to [min, max], rounded to whole integrations.
+
+    Raises
+    ------
+    InputError
+        A non-positive integration time.
+    """
+    if integration_s <= 0:
+        raise InputError(f"the data have an integration time of {integration_s} s")
+    interval = solve.requested_solint_s
+    interval = integration_s if interval is None else interval
+    interval = max(interval, solve.solint_min_s)
+    if solve.solint_max_s is not None:
+        interval = min(interval, solve.solint_max_s)
+    slots = max(1, int(math.floor(interval / integration_s + 0.5)))
+    return min(slots, max(1, n_times))
+
+
+def shipped_strategies() -> list[str]:
+    folder = resources.files("lofar_hires.configs") / "selfcal"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def strategy_path(name_or_path: str | Path) -> Path:
+    """A YAML path, or the path of a shipped strategy given by name."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise InputError(f"strategy file {path} does not exist")
+        return path
+    if str(name_or_path) not in shipped_strategies():
+        raise InputError(f"unknown strategy {name_or_path!r}: give a YAML file or one of "
+                         f"{', '.join(shipped_strategies())}")
+    return Path(str(resources.files("lofar_hires.configs") / "selfcal" / f"{name_or_path}.yaml"))
+
+
+def load_strategy(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Strategy:
+    """Read, override and validate a strategy (clear one-line errors for bad YAML or values)."""
+    path = strategy_path(name_or_path)
+    data = apply_overrides(load_yaml(path), list(overrides))
+    strategy = from_mapping(Strategy, data)
+    strategy.validate()
+    return strategy
