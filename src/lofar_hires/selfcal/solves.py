@@ -181,5 +181,24 @@ def finish_solution(solset: Solset, mode: str, solve: SolveSpec, reset: Sequence
         solset = Solset(solset.name, list(solset.antenna_names), solset.antenna_positions_m.copy(),
                         dict(solset.directions), tabs, dict(solset.attrs))
     if reset:
-        solset = reset_stations(solset, list(reset))
+        solset = reset_stations(reference_phases(solset, reset[0]), list(reset))
     return solset
+
+
+def reference_phases(solset: Solset, station: str) -> Solset:
+    """Phases relative to ``station`` (per time, frequency, direction and polarisation).
+
+    DDECal's phases share an arbitrary common offset. Before a group is reset to zero
+    phase, the others must be made relative to that group, or the offset would be left
+    on every baseline between a reset and a solved station.
+    """
+    tabs = {}
+    for name, tab in solset.soltabs.items():
+        if tab.soltype in ("phase", "scalarphase") and "ant" in tab.axes and station in list(tab.axes["ant"]):
+            axis = tab.axis_names.index("ant")
+            ref = np.take(tab.val, [list(tab.axes["ant"]).index(station)], axis=axis)
+            tab = Soltab(tab.name, tab.soltype, dict(tab.axes), np.angle(np.exp(1j * (tab.val - ref))),
+                         tab.weight.copy(), dict(tab.attrs))
+        tabs[name] = tab
+    return Solset(solset.name, list(solset.antenna_names), solset.antenna_positions_m.copy(),
+                  dict(solset.directions), tabs, dict(solset.attrs))

@@ -183,6 +183,11 @@ def solint_slots(solve: SolveSpec, integration_s: float, n_times: int) -> int:
     if solve.solint_max_s is not None:
         interval = min(interval, solve.solint_max_s)
     slots = max(1, int(math.floor(interval / integration_s + 0.5)))
+    # Rounding never takes the interval outside the limits (when whole integrations fit inside them).
+    if solve.solint_max_s is not None and slots * integration_s > solve.solint_max_s * (1 + 1e-9):
+        slots = max(1, int(math.floor(solve.solint_max_s / integration_s)))
+    elif slots * integration_s < solve.solint_min_s * (1 - 1e-9):
+        slots = int(math.ceil(solve.solint_min_s / integration_s))
     return min(slots, max(1, n_times))
 
 
