@@ -28,11 +28,11 @@ hints:
 inputs:
   preset:
     label: Preset
-    doc: Starting configuration (tiny, small, medium, dical for the DI calibration tests, or select for calibrator selection); the CLI default is small.
+    doc: Starting configuration (tiny, small, medium, dical for the DI calibration tests, select for calibrator selection, or selfcal for self-calibration); the CLI default is small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium, dical, select]
+        symbols: [tiny, small, medium, dical, select, selfcal]
     inputBinding:
       prefix: --preset
   config:

@@ -90,6 +90,9 @@ for _op in ("predict", "corrupt-model"):  # in place: no output to overwrite
 #: The ``lofar-hires select`` ops (steps/select_<op>.cwl) and ``lofar-hires facets``.
 NOT_EXPOSED.update({f"select {op}": dict(_H5_WRITER) for op in SELECT_COMMANDS})
 NOT_EXPOSED["facets"] = dict(_H5_WRITER)
+#: Self-calibration (steps/selfcal.cwl) and applying its solutions (steps/apply_solutions.cwl).
+NOT_EXPOSED["selfcal"] = dict(_H5_WRITER)
+NOT_EXPOSED["apply-solutions"] = dict(_H5_WRITER)
 
 #: Tasks that update the MS they are given; their step tools stage a writable copy of input ``ms``.
 IN_PLACE = {"dical predict", "dical corrupt-model", "dical solve", "dical phasecal"}

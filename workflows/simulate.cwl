@@ -24,11 +24,11 @@ inputs:
   # --- simulation ---------------------------------------------------------
   preset:
     label: Simulation preset
-    doc: Starting configuration of the simulator (tiny, small, medium, dical for the DI calibration tests, or select for calibrator selection); default small.
+    doc: Starting configuration of the simulator (tiny, small, medium, dical for the DI calibration tests, select for calibrator selection, or selfcal for self-calibration); default small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium, dical, select]
+        symbols: [tiny, small, medium, dical, select, selfcal]
   config:
     label: Simulation settings file
     doc: YAML file with settings that override the preset.

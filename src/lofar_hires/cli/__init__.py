@@ -34,6 +34,7 @@ TASKS: dict[str, str] = {
     "select": "lofar_hires.cli.select",
     "facets": "lofar_hires.cli.facets",
     "selfcal": "lofar_hires.cli.selfcal",
+    "apply-solutions": "lofar_hires.cli.apply_solutions",
 }
 
 #: Exit status per error class (first match wins).

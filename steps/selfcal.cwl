@@ -1,0 +1,181 @@
+#!/usr/bin/env cwl-runner
+cwlVersion: v1.2
+class: CommandLineTool
+label: Self-calibration with a strategy
+doc: |
+  Runs `lofar-hires selfcal`: the measurement sets (several observations of one
+  field are calibrated jointly: one sky model, solutions per observation) are
+  prepared (phase shift, averaging, phase-up of the core, as the strategy says),
+  then each cycle images with WSClean, predicts the model and solves the
+  strategy's DDECal solves in order, until the stopping rule ends the run. The
+  best cycle's solutions are written per observation as best_<obs>.h5 (<obs> is
+  the MS name without .ms/.MS), for all stations of the input MS (a phased-up
+  superstation is expanded back to the core stations). Everything goes into
+  the directory `selfcal` (cycles, metrics, montage, report, provenance, the
+  prepared data under work/). The input measurement sets are read only.
+
+baseCommand: [lofar-hires, selfcal]
+
+requirements:
+  InlineJavascriptRequirement: {}
+  EnvVarRequirement:
+    envDef:
+      # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
+      OPENBLAS_NUM_THREADS: "1"
+
+hints:
+  ResourceRequirement:
+    coresMin: $(inputs.cores)
+    ramMin: $(inputs.ram_mb)
+  DockerRequirement:
+    dockerPull: lofar-hires:0.1.0
+
+arguments:
+  # A shipped strategy name or a strategy YAML file; a staged file wins over the name.
+  - prefix: --strategy
+    valueFrom: "$(inputs.strategy_file ? inputs.strategy_file.path : inputs.strategy)"
+  - prefix: --outdir
+    valueFrom: selfcal
+  # DP3 and WSClean threads follow the cores the runner granted.
+  - prefix: --threads
+    valueFrom: $(runtime.cores)
+
+inputs:
+  ms:
+    label: Measurement sets
+    doc: One or more observations of the field (read only); calibrated jointly.
+    type: Directory[]
+    inputBinding:
+      position: 20
+  strategy:
+    label: Strategy name
+    doc: A shipped strategy (configs/selfcal/<name>.yaml, e.g. delay); ignored when strategy_file is given.
+    type: string
+    default: delay
+  strategy_file:
+    label: Strategy file
+    doc: A strategy YAML file (see configs/selfcal/delay.yaml); replaces the strategy name.
+    type: File?
+  overrides:
+    label: Strategy overrides
+    doc: Single strategy values as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. stopping.max_cycles=6).
+    type:
+      - "null"
+      - type: array
+        items: string
+        inputBinding:
+          prefix: --set
+    inputBinding:
+      position: 1
+  phase_centre_deg:
+    label: Phase centre (deg)
+    doc: RA and Dec (J2000, two values) to which the data are phase-shifted first, e.g. the in-field calibrator.
+    type: float[]?
+    inputBinding:
+      prefix: --phase-centre
+  point_model_jy:
+    label: Starting point model (Jy)
+    doc: Starting model of cycle 0, a point source of this flux at the (new) phase centre.
+    type: float?
+    inputBinding:
+      prefix: --point-model-jy
+  skymodel:
+    label: Starting sky model
+    doc: Starting model of cycle 0 (makesourcedb format) instead of a clean model.
+    type: File?
+    inputBinding:
+      prefix: --skymodel
+  model_image:
+    label: Starting model image
+    doc: Starting model of cycle 0 as a WSClean model image (FITS).
+    type: File?
+    inputBinding:
+      prefix: --model-image
+  pre_apply:
+    label: Solutions to pre-apply
+    doc: h5parms (one direction each) applied to the data before self-calibration, each passed as `--pre-apply`.
+    type:
+      - "null"
+      - type: array
+        items: File
+        inputBinding:
+          prefix: --pre-apply
+  data_column:
+    label: Data column
+    doc: Column of the input measurement sets to calibrate (default DATA).
+    type: string?
+    inputBinding:
+      prefix: --data-column
+  station_groups:
+    label: Station groups
+    doc: YAML file with the station groups (default the shipped configs/station_groups.yaml).
+    type: File?
+    inputBinding:
+      prefix: --station-groups
+  cores:
+    label: Cores
+    doc: Number of cores to reserve; DP3 and WSClean run with as many threads as granted.
+    type: int
+    default: 4
+  ram_mb:
+    label: Memory (MiB)
+    doc: Memory to reserve, in MiB.
+    type: int
+    default: 8000
+
+stdout: selfcal.log
+stderr: selfcal.stderr.log
+
+outputs:
+  selfcal:
+    label: Self-calibration directory
+    doc: >-
+      Cycles (images, solutions, DP3/WSClean logs), metrics.json/csv, montage.png,
+      best and final solutions, selfcal_report.json, selfcal.provenance.json and the
+      prepared data (work/).
+    type: Directory
+    outputBinding:
+      glob: selfcal
+  best_solutions:
+    label: Best solutions
+    doc: best_<obs>.h5 per input MS, in the order of the input measurement sets, for all their stations.
+    type: File[]
+    outputBinding:
+      glob: |
+        ${
+          return inputs.ms.map(function (d) {
+            return "selfcal/best_" + d.basename.replace(/\.ms$/i, "") + ".h5";
+          });
+        }
+  best_image:
+    label: Best image
+    doc: The image of the best cycle (FITS).
+    type: File
+    outputBinding:
+      glob: selfcal/best_image.fits
+  report:
+    label: Report
+    doc: selfcal_report.json, the stopping decision, its criteria and the best cycle.
+    type: File
+    outputBinding:
+      glob: selfcal/selfcal_report.json
+  metrics:
+    label: Metrics
+    doc: metrics.json, the image and solution metrics of every cycle.
+    type: File
+    outputBinding:
+      glob: selfcal/metrics.json
+  montage:
+    label: Montage
+    doc: montage.png, the image of every cycle with its metrics.
+    type: File
+    outputBinding:
+      glob: selfcal/montage.png
+  log:
+    label: Standard output
+    doc: The path of the output directory.
+    type: stdout
+  stderr_log:
+    label: Log
+    doc: The task's log messages (strategy, every DP3 and WSClean command, metrics and decision per cycle).
+    type: stderr
