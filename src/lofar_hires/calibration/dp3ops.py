@@ -52,6 +52,15 @@ def averaging_steps(info: MsInfo, cfg: AveragingConfig) -> list[Dp3Step]:
     return [Dp3Step("avg", "averager", {"timestep": timestep, "freqstep": freqstep})]
 
 
+def phaseup_steps(core: Sequence[str], superstation: str) -> list[Dp3Step]:
+    """Phase up ``core`` into ``superstation`` (DP3 stationadder) and drop the core stations (filter)."""
+    if not core:
+        return []
+    joined = ",".join(core)
+    return [Dp3Step("phaseup", "stationadder", {"stations": f"{{{superstation}:[{joined}]}}"}),
+            Dp3Step("dropcore", "filter", {"baseline": f"!{joined}&&*", "remove": True})]
+
+
 def flagging_steps(cfg: FlaggingConfig) -> list[Dp3Step]:
     """Station flags (preflagger) and AOFlagger, as configured."""
     steps = []

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.dp3ops import run_steps, time_slots_per
+from lofar_hires.calibration.dp3ops import phaseup_steps, run_steps, time_slots_per
 from lofar_hires.errors import InputError
 from lofar_hires.io.h5parm import read_h5parm
 from lofar_hires.io.ms import MsInfo, read_ms_info, require_ms
@@ -133,10 +133,7 @@ def prepare_steps(ra_deg: float, dec_deg: float, plan: ScorePlan, cfg: ScoreConf
     steps = [Dp3Step("shift", "phaseshift", {"phasecenter": [f"{ra_deg:.10f}deg", f"{dec_deg:.10f}deg"]})]
     if plan.timestep > 1 or plan.freqstep > 1:
         steps.append(Dp3Step("avg", "averager", {"timestep": plan.timestep, "freqstep": plan.freqstep}))
-    if plan.core:
-        core = ",".join(plan.core)
-        steps.append(Dp3Step("phaseup", "stationadder", {"stations": f"{{{cfg.superstation}:[{core}]}}"}))
-        steps.append(Dp3Step("dropcore", "filter", {"baseline": f"!{core}&&*", "remove": True}))
+    steps += phaseup_steps(plan.core, cfg.superstation)
     return steps
 
 

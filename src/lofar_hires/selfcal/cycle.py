@@ -32,11 +32,11 @@ from lofar_hires.selfcal.solves import (
     antenna_constraint,
     ddecal_step,
     finish_solution,
-    longest_baseline_lambda,
     solution_correction,
     solve_steps,
 )
 from lofar_hires.selfcal.strategy import ImagingSpec, SolveSpec, Strategy, solint_slots, solve_name
+from lofar_hires.solutions.apply import is_fulljones
 from lofar_hires.solutions.merge import MergeInput, merge_h5parms
 from lofar_hires.solutions.stations import StationGroup, resolve_stations
 
@@ -52,6 +52,7 @@ class WorkSet:
 
     ms: dict[str, Path]
     info: dict[str, MsInfo]
+    longest_lambda: dict[str, float]
 
     @property
     def names(self) -> list[str]:
@@ -86,7 +87,7 @@ class CycleContext:
 def merged_correction(h5parm: Path) -> Correction:
     """How to apply a merged solution (full Jones when it has four polarisations)."""
     tabs = read_h5parm(h5parm).soltabs
-    full = any("pol" in t.axes and len(t.axes["pol"]) == 4 for t in tabs.values())
+    full = any(is_fulljones(t) for t in tabs.values())
     return Correction(h5parm, MERGED_SOLTABS if full else tuple(n for n in MERGED_SOLTABS if n in tabs),
                       fulljones=full)
 
@@ -125,8 +126,7 @@ def check_uv_cuts(ctx: CycleContext, cycle: int) -> None:
     for i, solve in active_solves(ctx.strategy, cycle):
         if solve.uvlambdamin <= 0:
             continue
-        for name, ms in ctx.work.ms.items():
-            longest = longest_baseline_lambda(ms, float(np.max(ctx.work.info[name].freqs_hz)))
+        for name, longest in ctx.work.longest_lambda.items():
             if solve.uvlambdamin >= longest:
                 raise ToolError(f"cycle {cycle}: {solve_name(solve, i)} has uvlambdamin={solve.uvlambdamin:g} but the "
                                 f"longest baseline of {name} is {longest:.0f} lambda: no data to solve on; lower "

@@ -33,11 +33,11 @@ from lofar_hires.config_schema import to_mapping
 from lofar_hires.errors import InputError, LofarHiresError
 from lofar_hires.io.atomic import atomic_output, remove_path
 from lofar_hires.io.h5parm import read_h5parm
-from lofar_hires.io.ms import read_antennas, read_ms_info, require_ms
+from lofar_hires.io.ms import MsInfo, read_antennas, read_ms_info, require_ms
 from lofar_hires.provenance import Provenance
 from lofar_hires.selfcal.cycle import CycleContext, StartModel, WorkSet, check_model_image, observation_names, run_cycle
 from lofar_hires.selfcal.metrics import write_metrics
-from lofar_hires.selfcal.solves import plan_prepare
+from lofar_hires.selfcal.solves import longest_baseline_lambda, plan_prepare
 from lofar_hires.selfcal.state import CycleRecord, RunState, load_state, save_state
 from lofar_hires.selfcal.stopping import Decision, StoppingRule, best_cycle, decide
 from lofar_hires.selfcal.strategy import Strategy, solve_name
@@ -87,8 +87,8 @@ class SelfcalResult:
     report: Path
 
 
-def check_request(request: SelfcalRequest, strategy: Strategy) -> None:
-    """Refuse inputs the engine cannot use, before anything is written."""
+def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
+    """Refuse inputs the engine cannot use, before anything is written; returns the inputs' metadata."""
     if not request.ms_paths:
         raise InputError("give at least one measurement set")
     strategy.validate()
@@ -119,6 +119,7 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> None:
         raise InputError("give only one starting model: --skymodel, --model-image or --point-model-jy")
     if request.point_flux_jy is not None and request.point_flux_jy <= 0:
         raise InputError(f"--point-model-jy must be positive, got {request.point_flux_jy}")
+    return infos
 
 
 def write_point_model(work: WorkSet, flux_jy: float, path: Path) -> Path:
@@ -155,18 +156,17 @@ def _check_stations(strategy: Strategy, stations: list[str], groups) -> str:
     return strategy.reference_station
 
 
-def prepare_work(request: SelfcalRequest, strategy: Strategy, outdir: Path, groups, threads: int,
-                 prov: Provenance, state: RunState) -> WorkSet:
+def prepare_work(request: SelfcalRequest, inputs: Sequence[MsInfo], strategy: Strategy, outdir: Path, groups,
+                 threads: int, prov: Provenance, state: RunState) -> WorkSet:
     """The work MSs (one DP3 run each, written atomically); reused when already made."""
     names = observation_names(request.ms_paths)
     work = outdir / "work"
     work.mkdir(exist_ok=True)
     pre = tuple(Correction(Path(p), tuple(read_h5parm(Path(p)).soltabs)) for p in request.pre_apply)
     paths = {}
-    for name, ms in zip(names, request.ms_paths):
+    for name, ms, info in zip(names, request.ms_paths, inputs):
         out = work / f"{name}.ms"
         if name not in state.work_ms or not out.is_dir():
-            info = read_ms_info(Path(ms))
             plan = plan_prepare(info, strategy.prepare, groups, request.phase_centre_deg, pre)
             log.info("preparing %s: %s", name, ", ".join(s.type for s in plan.steps) or "copy")
             with atomic_output(out, overwrite=True) as tmp:
@@ -180,7 +180,8 @@ def prepare_work(request: SelfcalRequest, strategy: Strategy, outdir: Path, grou
     if any(s != stations[0] for s in stations[1:]):
         raise InputError("the observations have different stations after preparation; calibrate them separately "
                          "or flag the extra stations")
-    return WorkSet(paths, infos)
+    longest = {name: longest_baseline_lambda(path, float(np.max(infos[name].freqs_hz))) for name, path in paths.items()}
+    return WorkSet(paths, infos, longest)
 
 
 def _open_run(request: SelfcalRequest, strategy: Strategy, outdir: Path, overwrite: bool) -> RunState:
@@ -234,14 +235,14 @@ def run_selfcal(request: SelfcalRequest, strategy: Strategy, outdir: Path, *, th
         model of a cycle was empty; the completed cycles are kept.
     """
     outdir = Path(outdir)
-    check_request(request, strategy)
+    inputs = check_request(request, strategy)
     groups = load_station_groups(request.station_groups)
     state = _open_run(request, strategy, outdir, overwrite)
     prov = Provenance(task="selfcal", parameters={"strategy": to_mapping(strategy), **request.options(),
                                                   "threads": threads})
     for path in request.ms_paths:
         prov.add_input(path)
-    work = prepare_work(request, strategy, outdir, groups, threads, prov, state)
+    work = prepare_work(request, inputs, strategy, outdir, groups, threads, prov, state)
     reference = _check_stations(strategy, work.stations, groups)
     skymodel = request.skymodel
     if request.point_flux_jy is not None:
@@ -274,7 +275,7 @@ def run_selfcal(request: SelfcalRequest, strategy: Strategy, outdir: Path, *, th
                  "%s", cycle, rule.max_cycles - 1, row.wall_time_s, time.monotonic() - t_start, 1e3 * row.rms_jy,
                  row.dynamic_range, "-" if row.phase_stability_rad is None else f"{row.phase_stability_rad:.3f} rad",
                  decision.message)
-    return _finish(outdir, state, strategy, request, work, decision, prov)
+    return _finish(outdir, state, strategy, request, work, decision, prov, groups)
 
 
 def _preview(fits_path: Path, png: Path, title: str, rms_jy: float) -> None:
@@ -310,10 +311,9 @@ def _write_solutions(source: Path, out: Path, strategy: Strategy, request: Selfc
 
 
 def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalRequest, work: WorkSet,
-            decision: Decision, prov: Provenance) -> SelfcalResult:
+            decision: Decision, prov: Provenance, groups) -> SelfcalResult:
     from lofar_hires.selfcal.plots import cycle_montage_png
 
-    groups = load_station_groups(request.station_groups)
     history = [c.metrics for c in state.cycles]
     best = best_cycle(history, effective_rule(strategy))
     names = list(work.ms)
@@ -368,6 +368,3 @@ def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalR
     return SelfcalResult(outdir, decision, len(history), best, best_image, best_solutions, final_solutions,
                          report_path)
 
-
-def pre_apply_paths(values: Sequence[Path] | None) -> tuple[Path, ...]:
-    return tuple(Path(v) for v in values or ())

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.dp3ops import Correction, correction_steps
+from lofar_hires.calibration.config import AveragingConfig
+from lofar_hires.calibration.dp3ops import Correction, averaging_steps, correction_steps, phaseup_steps
+from lofar_hires.calibration.phases import reference_phases as referenced
 from lofar_hires.errors import InputError, ToolError
 from lofar_hires.io.h5parm import Solset, Soltab, read_h5parm
 from lofar_hires.io.ms import MsInfo
@@ -52,15 +54,10 @@ def plan_prepare(info: MsInfo, prepare: PrepareSpec, groups: Mapping[str, Statio
     if phase_centre_deg is not None:
         ra, dec = phase_centre_deg
         steps.append(Dp3Step("shift", "phaseshift", {"phasecenter": [f"{ra:.10f}deg", f"{dec:.10f}deg"]}))
-    timestep = freqstep = 1
-    if prepare.time_resolution_s > 0 and info.integration_s > 0:
-        timestep = max(1, int(round(prepare.time_resolution_s / info.integration_s)))
-    if prepare.freq_resolution_hz > 0 and info.chan_width_hz > 0:
-        freqstep = max(1, int(round(prepare.freq_resolution_hz / info.chan_width_hz)))
-        while freqstep > 1 and len(info.freqs_hz) % freqstep:
-            freqstep -= 1
-    if timestep > 1 or freqstep > 1:
-        steps.append(Dp3Step("avg", "averager", {"timestep": timestep, "freqstep": freqstep}))
+    averaging = averaging_steps(info, AveragingConfig(prepare.time_resolution_s, prepare.freq_resolution_hz))
+    steps += averaging
+    timestep = int(averaging[0].options["timestep"]) if averaging else 1
+    freqstep = int(averaging[0].options["freqstep"]) if averaging else 1
     names = list(info.station_names)
     core: list[str] = []
     if prepare.phaseup_core:
@@ -70,9 +67,7 @@ def plan_prepare(info: MsInfo, prepare: PrepareSpec, groups: Mapping[str, Statio
         if len(core) < 2:
             raise InputError(f"prepare.core_stations={prepare.core_stations!r} selects {len(core)} station(s) of "
                              f"{info.path.name}; phasing up needs at least two (or set prepare.phaseup_core: false)")
-        joined = ",".join(core)
-        steps.append(Dp3Step("phaseup", "stationadder", {"stations": f"{{{prepare.superstation}:[{joined}]}}"}))
-        steps.append(Dp3Step("dropcore", "filter", {"baseline": f"!{joined}&&*", "remove": True}))
+        steps += phaseup_steps(core, prepare.superstation)
     after = [n for n in names if n not in core] + ([prepare.superstation] if core else [])
     return PreparePlan(tuple(steps), tuple(core), tuple(after), timestep, freqstep)
 
@@ -119,7 +114,7 @@ def solve_steps(previous: Sequence[Correction], step: Dp3Step) -> list[Dp3Step]:
 
 
 def longest_baseline_lambda(ms: Path, max_freq_hz: float, chunk_rows: int = 100000) -> float:
-    """Length of the longest unflagged-or-not baseline in wavelengths at the highest frequency (chunked read)."""
+    """Length of the longest baseline (flagged or not) in wavelengths at ``max_freq_hz``, read in chunks."""
     from casacore.tables import table
 
     longest = 0.0
@@ -195,10 +190,8 @@ def reference_phases(solset: Solset, station: str) -> Solset:
     tabs = {}
     for name, tab in solset.soltabs.items():
         if tab.soltype in ("phase", "scalarphase") and "ant" in tab.axes and station in list(tab.axes["ant"]):
-            axis = tab.axis_names.index("ant")
-            ref = np.take(tab.val, [list(tab.axes["ant"]).index(station)], axis=axis)
-            tab = Soltab(tab.name, tab.soltype, dict(tab.axes), np.angle(np.exp(1j * (tab.val - ref))),
-                         tab.weight.copy(), dict(tab.attrs))
+            val = referenced(tab.val, tab.axis_names.index("ant"), list(tab.axes["ant"]).index(station))
+            tab = Soltab(tab.name, tab.soltype, dict(tab.axes), val, tab.weight.copy(), dict(tab.attrs))
         tabs[name] = tab
     return Solset(solset.name, list(solset.antenna_names), solset.antenna_positions_m.copy(),
                   dict(solset.directions), tabs, dict(solset.attrs))
