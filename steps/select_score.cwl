@@ -16,6 +16,12 @@ doc: |
 
 baseCommand: [lofar-hires, select, score]
 
+# Exit status of every lofar-hires task (README, "Exit status"): 2 bad input and 4 a result that
+# failed its quality checks are permanent; 3 (an external tool failed) is worth a retry.
+successCodes: [0]
+permanentFailCodes: [1, 2, 4]
+temporaryFailCodes: [3]
+
 requirements:
   InlineJavascriptRequirement: {}
   EnvVarRequirement:

@@ -3,7 +3,8 @@
 * every ``*.cwl`` under ``steps/`` and ``workflows/`` passes ``cwltool --validate``
   without a single warning;
 * every step tool follows the house conventions (labels and docs, resources,
-  container image only as a hint, logs captured, inputs never updated in place:
+  container image only as a hint, logs captured, the exit status of ``lofar_hires.errors``
+  declared so that only exit 3 is retried, inputs never updated in place:
   the ``dical`` ops that update their MS work on a writable staged copy);
 * every step tool's command-line bindings match the argparse parser of its
   ``lofar-hires`` task (or nested command, ``lofar-hires h5 <command>`` and
@@ -33,6 +34,7 @@ import yaml
 from lofar_hires.cli import build_parser
 from lofar_hires.cli.dical import COMMANDS as DICAL_COMMANDS
 from lofar_hires.cli.select import COMMANDS as SELECT_COMMANDS
+from lofar_hires.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_QUALITY, EXIT_TOOL_FAILED
 
 REPO = Path(__file__).resolve().parents[1]
 STEPS = REPO / "steps"
@@ -352,6 +354,11 @@ def test_step_tool_conventions(cwl: Path) -> None:
         assert ms_outputs, "the updated copy of the MS must be an output"
     else:
         assert "writable:" not in text
+
+    # Exit status: the workflow engine retries only an external tool's failure (exit 3).
+    assert doc["successCodes"] == [EXIT_OK]
+    assert doc["temporaryFailCodes"] == [EXIT_TOOL_FAILED]
+    assert sorted(doc["permanentFailCodes"]) == sorted([EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_QUALITY])
 
     # Logs: stdout and stderr go to named files that are outputs.
     stem = cwl.stem

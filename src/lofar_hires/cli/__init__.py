@@ -2,8 +2,9 @@
 
 Each task module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``; the table :data:`TASKS` maps task names to modules.
-Errors a user can cause end with a one-line message and exit status 2 (bad
-input) or 3 (an external tool failed).
+Every failure ends with a one-line message and the exit status of
+:mod:`lofar_hires.errors`: 2 bad input or usage, 3 an external tool failed (worth
+a retry), 4 a result failed its quality checks, 1 an internal error.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from lofar_hires import __version__
-from lofar_hires.errors import InputError, LofarHiresError, MissingInputError, OutputExistsError, ToolError
+from lofar_hires.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, LofarHiresError, exit_status
 from lofar_hires.logging_setup import configure_logging
 
 log = logging.getLogger("lofar_hires.cli")
@@ -36,16 +37,6 @@ TASKS: dict[str, str] = {
     "selfcal": "lofar_hires.cli.selfcal",
     "apply-solutions": "lofar_hires.cli.apply_solutions",
 }
-
-#: Exit status per error class (first match wins).
-EXIT_CODES: tuple[tuple[type[BaseException], int], ...] = (
-    (InputError, 2),
-    (MissingInputError, 2),
-    (OutputExistsError, 2),
-    (ToolError, 3),
-    (LofarHiresError, 1),
-)
-
 
 class OneLineErrorParser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line (the full usage is in ``--help``)."""
@@ -114,20 +105,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version and usage errors
         return int(exc.code or 0)
-    configure_logging(args.log_level, args.log_file)
+    try:
+        configure_logging(args.log_level, args.log_file)
+    except OSError as exc:
+        sys.stderr.write(f"lofar-hires: error: cannot write the log file {args.log_file}: {exc.strerror}\n")
+        return EXIT_BAD_INPUT
     try:
         return int(args._module.run(args) or 0)
     except LofarHiresError as exc:
-        code = next(c for cls, c in EXIT_CODES if isinstance(exc, cls))
         message = str(exc)
         first, _, rest = message.partition("\n")
         log.error("%s", first)
         if rest:
             log.error("%s", rest)
-        return code
+        return exit_status(exc)
     except KeyboardInterrupt:
         log.error("interrupted; incomplete outputs were removed")
         return 130
+    except PermissionError as exc:
+        log.error("permission denied: %s", exc.filename or exc)
+        log.debug("traceback", exc_info=True)
+        return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug: one line for the user, the traceback in the DEBUG log
+        log.error("internal error (%s: %s); please report it with the DEBUG log (--log-file)",
+                  type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        log.debug("traceback", exc_info=True)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":  # pragma: no cover

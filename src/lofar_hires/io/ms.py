@@ -11,30 +11,71 @@ from lofar_hires.errors import InputError, MissingInputError
 
 #: Columns every MS handed to lofar-hires must have.
 REQUIRED_COLUMNS = ("UVW", "TIME", "ANTENNA1", "ANTENNA2", "FLAG")
+#: Rows of FLAG read at a time when looking for unflagged data.
+FLAG_CHUNK_ROWS = 20000
 
 
-def require_ms(path: Path, columns: tuple[str, ...] = ()) -> Path:
-    """Check that ``path`` is a measurement set (with ``columns``); return it."""
+def require_ms(path: Path, columns: tuple[str, ...] = (), *, unflagged: bool = True) -> Path:
+    """Check that ``path`` is a readable measurement set with rows (and ``columns``); return it.
+
+    Parameters
+    ----------
+    path
+        The measurement set.
+    columns
+        Columns it must have besides :data:`REQUIRED_COLUMNS`.
+    unflagged
+        Also refuse an MS whose data are all flagged (FLAG is read in chunks until the
+        first unflagged value, so a normal MS costs one chunk).
+
+    Raises
+    ------
+    MissingInputError
+        It does not exist.
+    InputError
+        Not a measurement set, unreadable, a missing column, no rows, or all data flagged.
+    """
     path = Path(path)
     if not path.exists():
         raise MissingInputError(f"measurement set {path} does not exist")
     if not (path / "table.dat").is_file() or not (path / "SPECTRAL_WINDOW").is_dir():
         raise InputError(f"{path} is not a measurement set (no table.dat / SPECTRAL_WINDOW)")
-    if columns:
-        from casacore.tables import table
+    from casacore.tables import table
 
-        with table(str(path), ack=False) as t:
-            missing = [c for c in (*REQUIRED_COLUMNS, *columns) if c not in t.colnames()]
+    try:
+        t = table(str(path), ack=False)
+    except RuntimeError as exc:
+        raise InputError(f"measurement set {path} cannot be opened: {str(exc).splitlines()[0]}") from None
+    with t:
+        missing = [c for c in (*REQUIRED_COLUMNS, *columns) if c not in t.colnames()]
         if missing:
             raise InputError(f"measurement set {path} lacks column(s) {', '.join(missing)}")
+        n_rows = t.nrows()
+        if n_rows == 0:
+            raise InputError(f"measurement set {path} has no rows (no data to work on)")
+        if unflagged and not _has_unflagged(t, n_rows):
+            raise InputError(f"measurement set {path}: all data are flagged (nothing to work on)")
     return path
+
+
+def _has_unflagged(t, n_rows: int) -> bool:
+    """Whether any value of FLAG is False (chunked; stops at the first chunk that has one)."""
+    for start in range(0, n_rows, FLAG_CHUNK_ROWS):
+        nrow = min(FLAG_CHUNK_ROWS, n_rows - start)
+        try:
+            flags = t.getcol("FLAG", startrow=start, nrow=nrow)
+        except RuntimeError as exc:
+            raise InputError(f"cannot read FLAG of {t.name()}: {str(exc).splitlines()[0]}") from None
+        if not np.all(flags):
+            return True
+    return False
 
 
 def read_antennas(path: Path) -> tuple[list[str], np.ndarray]:
     """Station names and ITRF positions (metres, shape ``(n, 3)``) of an MS's ANTENNA table."""
     from casacore.tables import table
 
-    path = require_ms(path)
+    path = require_ms(path, unflagged=False)
     with table(str(path / "ANTENNA"), ack=False) as t:
         return [str(n) for n in t.getcol("NAME")], np.asarray(t.getcol("POSITION"), dtype=float).reshape(-1, 3)
 
@@ -59,7 +100,7 @@ def read_ms_info(path: Path) -> MsInfo:
     """Read stations, frequencies, time slots and phase centre of an MS."""
     from casacore.tables import table
 
-    path = require_ms(path)
+    path = require_ms(path, unflagged=False)
     with table(str(path), ack=False) as t:
         columns = tuple(t.colnames())
         n_rows = t.nrows()

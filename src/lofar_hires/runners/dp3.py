@@ -3,7 +3,10 @@
 DP3 runs as ``DP3.py <parset> [key=value ...]`` in its own process: running it
 inside a Python process that imported python-casacore aborts (both wheels
 bundle casacore). A misspelled or unused parset key does not make DP3 fail, so
-its "keywords were not used" warning is treated as an error.
+its "keywords were not used" warning is treated as an error. DP3's exit status 0
+is not taken as success either: :func:`check_dp3_outputs` checks that the
+measurement set, the data column and the h5parms it was asked for exist and hold
+data (SPEC section 16).
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Union
 
-from lofar_hires.errors import InputError
+from lofar_hires.errors import InputError, QualityError, ToolError
 from lofar_hires.provenance import Provenance, ToolRun
-from lofar_hires.runners.process import run_logged
+from lofar_hires.runners.process import log_tail, run_logged
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +143,87 @@ def run_dp3(
     parset = workdir / f"{name}.parset"
     parset.write_text(build_parset(run))
     log.debug("DP3 parset %s:\n%s", parset, parset.read_text())
-    return run_logged(
+    result = run_logged(
         "DP3.py",
         [str(parset), *overrides],
         workdir / f"{name}.log",
         provenance=provenance,
         fail_patterns=DP3_FAIL_PATTERNS,
     )
+    if not any(item.split("=", 1)[0].strip().startswith(("msout", "steps")) for item in overrides):
+        check_dp3_outputs(run, workdir / f"{name}.log")
+    return result
+
+
+def check_dp3_outputs(run: Dp3Run, log_path: Path) -> None:
+    """Check what a finished DP3 run was asked to write (its exit status 0 is not enough).
+
+    * a new output MS exists and has rows; an in-place run left its output data column;
+    * every h5parm named by a step exists, is an HDF5 file with a solset and a soltab,
+      and holds at least one finite solution.
+
+    Raises
+    ------
+    ToolError
+        An output is missing, empty or unreadable (with the last lines of DP3's log).
+    QualityError
+        A solve wrote only NaN solutions (no data it could solve on).
+    """
+    tail = log_tail(log_path)
+    if run.msout is not None:
+        _check_ms_written(Path(run.msout), None, tail)
+    else:
+        column = run.msout_options.get("datacolumn")
+        msin = run.msin if isinstance(run.msin, (str, Path)) else list(run.msin)[0]
+        if column is not None:
+            _check_ms_written(Path(msin), str(column), tail)
+    for step in run.steps:
+        h5 = step.options.get("h5parm")
+        if h5 is not None and not step.options.get("onlypredict", False):
+            _check_h5parm_written(Path(h5), step.name, tail)
+
+
+def _check_ms_written(ms: Path, column: str | None, tail: str) -> None:
+    from casacore.tables import table
+
+    if not (ms / "table.dat").is_file():
+        raise ToolError(f"DP3 finished but wrote no measurement set {ms}", tail)
+    try:
+        with table(str(ms), ack=False) as t:
+            n_rows = t.nrows()
+            columns = t.colnames()
+    except RuntimeError as exc:
+        raise ToolError(f"DP3 finished but {ms} cannot be opened: {str(exc).splitlines()[0]}", tail) from None
+    if n_rows == 0:
+        raise ToolError(f"DP3 finished but {ms} has no rows (every row selected away?)", tail)
+    if column is not None and column not in columns:
+        raise ToolError(f"DP3 finished but {ms} has no column {column}", tail)
+
+
+def _any_finite(dataset, block: int = 64) -> bool:
+    """Whether an HDF5 dataset holds a finite value (read in blocks along its first axis)."""
+    import numpy as np
+
+    if dataset.ndim == 0 or dataset.size == 0:
+        return bool(dataset.size) and bool(np.isfinite(dataset[()]))
+    return any(np.any(np.isfinite(dataset[i:i + block])) for i in range(0, dataset.shape[0], block))
+
+
+def _check_h5parm_written(h5: Path, step: str, tail: str) -> None:
+    import h5py
+    import numpy as np
+
+    if not h5.is_file() or h5.stat().st_size == 0:
+        raise ToolError(f"DP3 step {step} finished but wrote no h5parm {h5}", tail)
+    try:
+        with h5py.File(h5, "r") as f:
+            vals = [f[ss][tab]["val"] for ss in f if isinstance(f[ss], h5py.Group)
+                    for tab in f[ss] if isinstance(f[ss][tab], h5py.Group) and "val" in f[ss][tab]]
+            if not vals:
+                raise ToolError(f"DP3 step {step} wrote {h5} without any solution table", tail)
+            finite = any(_any_finite(v) for v in vals)
+    except OSError as exc:
+        raise ToolError(f"DP3 step {step} wrote an unreadable h5parm {h5}: {exc}", tail) from None
+    if not finite:
+        raise QualityError(f"DP3 step {step} wrote only NaN solutions to {h5}: no unflagged data to solve on "
+                           "(all flagged, a uv cut above the longest baseline, or a model of zeros?)")

@@ -20,6 +20,16 @@ log = logging.getLogger(__name__)
 TAIL_LINES = 30
 
 
+def log_tail(log_path: Path, n_lines: int = TAIL_LINES) -> str:
+    """The last ``n_lines`` non-empty lines of a tool's log file ('' when unreadable)."""
+    try:
+        with Path(log_path).open(errors="replace") as fh:
+            lines = collections.deque((line.rstrip() for line in fh if line.strip()), maxlen=n_lines)
+    except OSError:
+        return ""
+    return "\n".join(lines)
+
+
 def run_logged(
     tool: str,
     args: Sequence[str],

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from lofar_hires.errors import InputError, ToolError
+from lofar_hires.errors import InputError, QualityError, ToolError
 from lofar_hires.provenance import Provenance, ToolRun
-from lofar_hires.runners.process import run_logged
+from lofar_hires.runners.process import log_tail, run_logged
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,62 @@ def run_wsclean(
             if before.get(p) != p.stat().st_mtime_ns
         )
     )
-    if not opts.predict and not produced:
-        raise ToolError(f"WSClean finished but wrote no FITS image with prefix {prefix}")
+    tail = log_tail(log_path)
+    if opts.predict:
+        _check_model_column(ms_paths, tail)
+    elif not produced:
+        raise ToolError(f"WSClean finished but wrote no FITS image with prefix {prefix}", tail)
+    for path in produced:
+        check_fits_image(path, partial_nan_ok=path.name.endswith(("-pb.fits", "-beam-0.fits")))
     return WSCleanResult(run=run, fits=produced)
+
+
+def _check_model_column(ms_paths: Sequence[Path], tail: str) -> None:
+    from casacore.tables import table
+
+    for ms in ms_paths:
+        with table(str(ms), ack=False) as t:
+            if "MODEL_DATA" not in t.colnames():
+                raise ToolError(f"WSClean -predict finished but {ms} has no MODEL_DATA column", tail)
+
+
+def check_fits_image(path: Path, *, partial_nan_ok: bool = False, rows_per_block: int = 1024) -> None:
+    """Refuse a FITS image that is empty or not finite (read in blocks of rows, memory-mapped).
+
+    Parameters
+    ----------
+    path
+        The image.
+    partial_nan_ok
+        Accept NaN in part of the image (primary-beam-corrected images are NaN where the
+        beam is zero); an image with no finite pixel is refused all the same.
+
+    Raises
+    ------
+    ToolError
+        The file is missing, unreadable or has no data.
+    QualityError
+        Pixels are NaN or infinite (all of them, or any when ``partial_nan_ok`` is false).
+    """
+    import numpy as np
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=True) as hdus:
+            data = hdus[0].data
+            if data is None or data.size == 0:
+                raise ToolError(f"FITS image {path} holds no data")
+            plane = data.reshape(-1, data.shape[-1])
+            n_bad = n_total = 0
+            for start in range(0, plane.shape[0], rows_per_block):
+                block = np.asarray(plane[start:start + rows_per_block])
+                n_bad += int(np.count_nonzero(~np.isfinite(block)))
+                n_total += block.size
+    except OSError as exc:
+        raise ToolError(f"FITS image {path} cannot be read: {exc}") from None
+    if n_bad == n_total:
+        raise QualityError(f"image {path.name} has no finite pixel (all NaN/inf): were all data flagged "
+                           "or NaN?")
+    if n_bad and not partial_nan_ok:
+        raise QualityError(f"image {path.name} has {n_bad} of {n_total} pixels NaN or infinite: check the "
+                           "data and weights for NaN")
