@@ -83,6 +83,15 @@ inputs:
     default: false
     inputBinding:
       prefix: --no-plots
+  allow_failed_stations:
+    label: Allow failed stations
+    doc: >-
+      Succeed even when stations failed their fits (they are flagged in cal_solutions.h5 and
+      listed in the report); by default such a run ends with exit status 4.
+    type: boolean
+    default: false
+    inputBinding:
+      prefix: --allow-failed-stations
   cores:
     label: Cores
     doc: Number of cores to reserve; DP3 runs with as many threads as granted.

@@ -48,8 +48,9 @@ def main(out: Path) -> int:
     print(f"\n  calibrator solutions - injected values, per station (referenced to {errors.reference}):")
     print("    " + format_errors(errors).replace("\n", "\n    "))
     worst = errors.worst()
-    print("  largest: " + ", ".join(f"{e} {worst[e][1]:.3g} {u} ({worst[e][0]})" for e, u in ERROR_UNITS.items()
-                                     if e in worst))
+    print("  largest: " + ", ".join(
+        f"{e} {'no solution' if np.isinf(worst[e][1]) else f'{worst[e][1]:.3g} {u}'} ({worst[e][0]})"
+        for e, u in ERROR_UNITS.items() if e in worst))
 
     before, after = _flux_rows(Path(_path(sim["comparison"]))), _flux_rows(Path(_path(cmp_after["comparison"])))
     ra0, dec0 = np.radians(json.loads(truths["target"].read_text())["pointing_deg"])

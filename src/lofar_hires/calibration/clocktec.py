@@ -36,10 +36,13 @@ import numpy as np
 
 from lofar_hires.calibration.phases import (
     TWO_PI,
+    alias_free_delay_s,
     check_freqs,
     check_reference,
     check_values,
     check_weights,
+    model_free_noise,
+    poorly_fitted,
     reference_phases,
     reference_weights,
     weighted_rms,
@@ -51,8 +54,10 @@ from lofar_hires.simulation.corruptions import TEC_PHASE_CONSTANT
 
 log = logging.getLogger(__name__)
 
-#: Series per block of the grid search (bounds the memory of the coherence matrix).
+#: Series per block of the grid search and the alias candidates.
 _BLOCK = 2048
+#: Largest number of coherence values (series x grid points) held at once in the grid search.
+_GRID_VALUES = 4_000_000
 #: Penalty (in negative log-likelihood) on candidates outside the search ranges.
 _OUT_OF_RANGE = 1e6
 
@@ -75,6 +80,18 @@ class ClockTecFit:
         ``(time, ant)`` 1 where fitted, 0 where there was no (or too little) data.
     ref
         Index of the reference station.
+    at_bound
+        ``(time, ant)`` True where the solution lies within one alias step of the search
+        range even after widening it to the largest range allowed: the true value may be
+        outside; such values must not be used.
+    clock_range_s, tec_range_tecu
+        ``(ant,)`` the search ranges finally used per station.
+    noise_rad
+        ``(ant,)`` phase noise of each station's (referenced) solutions estimated without any
+        model, from second differences in time (an upper bound where TEC changes fast).
+    poor
+        ``(ant,)`` the median rms residual exceeds three times ``noise_rad`` (plus 0.02 rad)
+        even with the largest ranges: no value within them describes the data.
     """
 
     clock_s: np.ndarray
@@ -83,6 +100,11 @@ class ClockTecFit:
     rms_rad: np.ndarray
     weights: np.ndarray
     ref: int
+    at_bound: np.ndarray
+    clock_range_s: np.ndarray
+    tec_range_tecu: np.ndarray
+    noise_rad: np.ndarray
+    poor: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -110,6 +132,7 @@ class _Band:
 
 def separate_clock_tec(phase: np.ndarray, weights: np.ndarray, freqs_hz: np.ndarray, ref: int, *,
                        with_offset: bool = False, clock_range_s: float = 200e-9, tec_range_tecu: float = 3.0,
+                       max_clock_range_s: float | None = None, max_tec_range_tecu: float | None = None,
                        jump_penalty: float = 10.0, n_candidates: int = 9, n_iter: int = 4) -> ClockTecFit:
     """Least-squares clock and TEC per time and station, robust to phase wrapping.
 
@@ -131,7 +154,15 @@ def separate_clock_tec(phase: np.ndarray, weights: np.ndarray, freqs_hz: np.ndar
         Also fit a constant phase per time and station (clock and TEC are then only
         separated by the curvature of the phase over the band, with much larger errors).
     clock_range_s, tec_range_tecu
-        Search ranges (either sign).
+        Initial search ranges (either sign).
+    max_clock_range_s, max_tec_range_tecu
+        Largest ranges: a station whose solution ends within one alias step of its range, or
+        whose residual is poor (more than three times its model-free noise, see
+        ``ClockTecFit.noise_rad``: the best value within the range is not the true one), is
+        fitted again with both ranges doubled, up to these (default: the initial ranges, i.e.
+        no widening). The clock range is also kept below ``1/(2 * channel spacing)``, beyond
+        which a clock aliases. Solutions still at the bound are marked ``at_bound``, stations
+        still poor ``poor``.
     jump_penalty
         Weight of the continuity term: negative log-likelihood per squared second difference
         of TEC over consecutive valid times, in alias steps (about 0.054 TECU at 144 MHz); a
@@ -147,9 +178,9 @@ def separate_clock_tec(phase: np.ndarray, weights: np.ndarray, freqs_hz: np.ndar
     Returns
     -------
     ClockTecFit
-        Clock, TEC, offset, rms and weights per time and station. A (time, station) needs
-        at least 3 valid channels (4 with an offset); stations with none at any time get
-        NaN and a :class:`LofarHiresWarning`.
+        Clock, TEC, offset, rms, weights, bound flags and final ranges per time and station.
+        A (time, station) needs at least 3 valid channels (4 with an offset); stations with
+        none at any time get NaN and a :class:`LofarHiresWarning`.
 
     Raises
     ------
@@ -174,13 +205,60 @@ def separate_clock_tec(phase: np.ndarray, weights: np.ndarray, freqs_hz: np.ndar
     if not np.any(w[..., ref] > 0):
         raise InputError(f"the reference station (index {ref}) has no valid solutions: choose another ref")
     band = _Band.from_freqs(freqs)
-    a_max, b_max = np.abs(band.from_physical(clock_range_s, tec_range_tecu))
-    log.info("clock/TEC separation: %d times x %d channels x %d stations, reference %d, |clock| <= %g ns, "
-             "|TEC| <= %g TECU, offset %s, jump penalty %g", n_time, n_freq, n_ant, ref, clock_range_s * 1e9,
-             tec_range_tecu, with_offset, jump_penalty)
+    clock_limit = alias_free_delay_s(freqs)
+    max_clock = min(max(clock_range_s, max_clock_range_s or clock_range_s), clock_limit)
+    max_tec = max(tec_range_tecu, max_tec_range_tecu or tec_range_tecu)
+    clock_range_s = min(clock_range_s, max_clock)
+    log.info("clock/TEC separation: %d times x %d channels x %d stations, reference %d, |clock| <= %g ns "
+             "(up to %g), |TEC| <= %g TECU (up to %g), offset %s, jump penalty %g", n_time, n_freq, n_ant, ref,
+             clock_range_s * 1e9, max_clock * 1e9, tec_range_tecu, max_tec, with_offset, jump_penalty)
+    phases_ref = np.nan_to_num(reference_phases(np.nan_to_num(values), 2, ref))
+    settings = dict(with_offset=with_offset, jump_penalty=jump_penalty, n_candidates=n_candidates, n_iter=n_iter)
 
+    noise = model_free_noise(phases_ref, w)
+    out = {k: np.full((n_time, n_ant), np.nan) for k in ("clock", "tec", "offset", "rms")}
+    fitted = np.zeros((n_time, n_ant), dtype=bool)
+    at_bound = np.zeros((n_time, n_ant), dtype=bool)
+    poor = np.zeros(n_ant, dtype=bool)
+    ranges = np.tile([clock_range_s, tec_range_tecu], (n_ant, 1))
+    todo = np.arange(n_ant)
+    while todo.size:
+        clock_r, tec_r = ranges[todo].max(axis=0)
+        part = _separate(phases_ref[..., todo], w[..., todo], band, clock_r, tec_r, **settings)
+        for key, value in zip(("clock", "tec", "offset", "rms"), part[:4]):
+            out[key][:, todo] = value
+        fitted[:, todo], at_bound[:, todo] = part[4], part[5]
+        ranges[todo] = (clock_r, tec_r)
+        poor[todo] = poorly_fitted(part[3], noise[todo])
+        suspect = todo[np.any(part[5], axis=0) | poor[todo]]
+        widen = suspect[(ranges[suspect, 0] < max_clock) | (ranges[suspect, 1] < max_tec)]
+        if widen.size:
+            ranges[widen] = np.minimum(2.0 * ranges[widen], [max_clock, max_tec])
+            log.info("clock/TEC: %d station(s) at the edge of the search range or poorly fitted; widening it to "
+                     "|clock| <= %g ns, "
+                     "|TEC| <= %g TECU", widen.size, ranges[widen, 0].max() * 1e9, ranges[widen, 1].max())
+        todo = widen
+    none = np.flatnonzero(~np.any(fitted, axis=0))
+    if none.size:
+        warnings.warn(f"clock/TEC: stations {none.tolist()} have no time with enough valid channels; "
+                      "their clock and TEC are NaN", LofarHiresWarning, stacklevel=2)
+    stuck = np.flatnonzero(np.any(at_bound & fitted, axis=0))
+    if stuck.size:
+        log.warning("clock/TEC: stations %s end on the edge of the largest search range (|clock| <= %g ns, "
+                    "|TEC| <= %g TECU)", stuck.tolist(), max_clock * 1e9, max_tec)
+    return ClockTecFit(clock_s=out["clock"], tec_tecu=out["tec"], offset_rad=out["offset"], rms_rad=out["rms"],
+                       weights=fitted.astype(float), ref=ref, at_bound=at_bound & fitted,
+                       clock_range_s=ranges[:, 0], tec_range_tecu=ranges[:, 1], noise_rad=noise,
+                       poor=poor & np.any(fitted, axis=0))
+
+
+def _separate(phases_ref: np.ndarray, w: np.ndarray, band: _Band, clock_range_s: float, tec_range_tecu: float, *,
+              with_offset: bool, jump_penalty: float, n_candidates: int, n_iter: int):
+    """Clock, TEC, offset, rms, fitted and at-bound ``(time, ant)`` of referenced phases within the ranges."""
+    n_time, n_freq, n_ant = phases_ref.shape
+    a_max, b_max = np.abs(band.from_physical(clock_range_s, tec_range_tecu))
     # Series (time * ant, freq) of referenced phases.
-    data = np.moveaxis(np.nan_to_num(reference_phases(np.nan_to_num(values), 2, ref)), 1, 2).reshape(-1, n_freq)
+    data = np.moveaxis(phases_ref, 1, 2).reshape(-1, n_freq)
     wt = np.moveaxis(w, 1, 2).reshape(-1, n_freq)
     n_chan = np.count_nonzero(wt > 0, axis=-1)
     usable = n_chan >= 3 + with_offset
@@ -199,17 +277,15 @@ def separate_clock_tec(phase: np.ndarray, weights: np.ndarray, freqs_hz: np.ndar
     clock, tec = band.to_physical(params[:, 0], params[:, 1])
     offset = wrap(params[:, 2]) if with_offset else np.zeros(len(data))
     rms = weighted_rms(residual, wt, axis=-1)
+    margin_a, margin_b = np.abs(band.alias) * TWO_PI
+    with np.errstate(invalid="ignore"):
+        bound = (np.abs(params[:, 0]) > a_max - margin_a) | (np.abs(params[:, 1]) > b_max - margin_b)
 
     def grid(x: np.ndarray) -> np.ndarray:
         return np.where(usable, x, np.nan).reshape(n_time, n_ant)
 
-    fitted = usable.reshape(n_time, n_ant)
-    none = np.flatnonzero(~np.any(fitted, axis=0))
-    if none.size:
-        warnings.warn(f"clock/TEC: stations {none.tolist()} have no time with enough valid channels; "
-                      "their clock and TEC are NaN", LofarHiresWarning, stacklevel=2)
-    return ClockTecFit(clock_s=grid(clock), tec_tecu=grid(tec), offset_rad=grid(offset), rms_rad=grid(rms),
-                       weights=fitted.astype(float), ref=ref)
+    return (grid(clock), grid(tec), grid(offset), grid(rms), usable.reshape(n_time, n_ant),
+            (bound & usable).reshape(n_time, n_ant))
 
 
 def _grid_search(data: np.ndarray, wt: np.ndarray, band: _Band, a_max: float, b_max: float) -> np.ndarray:
@@ -233,11 +309,12 @@ def _grid_search(data: np.ndarray, wt: np.ndarray, band: _Band, a_max: float, b_
     phasors = (wt * np.exp(1j * data)).astype(np.complex64)
     best = np.empty(len(data), dtype=int)
     value = np.empty(len(data), dtype=complex)
-    for lo in range(0, len(data), _BLOCK):
-        score = phasors[lo:lo + _BLOCK] @ kernel
+    block = max(1, min(_BLOCK, _GRID_VALUES // max(1, len(pp))))
+    for lo in range(0, len(data), block):
+        score = phasors[lo:lo + block] @ kernel
         k = np.argmax(np.abs(score), axis=-1)
-        best[lo:lo + _BLOCK] = k
-        value[lo:lo + _BLOCK] = score[np.arange(len(k)), k]
+        best[lo:lo + block] = k
+        value[lo:lo + block] = score[np.arange(len(k)), k]
     log.debug("clock/TEC grid search: %d trial points per series", len(pp))
     return np.stack([pp[best] + qq[best], qq[best], np.angle(value)], axis=-1)
 

@@ -44,15 +44,40 @@ class SolveConfig:
 @dataclass(frozen=True)
 class FitConfig:
     polalign_offset: bool = option(True, help="fit a constant XX-YY phase offset besides the delay")
+    reference_xy_delay: bool = option(True, help="include the reference station's own X-Y delay in the "
+                                      "alignment (fitted from the doubled X-Y phases, assuming no constant X-Y "
+                                      "phase offset), so that the corrected data have X-Y phase 0 and the "
+                                      "rotation solves start on the branch with the right sign of the RM")
     polalign_refine: bool = option(True, help="refine the alignment on the diagonal solve made after "
                                    "the beam and Faraday rotation are removed, then solve that again")
-    rm_range_rad_m2: float = option(5.0, help="search range of the rotation measure", unit="rad/m^2",
+    delay_range_s: float = option(100e-9, help="initial search range of the XX-YY delay; widened up to "
+                                  "1/(2 channel spacing) for stations found at its edge", unit="s", min=1e-10)
+    rm_range_rad_m2: float = option(5.0, help="initial search range of the rotation measure", unit="rad/m^2",
                                     min=0.01)
+    rm_max_range_rad_m2: float = option(50.0, help="largest search range of the rotation measure (also kept "
+                                        "below the RM that aliases on the channels)", unit="rad/m^2", min=0.01)
     bandpass_outlier_sigma: float = option(5.0, help="bandpass channels further than this many robust "
                                            "sigmas from their neighbours are flagged", min=1.0)
-    clock_range_s: float = option(200e-9, help="search range of the clock", unit="s", min=1e-10)
-    tec_range_tecu: float = option(3.0, help="search range of the TEC", unit="TECU", min=0.001)
+    clocktec_mode: str = option("separate", help="separate: fit clock and TEC (refused where the band cannot "
+                                "separate them); combined: one delay holding clock and ionosphere together "
+                                "(for narrow bands; no TEC is written)", choices=["separate", "combined"])
+    clock_range_s: float = option(200e-9, help="initial search range of the clock", unit="s", min=1e-10)
+    clock_max_range_s: float = option(1e-6, help="largest search range of the clock (also kept below "
+                                      "1/(2 channel spacing), beyond which clocks alias)", unit="s", min=1e-10)
+    tec_range_tecu: float = option(3.0, help="initial search range of the TEC", unit="TECU", min=0.001)
+    tec_max_range_tecu: float = option(50.0, help="largest search range of the TEC", unit="TECU", min=0.001)
     clocktec_offset: bool = option(False, help="fit a phase offset besides clock and TEC")
+    clock_tolerance_s: float = option(1e-9, help="largest expected clock error (1 sigma, from the band and "
+                                      "the phase noise) for clock and TEC to count as separated", unit="s",
+                                      min=0.0)
+    tec_tolerance_tecu: float = option(0.01, help="largest expected TEC error (1 sigma) for clock and TEC to "
+                                       "count as separated", unit="TECU", min=0.0)
+    min_alias_chi2: float = option(25.0, help="smallest chi-square (summed over time) between the clock/TEC "
+                                   "track and its nearest alias for the aliases to count as told apart", min=0.0)
+    max_residual_ratio: float = option(3.0, help="a station fails its clock/TEC fit when the median rms "
+                                       "residual exceeds this many times the phase noise", min=1.0)
+    max_residual_rad: float = option(1.0, help="a station fails a fit whose median rms residual exceeds this "
+                                     "(random phases give 1.8 rad)", unit="rad", min=0.0)
 
 
 @dataclass(frozen=True)
@@ -64,8 +89,14 @@ class CalibratorConfig:
     solve: SolveConfig = option(default_factory=SolveConfig, help="DDECal settings of every solve")
     fits: FitConfig = option(default_factory=FitConfig, help="fits that separate the effects")
     apply_beam: bool = option(True, help="correct the station beam (DP3 applybeam) from step 2 on")
-    min_model_coherence: float = option(0.5, help="warn when the data correlate less than this with "
-                                        "the calibrator model on core baselines", min=0.0, max=1.0)
+    min_model_coherence: float = option(0.5, help="refuse a model whose coherence with the data on core "
+                                        "baselines is below this (a model of another source)", min=0.0, max=1.0)
+    model_ratio_range: tuple[float, float] = option((0.5, 2.0), help="refuse a model whose median amplitude "
+                                                    "ratio data/model on the shortest non-core baselines is "
+                                                    "outside this range (wrong flux scale or source)", min=0.0)
+    allow_failed_stations: bool = option(False, help="finish with exit status 0 even when stations failed "
+                                         "their fits (they are flagged in cal_solutions.h5 and listed in the "
+                                         "report); by default such a run ends with exit status 4")
     threads: int = option(2, help="DP3 threads", min=1, max=1024)
 
 

@@ -25,6 +25,7 @@ rerun by hand with the ``lofar-hires dical`` commands.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import shutil
@@ -39,7 +40,16 @@ from lofar_hires import __version__
 from lofar_hires.calibration import dp3ops
 from lofar_hires.calibration.config import CalibratorConfig
 from lofar_hires.calibration.dp3ops import Correction
-from lofar_hires.errors import InputError, LofarHiresWarning
+from lofar_hires.calibration.effects import (  # noqa: F401 (the step commands import them from here)
+    fit_bandpass_step,
+    fit_clocktec_step,
+    fit_faraday_step,
+    fit_polalign_step,
+    reference_index,
+    refine_polalign_step,
+)
+from lofar_hires.calibration.model_check import check_calibrator_model
+from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.atomic import atomic_output, check_output_path
 from lofar_hires.io.h5parm import Soltab, read_h5parm, write_h5parm
 from lofar_hires.io.ms import MsInfo, read_ms_info, require_ms
@@ -59,6 +69,12 @@ def check_calibrator_inputs(ms_paths: Sequence[Path], skymodel: Path) -> list[Ms
     if not Path(skymodel).is_file():
         raise InputError(f"calibrator sky model {skymodel} does not exist; give a makesourcedb file "
                          "(shipped models: configs/skymodels/3C196.skymodel, 3C295.skymodel)")
+    from lofar_hires.io.skymodel import read_makesourcedb
+
+    try:
+        read_makesourcedb(Path(skymodel))
+    except InputError as exc:
+        raise InputError(f"--skymodel: {exc}") from None
     return check_subbands(ms_paths)
 
 
@@ -82,20 +98,6 @@ def check_subbands(ms_paths: Sequence[Path]) -> list[MsInfo]:
                                                                               first.times_mjd_s):
             raise InputError(f"{info.path.name} and {first.path.name} cover different time slots")
     return sorted(infos, key=lambda i: i.freqs_hz[0])
-
-
-def reference_index(names: Sequence[str], wanted: str) -> int:
-    """Index of the reference station: ``wanted``, else a CS002 field, else the first core station."""
-    names = list(names)
-    if wanted in names:
-        return names.index(wanted)
-    for prefix in ("CS002", "CS"):
-        for i, n in enumerate(names):
-            if n.startswith(prefix):
-                log.warning("reference station %s not present; using %s", wanted, n)
-                return i
-    log.warning("no core station present; using %s as reference", names[0])
-    return 0
 
 
 # --------------------------------------------------------------------------- DP3 steps
@@ -143,223 +145,7 @@ def solve(ms: Path, h5parm: Path, mode: str, corrections: Sequence[Correction], 
     return h5parm
 
 
-def model_coherence(ms: Path) -> float:
-    """Median over core-core baselines of ``|sum D M*| / sum |D||M|`` (XX and YY).
-
-    Close to 1 when the model is the source at the phase centre; a wrong source
-    (fringing model) gives values near 0.
-    """
-    from casacore.tables import table, taql
-
-    with table(str(ms / "ANTENNA"), ack=False) as ant:
-        core = [i for i, n in enumerate(ant.getcol("NAME")) if n.startswith("CS")]
-    if len(core) < 2:
-        return float("nan")
-    with table(str(ms), ack=False) as t:  # noqa: F841 (used by name in the TaQL query)
-        sel = taql(f"select ANTENNA1, ANTENNA2, DATA, MODEL_DATA, FLAG from $t where ANTENNA1 != ANTENNA2 "
-                   f"and ANTENNA1 in {core} and ANTENNA2 in {core}")
-        a1, a2 = sel.getcol("ANTENNA1"), sel.getcol("ANTENNA2")
-        data = sel.getcol("DATA")[..., [0, 3]]
-        model = sel.getcol("MODEL_DATA")[..., [0, 3]]
-        good = ~sel.getcol("FLAG")[..., [0, 3]]
-    values = []
-    for key in set(zip(a1.tolist(), a2.tolist())):
-        rows = (a1 == key[0]) & (a2 == key[1])
-        d = np.where(good[rows], data[rows], 0)
-        m = model[rows]
-        num = np.abs(np.sum(d * np.conj(m), axis=(0, 1)))
-        den = np.sum(np.abs(d) * np.abs(m), axis=(0, 1))
-        values.extend((num / np.where(den > 0, den, np.nan)).tolist())
-    return float(np.nanmedian(values)) if values else float("nan")
-
-
-def check_model_coherence(ms: Path, skymodel: Path, minimum: float) -> float:
-    """:func:`model_coherence`, with a warning when it is below ``minimum`` (wrong calibrator?)."""
-    import warnings
-
-    coherence = model_coherence(ms)
-    if np.isfinite(coherence) and coherence < minimum:
-        msg = (f"the data correlate poorly with the calibrator model on core baselines (coherence "
-               f"{coherence:.2f} < {minimum}): is {skymodel.name} the source at the phase centre?")
-        log.warning("%s", msg)
-        warnings.warn(msg, LofarHiresWarning, stacklevel=2)
-    return coherence
-
-
 # --------------------------------------------------------------------------- fits
-
-
-def _solution(h5parm: Path, soltab: str) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """A DDECal soltab as (time, freq, ant[, pol]) values and weights (one direction).
-
-    Polarised soltabs must be diagonal (XX, YY), as the fits expect.
-    """
-    solset = read_h5parm(h5parm)
-    if soltab not in solset.soltabs:
-        raise InputError(f"{h5parm} has no soltab {soltab} (it has {', '.join(solset.soltabs) or 'none'})")
-    tab = solset.soltabs[soltab].canonical()
-    if "pol" in tab.axes and [str(p) for p in tab.axes["pol"]] != ["XX", "YY"]:
-        raise InputError(f"{h5parm}:{soltab} has polarisations {[str(p) for p in tab.axes['pol']]}; "
-                         "the fits need a diagonal (XX, YY) solve")
-    val, weight, axes = tab.val, tab.weight, tab.axes
-    if "amplitude000" in solset.soltabs:
-        # DDECal (rotation+diagonal) leaves non-zero weights on stations without any unflagged
-        # data; their amplitudes are exactly 0, which no real solution is.
-        amp = solset.soltabs["amplitude000"].canonical()
-        dead = np.all(amp.val == 0, axis=amp.axis_names.index("pol")) if "pol" in amp.axes else amp.val == 0
-        dead_axes = [a for a in amp.axis_names if a != "pol"]
-        if dead_axes == [a for a in tab.axis_names if a != "pol"]:
-            dead = dead[..., None] if "pol" in tab.axes else dead
-            weight = np.where(dead, 0.0, weight)
-    if "dir" in axes:
-        pos = list(axes).index("dir")
-        val, weight = np.take(val, 0, axis=pos), np.take(weight, 0, axis=pos)
-        axes = {k: v for k, v in axes.items() if k != "dir"}
-    for name, pos in (("time", 0), ("freq", 1)):
-        if name not in axes:
-            raise InputError(f"{h5parm}:{soltab} has no {name} axis; solve per time slot and channel")
-    flagged = ~np.isfinite(val)
-    weight = np.where(flagged, 0.0, weight)
-    val = np.where(flagged, 0.0, val)
-    return val, weight, axes
-
-
-def _write_parts(path: Path, tabs: list[Soltab], names: list[str], positions: np.ndarray,
-                 provenance: Provenance) -> Path:
-    """Write (or replace) an h5parm atomically, with the provenance in the solset attributes."""
-    with atomic_output(path, overwrite=True) as tmp:
-        write_h5parm(tmp, tabs, names, positions, attrs={"lofar_hires_provenance": provenance.to_json()})
-    return path
-
-
-def fit_polalign_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, provenance: Provenance) -> dict:
-    """Fit the XX-YY delay per station from a diagonal(+rotation) solve; write soltab ``polalign``."""
-    from lofar_hires.calibration.polalign import fit_polalign, polalign_soltab_values
-
-    phase, weight, axes = _solution(solve_h5, "phase000")
-    ss = read_h5parm(solve_h5, None, [])
-    ref = reference_index(axes["ant"], cfg.reference_station)
-    w = np.minimum(weight[..., 0], weight[..., 1])
-    fit = fit_polalign(phase[..., 0], phase[..., 1], w, axes["freq"], ref)
-    values = polalign_soltab_values(fit, axes["freq"])
-    ok = np.isfinite(fit.delay_s)
-    tab = Soltab("polalign", "phase", {"freq": axes["freq"], "ant": axes["ant"], "pol": np.array(["XX", "YY"])},
-                 np.where(ok[None, :, None], values, np.nan), np.broadcast_to(ok[None, :, None], values.shape) * 1.0,
-                 attrs={"meaning": "XX-YY polarisation alignment (delay) relative to the reference station"})
-    _write_parts(out_h5, [tab], list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
-    return {"delay_ns": _per_station(axes["ant"], fit.delay_s * 1e9),
-            "offset_rad": _per_station(axes["ant"], fit.offset_rad),
-            "residual_rms_rad": _per_station(axes["ant"], fit.rms_rad)}
-
-
-def refine_polalign_step(initial_h5: Path, solve_h5: Path, out_h5: Path, cfg: CalibratorConfig,
-                         provenance: Provenance) -> dict:
-    """Add the XX-YY delay left in a later diagonal solve (made after beam and Faraday) to ``initial_h5``."""
-    from lofar_hires.calibration.polalign import fit_polalign, polalign_soltab_values
-
-    phase, weight, axes = _solution(solve_h5, "phase000")
-    ref = reference_index(axes["ant"], cfg.reference_station)
-    w = np.minimum(weight[..., 0], weight[..., 1])
-    delta = fit_polalign(phase[..., 0], phase[..., 1], w, axes["freq"], ref, with_offset=cfg.fits.polalign_offset)
-    initial = read_h5parm(initial_h5)
-    if "polalign" not in initial.soltabs:
-        raise InputError(f"{initial_h5} has no soltab polalign; give the output of the polalign fit")
-    tab = initial.soltabs["polalign"].canonical()
-    if list(tab.axes["ant"]) != list(axes["ant"]) or not np.allclose(tab.axes["freq"], axes["freq"]):
-        raise InputError(f"{initial_h5} and {solve_h5} have different stations or channels")
-    extra = polalign_soltab_values(delta, axes["freq"])
-    ok = np.isfinite(delta.delay_s)
-    values = tab.val + np.where(ok[None, :, None], extra, 0.0)
-    refined = Soltab("polalign", "phase", dict(tab.axes), values, tab.weight, dict(tab.attrs))
-    _write_parts(out_h5, [refined], initial.antenna_names, initial.antenna_positions_m, provenance)
-    # The fitted delay is the YY phase slope of the correction: -d(phase_YY)/d(2 pi nu).
-    slope = -np.polyfit(2 * np.pi * axes["freq"], values[:, :, 1], 1)[0]
-    return {"delay_ns": _per_station(axes["ant"], slope * 1e9),
-            "refinement_ns": _per_station(axes["ant"], delta.delay_s * 1e9)}
-
-
-def fit_faraday_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, provenance: Provenance) -> dict:
-    """Fit a rotation measure per time and station from the rotation angles; write soltab ``faraday``."""
-    from lofar_hires.calibration.faraday import fit_rotation_measure
-
-    angle, weight, axes = _solution(solve_h5, "rotation000")
-    ss = read_h5parm(solve_h5, None, [])
-    ref = reference_index(axes["ant"], cfg.reference_station)
-    fit = fit_rotation_measure(angle, weight, axes["freq"], ref, rm_range_rad_m2=cfg.fits.rm_range_rad_m2)
-    tab = Soltab("faraday", "rotationmeasure", {"time": axes["time"], "ant": axes["ant"]}, fit.rm_rad_m2,
-                 fit.weights, attrs={"meaning": "differential rotation measure (rad/m^2) relative to the "
-                                              "reference station"})
-    _write_parts(out_h5, [tab], list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
-    return {"rm_mean_rad_m2": _per_station(axes["ant"], _nan_reduce(np.nanmean, np.where(
-                fit.weights > 0, fit.rm_rad_m2, np.nan), axis=0)),
-            "residual_rms_rad": _per_station(axes["ant"], _nanmean_axis0(fit.rms_rad))}
-
-
-def fit_bandpass_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, provenance: Provenance) -> dict:
-    """The per-channel time-median amplitude per station and polarisation; write soltab ``bandpass``."""
-    from lofar_hires.calibration.bandpass import fit_bandpass
-
-    amp, weight, axes = _solution(solve_h5, "amplitude000")
-    ss = read_h5parm(solve_h5, None, [])
-    fit = fit_bandpass(amp, weight, axes["freq"], outlier_sigma=cfg.fits.bandpass_outlier_sigma)
-    # Outlier channels are replaced by interpolated values, which are good to apply: DP3 flags data
-    # where a solution has weight 0, so only channels without any data (NaN) keep weight 0.
-    values = fit.bandpass
-    weights = np.isfinite(values).astype(float)
-    tab = Soltab("bandpass", "amplitude", {"freq": axes["freq"], "ant": axes["ant"], "pol": np.array(["XX", "YY"])},
-                 values, weights, attrs={"meaning": "bandpass amplitude (time-median of diagonal solutions; "
-                                                    "outlier channels interpolated)"})
-    _write_parts(out_h5, [tab], list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
-    return {"median_bandpass": _per_station(axes["ant"], _nan_reduce(np.nanmedian, values, axis=(0, 2))),
-            "interpolated_fraction": float(np.mean((fit.weights == 0) & np.isfinite(values))),
-            "missing_fraction": float(np.mean(~np.isfinite(values)))}
-
-
-def fit_clocktec_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, provenance: Provenance) -> dict:
-    """Separate clock and TEC per time and station from diagonal phases; write ``clock`` and ``tec``."""
-    from lofar_hires.calibration.clocktec import separate_clock_tec
-
-    phase, weight, axes = _solution(solve_h5, "phase000")
-    ss = read_h5parm(solve_h5, None, [])
-    ref = reference_index(axes["ant"], cfg.reference_station)
-    w = np.minimum(weight[..., 0], weight[..., 1])
-    # The scalar part of the diagonal phases: the phase of the mean XX and YY phasors.
-    scalar = np.angle(np.exp(1j * phase[..., 0]) + np.exp(1j * phase[..., 1]))
-    fit = separate_clock_tec(scalar, w, axes["freq"], ref, with_offset=cfg.fits.clocktec_offset,
-                             clock_range_s=cfg.fits.clock_range_s, tec_range_tecu=cfg.fits.tec_range_tecu)
-    base = {"time": axes["time"], "ant": axes["ant"]}
-    tabs = [Soltab("clock", "clock", dict(base), fit.clock_s, fit.weights,
-                   attrs={"meaning": "clock delay (s) relative to the reference station"}),
-            Soltab("tec", "tec", dict(base), fit.tec_tecu, fit.weights,
-                   attrs={"meaning": "differential TEC (TECU) relative to the reference station"})]
-    _write_parts(out_h5, tabs, list(axes["ant"]), _positions(ss, axes["ant"]), provenance)
-    valid = np.where(fit.weights > 0, 1.0, np.nan)
-    return {"clock_mean_ns": _per_station(axes["ant"], _nan_reduce(np.nanmean, fit.clock_s * valid, axis=0) * 1e9),
-            "tec_mean_tecu": _per_station(axes["ant"], _nan_reduce(np.nanmean, fit.tec_tecu * valid, axis=0)),
-            "residual_rms_rad": _per_station(axes["ant"], _nanmean_axis0(fit.rms_rad))}
-
-
-def _nan_reduce(func, values: np.ndarray, axis) -> np.ndarray:
-    """``func`` (np.nanmean, np.nanmedian) without numpy's warning for stations without any value (NaN)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return func(np.asarray(values, dtype=float), axis=axis)
-
-
-def _nanmean_axis0(values: np.ndarray) -> np.ndarray:
-    values = np.asarray(values, dtype=float)
-    return values if values.ndim == 1 else _nan_reduce(np.nanmean, values, axis=0)
-
-
-def _positions(solset, names) -> np.ndarray:
-    pos = {n: p for n, p in zip(solset.antenna_names, solset.antenna_positions_m)}
-    return np.array([pos.get(n, np.zeros(3)) for n in names])
-
-
-def _per_station(names, values) -> dict[str, float | None]:
-    return {str(n): (None if not np.isfinite(v) else float(v)) for n, v in zip(names, np.asarray(values, float))}
 
 
 def collect(parts: dict[str, Path], out_h5: Path, provenance: Provenance) -> Path:
@@ -416,9 +202,10 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
         ms = tmp / "calibrator_avg.MS"
         log.info("step 1/7: flag and average %d MS(s)", len(infos))
         prepare([i.path for i in infos], ms, cfg, work, prov)
-        log.info("step 2/7: predict the calibrator model")
+        log.info("step 2/7: predict the calibrator model and check it against the data")
         predict(ms, Path(skymodel), work, cfg.threads, prov)
-        report["model_coherence_core"] = check_model_coherence(ms, Path(skymodel), cfg.min_model_coherence)
+        report["model"] = check_calibrator_model(ms, Path(skymodel), cfg.min_model_coherence,
+                                                 cfg.model_ratio_range).to_dict()
         beam = [Correction.station_beam()] if cfg.apply_beam else []
         polalign_h5, faraday_h5 = tmp / "polalign.h5", tmp / "faraday.h5"
         bandpass_h5, clocktec_h5 = tmp / "bandpass.h5", tmp / "clocktec.h5"
@@ -458,9 +245,11 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
         cal = collect({"polalign": polalign_h5, "bandpass": bandpass_h5, "faraday": faraday_h5,
                        "clocktec": clocktec_h5}, tmp / "cal_solutions.h5", prov)
         report["flagged_stations"] = _fully_flagged_stations(cal)
-        if report["flagged_stations"]:
-            log.warning("stations without solutions (flagged in cal_solutions.h5): %s",
-                        ", ".join(report["flagged_stations"]))
+        requested = requested_flags(infos[0].station_names, cfg.flagging.flag_stations)
+        report["flagged_by_request"] = requested
+        report["failed_stations"] = failed_stations(report, requested)
+        report["stations"] = station_summary(infos[0].station_names, report, requested)
+        log_station_summary(report["stations"])
         plots: list[Path] = []
         if make_plots:
             from lofar_hires.calibration.plots import calibrator_plots
@@ -472,6 +261,12 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
         (tmp / "calibrator_report.json").write_text(json.dumps(report, indent=2) + "\n")
         prov.write(tmp / "provenance.json")
     log.info("calibrator solutions in %s (%.0f s)", outdir / "cal_solutions.h5", time.monotonic() - t0)
+    failed = report["failed_stations"]
+    if failed and not cfg.allow_failed_stations:
+        listed = "; ".join(f"{name} ({reasons[0]})" for name, reasons in failed.items())
+        raise QualityError(f"{len(failed)} station(s) failed and are flagged in {outdir / 'cal_solutions.h5'}: "
+                           f"{listed}; see {outdir / 'calibrator_report.json'}; rerun with --set "
+                           "allow_failed_stations=true to accept the solutions without them")
     return CalibratorResult(outdir=outdir, cal_solutions=outdir / "cal_solutions.h5",
                             report=outdir / "calibrator_report.json",
                             plots=[outdir / "plots" / p.name for p in plots])
@@ -487,3 +282,56 @@ def _fully_flagged_stations(cal_h5: Path) -> list[str]:
         none = np.all(tab.weight == 0, axis=other)
         flagged = none if flagged is None else flagged | none
     return [n for n, f in zip(ss.antenna_names, flagged) if f] if flagged is not None else []
+
+
+# --------------------------------------------------------------------------- station summary
+
+#: Report sections of the fits, in pipeline order.
+FIT_SECTIONS = ("polalign", "faraday", "bandpass", "clocktec")
+
+
+def requested_flags(names: Sequence[str], patterns: Sequence[str]) -> list[str]:
+    """Stations flagged on request (``flagging.flag_stations``, names or globs)."""
+    return [str(n) for n in names if any(fnmatch.fnmatchcase(str(n), p) for p in patterns)]
+
+
+def failed_stations(report: dict, requested: Sequence[str]) -> dict[str, list[str]]:
+    """Station -> reasons it failed, from the fit sections of a report (stations flagged on request
+    are not failures)."""
+    failed: dict[str, list[str]] = {}
+    for section in FIT_SECTIONS:
+        for name, reason in report.get(section, {}).get("failed", {}).items():
+            if name not in requested:
+                failed.setdefault(name, []).append(reason)
+    return failed
+
+
+def station_summary(names: Sequence[str], report: dict, requested: Sequence[str]) -> dict[str, dict]:
+    """One entry per station of the data: status (ok, failed, flagged), reasons and the fitted values."""
+    refined = report.get("polalign_refined", report.get("polalign", {}))
+    values = {"delay_ns": refined.get("delay_ns", {}),
+              "rm_mean_rad_m2": report.get("faraday", {}).get("rm_mean_rad_m2", {}),
+              "bandpass_median": report.get("bandpass", {}).get("median_bandpass", {}),
+              "clock_mean_ns": report.get("clocktec", {}).get("clock_mean_ns", {}),
+              "tec_mean_tecu": report.get("clocktec", {}).get("tec_mean_tecu", {})}
+    failed = report.get("failed_stations", {})
+    summary = {}
+    for name in map(str, names):
+        status = "flagged" if name in requested else "failed" if name in failed else "ok"
+        entry = {"status": status, "reasons": failed.get(name, ["flagged on request"] if status == "flagged" else [])}
+        entry.update({key: table.get(name) for key, table in values.items()})
+        summary[name] = entry
+    return summary
+
+
+def log_station_summary(summary: dict[str, dict]) -> None:
+    """Every station, one line each: status and fitted values (failures with their first reason)."""
+    def cell(value, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    log.info("%-12s %-7s %10s %10s %9s %10s %10s", "station", "status", "delay ns", "RM rad/m2", "bandpass",
+             "clock ns", "TEC TECU")
+    for name, e in summary.items():
+        log.info("%-12s %-7s %10s %10s %9s %10s %10s%s", name, e["status"], cell(e["delay_ns"], ".3f"),
+                 cell(e["rm_mean_rad_m2"], ".4f"), cell(e["bandpass_median"], ".3f"), cell(e["clock_mean_ns"], ".3f"),
+                 cell(e["tec_mean_tecu"], ".4f"), f"  {e['reasons'][0]}" if e["reasons"] else "")

@@ -94,6 +94,17 @@ def rotation_from_fulljones(j: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return angle, j00 * cos - j01 * sin, j10 * sin + j11 * cos
 
 
+def alias_free_rm_rad_m2(freqs_hz: np.ndarray) -> float:
+    """Largest |RM| that does not alias on these channels.
+
+    The fit works on ``exp(2 i RM lambda^2)``; beyond ``pi / (2 * largest lambda^2 step)`` that
+    phasor turns by more than pi from one channel to the next.
+    """
+    lambda2 = np.sort((C_M_S / np.asarray(freqs_hz, dtype=float)) ** 2)
+    step = float(np.max(np.diff(lambda2))) if lambda2.size > 1 else float(lambda2[0])
+    return np.pi / (2.0 * step)
+
+
 def rm_grid_rad_m2(lambda2_m2: np.ndarray, rm_range_rad_m2: float, with_offset: bool) -> np.ndarray:
     """Trial RMs: the phase ``2 RM lambda^2`` of neighbours differs by at most ``pi/3`` over the band."""
     span = (lambda2_m2.max() - lambda2_m2.min()) if (with_offset and len(lambda2_m2) > 1) else lambda2_m2.max()

@@ -191,6 +191,61 @@ def wrapped_least_squares(data: np.ndarray, weights: np.ndarray, design: np.ndar
     return params, residual, valid
 
 
+def alias_free_delay_s(freqs_hz: np.ndarray) -> float:
+    """Largest |delay| that does not alias on these channels: ``1/(2 * largest channel spacing)``.
+
+    A delay of ``1/spacing`` changes the phase by exactly ``2 pi`` from one channel to the
+    next, so clock and X-Y delays are only defined within plus or minus this value.
+    """
+    freqs = np.sort(np.asarray(freqs_hz, dtype=float))
+    spacing = float(np.max(np.diff(freqs))) if freqs.size > 1 else float(freqs[0])
+    return 0.5 / spacing
+
+
+def model_free_noise(phases_ref: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Phase noise per station from wrapped second differences in time (robust: 1.4826 x MAD / sqrt(6)).
+
+    Clock and TEC that change smoothly over three solution intervals cancel; what is left is
+    the noise (plus the curvature of fast TEC changes, so this is an upper bound). NaN for a
+    station with fewer than three valid consecutive times.
+
+    Parameters
+    ----------
+    phases_ref
+        Referenced phases ``(time, freq, ant)``.
+    weights
+        ``(time, freq, ant)``.
+    """
+    n_ant = phases_ref.shape[2]
+    if phases_ref.shape[0] < 3:
+        return np.full(n_ant, np.nan)
+    second = wrap(phases_ref[2:] - 2.0 * phases_ref[1:-1] + phases_ref[:-2])
+    valid = (weights[2:] > 0) & (weights[1:-1] > 0) & (weights[:-2] > 0)
+    noise = np.full(n_ant, np.nan)
+    for i in range(n_ant):
+        values = np.abs(second[..., i][valid[..., i]])
+        if values.size:
+            noise[i] = 1.4826 * np.median(values) / np.sqrt(6.0)
+    return noise
+
+
+#: A fit whose median rms residual exceeds POOR_RATIO x the model-free noise + POOR_FLOOR_RAD does not describe
+#: the data (a value outside the search range, a wrong alias).
+POOR_RATIO = 3.0
+POOR_FLOOR_RAD = 0.02
+
+
+def poorly_fitted(rms_rad: np.ndarray, noise_rad: np.ndarray) -> np.ndarray:
+    """``(ant,)`` True where the median over time of the rms residual ``(time, ant)`` exceeds
+    ``POOR_RATIO * noise_rad + POOR_FLOOR_RAD`` (False where either is unknown)."""
+    rms = np.asarray(rms_rad, dtype=float)
+    valid = np.isfinite(rms)
+    median = np.array([np.median(rms[valid[:, i], i]) if np.any(valid[:, i]) else np.nan
+                       for i in range(rms.shape[1])])
+    with np.errstate(invalid="ignore"):
+        return np.nan_to_num(median, nan=0.0) > POOR_RATIO * np.nan_to_num(noise_rad, nan=np.inf) + POOR_FLOOR_RAD
+
+
 def weighted_rms(residual: np.ndarray, weights: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
     """Weighted rms ``sqrt(sum w r^2 / sum w)`` over ``axis``; NaN where no weight."""
     w = np.where(np.isfinite(residual), weights, 0.0)

@@ -12,6 +12,21 @@ per-polarisation phase gauge of the solutions), their phasors are summed over ti
 a grid of delays is scanned for the largest phasor coherence (a small DFT, robust to
 any wrapping), and the best grid point is refined by Gauss-Newton on the wrapped
 residuals of all points.
+
+The reference station's own X-Y phase matters too. For an unpolarised calibrator
+the solutions ``J = diag(g_X, g_Y) R(a)`` of every station are only determined up to
+one discrete ambiguity shared by all stations: ``g_Y -> -g_Y`` together with
+``a -> -a`` (``diag(1, -1) R(a) = R(-a) diag(1, -1)``). A rotation solve starting from
+the identity lands on the branch nearer to it, so where the common X-Y phase left in
+the data (the reference station's, once the relative alignment is removed) is nearer
+to pi than to 0, the Faraday rotation comes out with the wrong sign; near pi/2 the
+solver may not converge at all. The doubled X-Y phase is free of the ambiguity, so
+:func:`fit_reference_delay` measures the reference station's absolute X-Y delay from it,
+assuming that the X-Y phase of the reference station is a pure delay (no constant
+offset: a constant of pi cannot be told from a sign of the rotation measure by any
+observation of an unpolarised source). Adding it to every station's alignment leaves
+data whose X-Y phase is near 0 everywhere, so that the rotation solves that follow
+start on the right branch.
 """
 
 from __future__ import annotations
@@ -197,3 +212,92 @@ def polalign_soltab_values(fit: PolAlignFit, freqs_hz: np.ndarray) -> np.ndarray
     out[..., 0] = np.where(np.isfinite(yy), 0.0, np.nan)
     out[..., 1] = wrap(yy)
     return out
+
+
+@dataclass(frozen=True)
+class ReferenceDelayFit:
+    """Result of :func:`fit_reference_delay`.
+
+    Attributes
+    ----------
+    delay_s
+        Absolute XX-YY delay of the reference station (the XX-YY phase of its gains is
+        ``2 pi nu delay_s``, modulo pi where the solver took the other branch).
+    coherence
+        Length of the mean phasor of the doubled residual phases after the fit (1: every
+        point agrees; near 0: the data do not define the delay).
+    flipped_fraction
+        Fraction of the (time, channel) points of the solve that sit on the other branch
+        (their X-Y phase is nearer ``delay model + pi``).
+    """
+
+    delay_s: float
+    coherence: float
+    flipped_fraction: float
+
+
+def fit_reference_delay(phase_xx: np.ndarray, phase_yy: np.ndarray, weights: np.ndarray, freqs_hz: np.ndarray,
+                        relative: PolAlignFit, *, delay_range_s: float = 100e-9, n_iter: int = 5
+                        ) -> ReferenceDelayFit:
+    """The absolute XX-YY delay of the reference station, free of the X-Y sign ambiguity.
+
+    Removing the relative alignment ``relative`` (from :func:`fit_polalign`) from each
+    station's XX-YY phase leaves the reference station's own XX-YY phase, plus pi at the
+    (time, channel) points where the solver took the other branch (see the module
+    description). The doubled phase does not see that pi: the pooled phasors of the
+    doubled residuals (over times and stations) are fitted by a pure delay, by a grid
+    search of their coherence and Gauss-Newton on the wrapped residuals.
+
+    Parameters
+    ----------
+    phase_xx, phase_yy
+        Phases (rad) of the XX and YY gain solutions, ``(time, freq, ant)``.
+    weights
+        Weights ``(time, freq, ant)``.
+    freqs_hz
+        Channel frequencies ``(freq,)``.
+    relative
+        The relative alignment of the same solutions.
+    delay_range_s
+        Largest absolute delay searched (either sign).
+    n_iter
+        Gauss-Newton iterations.
+
+    Raises
+    ------
+    InputError
+        On mismatched shapes, or when no station has both data and an alignment.
+    """
+    xx = check_values("phase_xx", phase_xx, 3, "time, freq, ant")
+    yy = check_values("phase_yy", phase_yy, 3, "time, freq, ant")
+    if xx.shape != yy.shape or xx.shape[2] != len(relative.delay_s):
+        raise InputError(f"phases {xx.shape} / {yy.shape} do not match the {len(relative.delay_s)} stations of the "
+                         "relative alignment")
+    freqs = check_freqs(freqs_hz, xx.shape[1])
+    w = check_weights(weights, xx - yy, "phase_xx - phase_yy")
+    known = np.isfinite(relative.delay_s) & np.isfinite(relative.offset_rad)
+    w = np.where(known[None, None, :], w, 0.0)
+    if not np.any(w > 0):
+        raise InputError("no station has both valid solutions and a fitted alignment")
+    model = TWO_PI * freqs[:, None] * np.nan_to_num(relative.delay_s)[None, :] + np.nan_to_num(relative.offset_rad)
+    residual = np.nan_to_num(xx - yy) - model[None]
+    pooled = np.sum(w * np.exp(2j * residual), axis=(0, 2))  # (freq,): doubled phases, pooled
+    amp = np.abs(pooled)
+    if not np.any(amp > 0):
+        raise InputError("the X-Y phases of the solutions are incoherent: cannot fit the reference delay")
+    trial = delay_grid_s(freqs, 2.0 * delay_range_s, with_offset=False)  # trial values of 2 * delay
+    score = np.real(np.exp(-1j * TWO_PI * np.outer(trial, freqs)) @ pooled)
+    nu0 = float(np.mean(freqs))
+    start = np.array([[TWO_PI * nu0 * trial[int(np.argmax(score))]]])
+    params, _, valid = wrapped_least_squares(np.angle(pooled)[None], (amp / amp.max())[None],
+                                             (freqs / nu0)[:, None], start, n_iter)
+    if not valid[0]:
+        raise InputError("cannot fit the reference station's X-Y delay (singular fit)")
+    delay = float(params[0, 0] / (TWO_PI * nu0)) / 2.0
+    doubled = np.exp(1j * (2.0 * residual - 2.0 * TWO_PI * freqs[None, :, None] * delay))
+    coherence = float(np.abs(np.sum(w * doubled)) / np.sum(w))
+    single = wrap(residual - TWO_PI * freqs[None, :, None] * delay)
+    flipped = float(np.sum(w * (np.abs(single) > np.pi / 2)) / np.sum(w))
+    log.info("reference station X-Y delay %.3f ns (coherence of the doubled phases %.3f; %.0f %% of the solutions "
+             "on the other X-Y branch)", delay * 1e9, coherence, 100 * flipped)
+    return ReferenceDelayFit(delay_s=delay, coherence=coherence, flipped_fraction=flipped)

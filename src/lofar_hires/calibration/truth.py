@@ -44,11 +44,19 @@ class DiErrors:
     reference: str
     errors: dict[str, np.ndarray]
 
+    def unsolved(self, effect: str) -> list[str]:
+        """Stations without a solution (NaN error) for ``effect``, the reference excepted."""
+        return [s for s, v in zip(self.stations, self.errors[effect]) if not np.isfinite(v) and s != self.reference]
+
     def worst(self) -> dict[str, tuple[str, float]]:
-        """Effect -> (station, error) of the largest finite error."""
+        """Effect -> (station, error) of the largest error; a station without a solution counts as
+        the worst (error ``inf``), so that no summary can hide it."""
         out = {}
         for effect, values in self.errors.items():
-            if np.any(np.isfinite(values)):
+            missing = self.unsolved(effect)
+            if missing:
+                out[effect] = (missing[0], float("inf"))
+            elif np.any(np.isfinite(values)):
                 i = int(np.nanargmax(values))
                 out[effect] = (self.stations[i], float(values[i]))
         return out
@@ -166,6 +174,7 @@ def format_errors(result: DiErrors) -> str:
         for e, u in ERROR_UNITS.items():
             width = max(10, len(e) + len(u) + 3)
             v = result.errors[e][i]
-            cells.append((f"{v:.4f}" if np.isfinite(v) else "-").rjust(width))
+            shown = f"{v:.4f}" if np.isfinite(v) else "-" if name == result.reference else "no solution"
+            cells.append(shown.rjust(width))
         lines.append(f"{name:12s}  " + "  ".join(cells))
     return "\n".join(lines)

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one setting, e.g. solve.uvlambdamin=500 (repeatable)")
     parser.add_argument("--keep-working-ms", action="store_true", help="keep the averaged working MS")
     parser.add_argument("--no-plots", action="store_true", help="skip the inspection plots")
+    parser.add_argument("--allow-failed-stations", action="store_true",
+                        help="exit 0 even when stations failed their fits (they are flagged in cal_solutions.h5 "
+                             "and listed in the report); the same as --set allow_failed_stations=true")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output directory")
 
 
@@ -27,7 +30,8 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.calibration.di_calibrator import run_di_calibrator
     from lofar_hires.simulation.sky import calibrator_model_path
 
-    cfg = load_calibrator_config(args.config, args.overrides)
+    overrides = [*args.overrides, *(["allow_failed_stations=true"] if args.allow_failed_stations else [])]
+    cfg = load_calibrator_config(args.config, overrides)
     result = run_di_calibrator(args.ms, calibrator_model_path(args.skymodel), args.outdir, cfg,
                                overwrite=args.overwrite, keep_working_ms=args.keep_working_ms,
                                make_plots=not args.no_plots)
@@ -35,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"cal_solutions: {result.cal_solutions}")
     print(f"report:        {result.report}")
     print(f"plots:         {len(result.plots)} in {result.outdir / 'plots'}")
-    if report.get("flagged_stations"):
-        print(f"stations without solutions: {', '.join(report['flagged_stations'])}")
+    if report.get("failed_stations"):
+        print(f"failed stations (flagged): {', '.join(report['failed_stations'])}")
+    if report.get("flagged_by_request"):
+        print(f"stations flagged on request: {', '.join(report['flagged_by_request'])}")
     return 0

@@ -53,7 +53,8 @@ def check_solve(path: Path, effect: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lofar_hires.calibration import di_calibrator as dc
+    from lofar_hires.calibration import effects as dc
+    from lofar_hires.errors import QualityError
     from lofar_hires.io.atomic import atomic_output
 
     cfg = calibrator_config(args)
@@ -65,4 +66,9 @@ def run(args: argparse.Namespace) -> int:
     with atomic_output(args.output, args.overwrite) as tmp:
         summary = step(args.solve_h5, tmp, cfg, prov)
     print(json.dumps({"output": str(args.output), args.effect: summary}, indent=2))
+    failed = summary.get("failed", {})
+    if failed and not cfg.allow_failed_stations:
+        raise QualityError(f"{len(failed)} station(s) failed and are flagged in {args.output}: "
+                           + "; ".join(f"{name} ({reason})" for name, reason in failed.items())
+                           + "; --set allow_failed_stations=true accepts the solutions without them")
     return 0

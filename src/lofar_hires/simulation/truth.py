@@ -21,7 +21,7 @@ def truth_soltabs(times: np.ndarray, stations: StationLayout, truth: dict) -> li
     freqs = truth["freqs_hz"]
     pol = np.array(["XX", "YY"])
     axes_ta = {"time": times, "ant": ant}
-    return [
+    tabs = [
         Soltab("clock", "clock", dict(axes_ta), truth["clock_s"],
                attrs={"unit": "s", "meaning": "station clock delay"}),
         Soltab("tec", "tec", dict(axes_ta), truth["tec_tecu"],
@@ -40,6 +40,8 @@ def truth_soltabs(times: np.ndarray, stations: StationLayout, truth: dict) -> li
         Soltab("scintillation", "amplitude", dict(axes_ta), truth["scintillation"],
                attrs={"unit": "", "meaning": "amplitude scintillation"}),
     ]
+    # A sky without components has no direction to hold a screen value for.
+    return [t for t in tabs if not (t.name == "tecscreen" and len(truth["patch_names"]) == 0)]
 
 
 def truth_summary(config: SimulationConfig, plan: ObservationPlan, stations: StationLayout,
