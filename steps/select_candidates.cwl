@@ -11,7 +11,7 @@ doc: |
   Jong et al. 2024), optionally within a distance of a field centre and at most
   max_candidates of them, and writes the calibrator table (category candidate)
   with its provenance. Each candidate also gets a one-row table in
-  `candidates_split/`, returned as `candidates` for a scatter over the phasediff
+  `candidates_split/` (named after the candidate in a safe file-name form), returned as `candidates` for a scatter over the phasediff
   scoring step. The inputs are not modified.
 
 baseCommand: [lofar-hires, select, candidates]

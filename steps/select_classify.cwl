@@ -4,8 +4,9 @@ class: CommandLineTool
 label: Classify scored calibrators
 doc: |
   Runs `lofar-hires select classify`: gathers scored tables, applies manual
-  removals and additions, classifies by phasediff score (main below 2.0 rad,
-  weak below 2.6 rad, rejected above), keeps only the lower score of
+  removals and additions, rejects scores that are not below their noise level
+  (the noise_threshold_rad column of select score), classifies by phasediff
+  score (main below 2.0 rad, weak below 2.6 rad, rejected above), keeps only the lower score of
   neighbours closer than 0.15 deg (main) or 0.2 deg (weak), and computes the
   solution-interval metric (de Jong et al. 2025, section 6.3.1, eq. 6.2). The
   inputs are not modified.

@@ -10,9 +10,13 @@ doc: |
   solution interval against a point source on baselines longer than 20,000
   lambda. The score sigma_c is the circular standard deviation of the
   frequency-differenced RR-LL phases over the most distant international
-  stations (de Jong et al. 2025, section 6.3.1). Writes the scored table, its
-  details (settings, per-station scores) and provenance. The input measurement
-  sets are read only.
+  stations (de Jong et al. 2025, section 6.3.1). With each score come its
+  noise level for the same samples (n_values, the median noise score and the
+  noise score at score.false_alarm); data that give too few values for a main
+  calibrator to be told from noise are refused before any DP3 run. Candidate
+  names become file names only in a safe form. Writes the scored table, its
+  details (settings, per-station scores, noise simulation) and provenance. The
+  input measurement sets are read only.
 
 baseCommand: [lofar-hires, select, score]
 
@@ -110,7 +114,7 @@ stderr: select_score.stderr.log
 outputs:
   scores:
     label: Scored table
-    doc: The candidate table with score_rad and score_stations filled in.
+    doc: The candidate table with score_rad, score_stations and the noise level (n_values, noise_median_rad, noise_threshold_rad, false_alarm) filled in.
     type: File
     outputBinding:
       glob: "$(inputs.output_name ? inputs.output_name : inputs.candidates.nameroot + '.scored.csv')"

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ALL_CORRUPTIONS_OFF
+from conftest import ALL_CORRUPTIONS_OFF, tree_sha256
 from lofar_hires.cli import main
 from lofar_hires.io.ms import read_ms_info
 from lofar_hires.io.regions import read_ds9_polygons
@@ -187,3 +187,111 @@ def test_existing_output_needs_overwrite(table, tmp_path, capsys):
     assert (out / "earlier.txt").read_text() == "earlier product\n"
     assert main([*args, "--overwrite"]) == 0
     assert not (out / "earlier.txt").exists() and (out / "facets.reg").is_file()
+
+
+# ---------------------------------------------------------------------------- names and every bad input
+
+
+def listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def test_hostile_names_stay_labels_and_write_nothing_outside(tmp_path):
+    long_name = "J" + "1234567890" * 30
+    rows = [("../x", 242.95, 55.30, 0.9, "main"), ("/abs", 242.30, 55.10, 1.4, "main"),
+            (long_name, 243.10, 54.70, 1.8, "main"), ("a/b", 242.90, 55.35, 2.2, "weak")]
+    work = tmp_path / "work"
+    work.mkdir()
+    table = make_table(work / "cal.csv", rows)
+    before = listing(tmp_path)
+    assert main(["facets", str(table), "-o", str(work / "layout"), "--centre-deg", *map(str, CENTRE)]) == 0
+    assert sorted(set(listing(tmp_path)) - set(before)) == sorted(["work/layout"] + [f"work/layout/{p}" for p in (
+        "facets.csv", "facets.json", "facets.png", "facets.reg", "provenance.json")])
+    assert [r.name for r in read_ds9_polygons(work / "layout" / "facets.reg")] == ["../x", "/abs", long_name]
+    assert {r["name"]: r["weak_calibrators"] for r in read_csv(work / "layout" / "facets.csv")}["../x"] == "a/b"
+
+
+@pytest.fixture(scope="module")
+def bad_ms(simulated, tmp_path_factory) -> dict[str, Path]:
+    """A zero-row and an all-flagged copy of a tiny MS."""
+    import shutil
+
+    from casacore.tables import table, taql
+
+    sim = simulated("facets_cli", preset="tiny", overrides=ALL_CORRUPTIONS_OFF + ("calibrator.enabled=false",))
+    root = tmp_path_factory.mktemp("facets_bad_ms")
+    zero, flagged = root / "zero_rows.MS", root / "all_flagged.MS"
+    taql(f"select from {sim.targets()[0].ms} where ANTENNA1 < 0 giving {zero} as plain")
+    shutil.copytree(sim.targets()[0].ms, flagged)
+    with table(str(flagged), readonly=False, ack=False) as t:
+        t.putcol("FLAG", np.ones_like(t.getcol("FLAG")))
+    return {"zero": zero, "flagged": flagged}
+
+
+#: Bad calibrator tables: content and message.
+BAD_TABLES = {
+    "empty": ("", "no header with the column(s) name, ra_deg, dec_deg"),
+    "garbage": (bytes(range(256)) * 8, "is not a calibrator table (not UTF-8 text)"),
+    "wrong_columns": ("source,ra,dec\na,1,2\n", "no header with the column(s) name, ra_deg, dec_deg"),
+    "ra_text": ("name,ra_deg,dec_deg,category\na,16h11m,55.0,main\n", "ra_deg/dec_deg are not numbers"),
+    "ra_out_of_range": ("name,ra_deg,dec_deg,category\na,400.0,55.0,main\n", "ra_deg 400.0 is outside [0, 360)"),
+    "header_only": ("name,ra_deg,dec_deg,category\n", "has no calibrator of category main"),
+    "nul_name": ("name,ra_deg,dec_deg,category\na\x00b,242.8,55.0,main\n", "control characters"),
+}
+
+
+
+def run_bad(args: list[str], inputs: list[Path], out: Path, message: str, capsys) -> None:
+    sums = {p: tree_sha256(p) for p in inputs}
+    assert main(args) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "ERROR" in line]
+    assert len(err) == 1 and message in err[0], err
+    assert {p: tree_sha256(p) for p in inputs} == sums
+    assert not out.exists() and not [p for p in out.parent.iterdir() if ".partial-" in p.name]
+
+
+@pytest.mark.parametrize("kind", list(BAD_TABLES))
+def test_bad_tables(tmp_path, capsys, kind):
+    content, message = BAD_TABLES[kind]
+    table = tmp_path / "t.csv"
+    table.write_bytes(content) if isinstance(content, bytes) else table.write_text(content)
+    out = tmp_path / "layout"
+    run_bad(["facets", str(table), "-o", str(out), "--centre-deg", *map(str, CENTRE)], [table], out, message, capsys)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("zero", "has no rows (no data to work on)"),
+    ("flagged", "all data are flagged (nothing to work on)"),
+    ("not_an_ms", "is not a measurement set"),
+])
+def test_bad_measurement_sets(table, bad_ms, tmp_path, capsys, kind, message):
+    empty_dir = tmp_path / "not.MS"
+    empty_dir.mkdir()
+    ms = {"zero": bad_ms["zero"], "flagged": bad_ms["flagged"], "not_an_ms": empty_dir}[kind]
+    out = tmp_path / "layout"
+    run_bad(["facets", str(table), "-o", str(out), "--ms", str(ms)], [table, ms], out, message, capsys)
+
+
+@pytest.mark.parametrize("centre, message", [
+    (("400", "55"), "--centre-deg 400.0 55.0 is not a sky position in degrees (RA must be in [0, 360)"),
+    (("-117.25", "55"), "RA must be in [0, 360)"),
+    (("nan", "55"), "is not a sky position"),
+], ids=["ra_400", "ra_negative", "nan"])
+def test_centre_in_wrong_units(table, tmp_path, capsys, centre, message):
+    out = tmp_path / "layout"
+    run_bad(["facets", str(table), "-o", str(out), "--centre-deg", *centre], [table], out, message, capsys)
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("unwritable", "not writable"),
+    ("parent_is_a_file", "cannot create output directory"),
+])
+def test_unwritable_output(table, tmp_path, capsys, kind, message):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file\n")
+    out = {"unwritable": Path("/proc/lofar_hires_facets"), "parent_is_a_file": blocker / "sub" / "layout"}[kind]
+    sums = tree_sha256(table)
+    assert main(["facets", str(table), "-o", str(out), "--centre-deg", *map(str, CENTRE)]) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if "ERROR" in line]
+    assert len(err) == 1 and message in err[0], err
+    assert tree_sha256(table) == sums and sorted(p.name for p in tmp_path.iterdir()) == ["blocker", "calibrators.csv"]

@@ -15,6 +15,7 @@ import pytest
 
 from lofar_hires.cli import main
 from lofar_hires.cli.select_candidates import provenance_path, pybdsf_workdir
+from lofar_hires.io.names import safe_name
 from lofar_hires.provenance import sha256_file
 from lofar_hires.selection.candidates import CandidateSettings, candidates_from_skymodel
 from lofar_hires.selection.table import read_table
@@ -161,7 +162,7 @@ def test_image_runs_pybdsf_quietly(tmp_path, capsys):
      "no candidate left: the minimum peak flux 10 Jy removed all 4 source(s) (brightest peak brightness 5 Jy)"),
     (["--skymodel", "{sky}", "--max-distance-deg", "1"], "centre_deg and max_distance_deg go together"),
     (["--catalogue", "{tmp}/bad.csv"], "no RA/Dec columns"),
-    (["--image", "{tmp}/bad.csv"], "is not a FITS file"),
+    (["--image", "{tmp}/bad.csv"], "is not a readable FITS image"),
     (["--skymodel", "{sky}", "--split-dir", "{tmp}/cands.csv"], "collides with another output"),
 ], ids=["missing", "nothing-left", "centre", "no-radec", "not-fits", "split-collides"])
 def test_errors_exit_2_with_one_line(skymodel, tmp_path, capsys, args, message):
@@ -182,3 +183,103 @@ def test_usage_errors_exit_2(skymodel, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "one of the arguments --skymodel --catalogue --image is required" in err
     assert "not allowed with argument" in err and "invalid choice: 'uJy'" in err
+
+
+# ------------------------------------------------------------------------------------ names and bad input
+
+
+def listing(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+
+
+def write_catalogue(path: Path, names: list[str]) -> Path:
+    rows = "".join(f"{name},{242.5 + 0.01 * i},55.0,{1.0 - 0.01 * i}\n" for i, name in enumerate(names))
+    path.write_text("name,ra_deg,dec_deg,peak_flux_jy\n" + rows)
+    return path
+
+
+def test_hostile_names_become_safe_split_file_names(tmp_path, capsys):
+    long_name = "J" + "1234567890" * 30
+    work = tmp_path / "work"
+    work.mkdir()
+    cat = write_catalogue(work / "cat.csv", ["../x", "/abs", "a/b", long_name, "a\x00c", ".."])
+    before = listing(tmp_path)
+    assert select("--catalogue", str(cat), "-o", str(work / "c.csv"), "--split-dir", str(work / "split")) == 0
+    new = sorted(set(listing(tmp_path)) - set(before))
+    assert all(p.startswith("work/") for p in new), new
+    rows = read_table(work / "c.csv")
+    # Table names: separators and control characters become _; ".." has no usable name and gets a rank name.
+    assert [r.name for r in rows] == [".._x", "_abs", "a_b", long_name, "a_c", "cand005"]
+    files = sorted(p.name for p in (work / "split").iterdir())
+    assert files == sorted(["x.csv", "abs.csv", "a_b.csv", f"{safe_name(long_name)}.csv", "a_c.csv", "cand005.csv"])
+    assert all(len(f) <= 84 for f in files)
+    assert read_table(work / "split" / "x.csv")[0].name == ".._x"  # the row keeps its name
+
+
+@pytest.mark.parametrize("names, message", [
+    (["x", "../x"], "candidate names 'x' and '.._x' both become the file name 'x'"),
+    (["Cal", "cal"], "candidate names 'Cal' and 'cal' both become the file name 'cal'"),
+], ids=["dotdot", "case"])
+def test_split_names_that_collide_are_refused_before_anything_is_written(tmp_path, capsys, names, message):
+    cat = write_catalogue(tmp_path / "cat.csv", names)
+    before = listing(tmp_path)
+    assert select("--catalogue", str(cat), "-o", str(tmp_path / "c.csv"), "--split-dir", str(tmp_path / "s")) == 2
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and message in errors[0], errors
+    assert listing(tmp_path) == before
+
+
+#: (input option, file content, message) for every class of bad input.
+BAD_INPUTS = {
+    "missing_skymodel": ("--skymodel", None, "does not exist"),
+    "empty_skymodel": ("--skymodel", "", "has no FORMAT line and no components"),
+    "garbage_skymodel": ("--skymodel", bytes(range(256)) * 8, "not a makesourcedb text file"),
+    "missing_catalogue": ("--catalogue", None, "does not exist"),
+    "empty_catalogue": ("--catalogue", "", "is empty (expected a header row)"),
+    "garbage_catalogue": ("--catalogue", bytes(range(256)) * 8, "is not a CSV text file (not UTF-8 text)"),
+    "wrong_columns": ("--catalogue", "a,b,c\n1,2,3\n", "no RA/Dec columns"),
+    "ra_text": ("--catalogue", "name,RA,DEC,Peak_flux\nx,abc,55,1\n", "column RA: cannot parse right ascension 'abc'"),
+    "ra_out_of_range": ("--catalogue", "name,RA,DEC,Peak_flux\nx,400,55,1\n",
+                        "400 is not a valid right ascension (-360 to 360 deg)"),
+    "dec_out_of_range": ("--catalogue", "name,RA,DEC,Peak_flux\nx,242,95,1\n", "95 is not a valid declination"),
+    "flux_text": ("--catalogue", "name,RA,DEC,Peak_flux\nx,242,55,bright\n", "'bright' is not a number"),
+    "no_rows": ("--catalogue", "name,RA,DEC,Peak_flux\n", "lists no sources"),
+    "garbage_image": ("--image", bytes(range(256)) * 8, "is not a readable FITS image"),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_INPUTS))
+def test_bad_input_classes(tmp_path, capsys, kind):
+    option, content, message = BAD_INPUTS[kind]
+    source = tmp_path / {"--skymodel": "in.skymodel", "--catalogue": "in.csv", "--image": "in.fits"}[option]
+    if isinstance(content, bytes):
+        source.write_bytes(content)
+    elif content is not None:
+        source.write_text(content)
+    before = sha256_file(source) if source.exists() else None
+    out = tmp_path / "out" / "cands.csv"
+    assert select(option, str(source), "-o", str(out), "--split-dir", str(tmp_path / "out" / "split")) == 2
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and message in errors[0], errors
+    assert (sha256_file(source) if source.exists() else None) == before
+    assert not out.exists() and not (tmp_path / "out" / "split").exists()
+    assert not [p for p in tmp_path.rglob("*") if ".partial-" in p.name or "_pybdsf" in p.name]
+
+
+@pytest.mark.parametrize("kind, message", [
+    ("unwritable", "not writable"),
+    ("parent_is_a_file", "cannot create output directory"),
+    ("exists", "already exists; pass --overwrite"),
+    ("is_input", "is an input"),
+])
+def test_bad_outputs(skymodel, tmp_path, capsys, kind, message):
+    exists = tmp_path / "exists.csv"
+    exists.write_text("an earlier product\n")
+    out = {"unwritable": Path("/proc/lofar_hires_cands.csv"), "parent_is_a_file": exists / "sub" / "c.csv",
+           "exists": exists, "is_input": skymodel}[kind]
+    before = {p: sha256_file(p) for p in (skymodel, exists)}
+    assert select("--skymodel", str(skymodel), "-o", str(out)) == 2
+    errors = error_lines(capsys.readouterr().err)
+    assert len(errors) == 1 and message in errors[0], errors
+    assert {p: sha256_file(p) for p in (skymodel, exists)} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exists.csv", "sky.skymodel"]

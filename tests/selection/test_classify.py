@@ -72,6 +72,46 @@ def test_threshold_reasons():
     assert category_by_score(2.7, CFG)[1] == "sigma_c 2.70 >= 2.6 rad"
 
 
+# ---------------------------------------------------------------------------------------------- significance
+
+
+def noisy(name: str, score: float, threshold: float, sep_deg: float = 0.0, n: int = 14, **kw) -> CalibratorRow:
+    return row(name, score, sep_deg, n_values=n, noise_median_rad=threshold + 0.8, noise_threshold_rad=threshold,
+               false_alarm=1e-3, **kw)
+
+
+def test_a_score_not_below_its_noise_level_is_rejected():
+    # The tiny preset's noise candidate: 1.39 rad from 14 values is no better than noise.
+    (out,) = classify([noisy("noise", 1.39, 0.89)], CFG)
+    assert out.category == "rejected"
+    assert out.reason == "not significant: sigma_c 1.39 >= noise level 0.89 at false-alarm 0.001 for 14 values"
+    assert out.solint_min == pytest.approx(solint_from_score(1.39), rel=1e-12)  # still computed from the score
+
+
+@pytest.mark.parametrize("score, threshold, category", [
+    (0.5, 0.89, "main"), (0.89, 0.89, "rejected"), (1.9, 2.48, "main"), (2.3, 2.48, "weak"), (2.5, 2.48, "rejected"),
+    (2.55, 2.7, "weak"), (2.65, 2.7, "rejected"), (1.95, 1.9, "rejected")],
+    ids=["main", "at_threshold", "main_select", "weak_select", "weak_range_noise", "weak_low_n_high_threshold",
+         "above_weak", "main_range_noise"])
+def test_significance_then_thresholds(score, threshold, category):
+    (out,) = classify([noisy("a", score, threshold)], CFG)
+    assert out.category == category
+
+
+def test_insignificant_rows_prune_nothing():
+    # A noise-level row 0.05 deg from a significant one neither prunes it nor is pruned: it is rejected.
+    out = by_name(classify([noisy("good", 1.0, 2.4, n=1000), noisy("bad", 0.9, 0.85, 0.05)], CFG))
+    assert (out["good"].category, out["bad"].category) == ("main", "rejected")
+    assert out["bad"].reason.startswith("not significant")
+
+
+def test_rows_without_noise_level_are_classified_by_threshold_with_a_warning(caplog):
+    with caplog.at_level("WARNING", logger="lofar_hires.selection.classify"):
+        out = by_name(classify([row("old", 1.2), noisy("new", 1.2, 2.4, 1.0)], CFG))
+    assert out["old"].category == out["new"].category == "main"
+    assert "1 scored candidate(s) have no noise level" in caplog.text and "old" in caplog.text
+
+
 def test_unscored_row_keeps_its_note():
     (out,) = classify([row("far", None, reason="not scored: 3.10 deg from the phase centre")], CFG)
     assert out.category == "rejected"
@@ -262,6 +302,9 @@ def full_rows() -> list[CalibratorRow]:
                       origin="manual", reason="main, pruned: 0.100 deg from A (sigma_c 0.50) < 0.15 deg",
                       score_rad=0.9, score_stations=("IE613HBA",)),
         CalibratorRow("c", 0.0, -90.0),
+        CalibratorRow("d", 10.0, 20.0, score_rad=2.5, n_values=3224, noise_median_rad=2.906, noise_threshold_rad=2.479,
+                      false_alarm=1e-3, category="rejected", reason="not significant: sigma_c 2.50 >= noise level "
+                      "2.48 at false-alarm 0.001 for 3224 values"),
     ]
 
 
@@ -284,10 +327,22 @@ def test_table_round_trip(tmp_path: Path):
     assert read_table(path)[2] == rows[2]  # defaults come back exactly
 
 
+def test_table_without_the_noise_columns_still_reads(tmp_path: Path):
+    # A table written before the significance test: the noise columns are absent.
+    old = ["name", "ra_deg", "dec_deg", "peak_flux_jy", "total_flux_jy", "origin", "score_rad", "score_stations",
+           "category", "reason", "solint_min"]
+    path = tmp_path / "old.csv"
+    path.write_text(",".join(old) + "\na,10.0,20.0,,,catalogue,1.5,UK608HBA,main,sigma_c 1.50 < 2 rad,6.5\n")
+    (back,) = read_table(path)
+    assert (back.score_rad, back.n_values, back.noise_threshold_rad, back.false_alarm) == (1.5, None, None, None)
+    assert COLUMNS[:len(old)] == tuple(old)  # new columns come last: hand-made tables keep their meaning
+
+
 def test_table_skips_comments_and_blank_lines(tmp_path: Path):
     path = write_table(tmp_path / "cal.csv", full_rows())
     lines = path.read_text().splitlines()
-    edited = ["# edited by hand", "", lines[0], "   # a comment", lines[1], "", "", lines[2], "#", lines[3], ""]
+    edited = ["# edited by hand", "", lines[0], "   # a comment", lines[1], "", "", lines[2], "#", lines[3], "",
+              lines[4]]
     path.write_text("\n".join(edited) + "\n")
     assert_rows_equal(read_table(path), full_rows())
 
@@ -307,8 +362,16 @@ def write_csv(path: Path, body: list[str]) -> Path:
         ("bad,242.0,95.0,,,,,,,,", "dec_deg 95.0 is outside"),
         ("bad,242.0,55.0,,,,,,great,,", "unknown category 'great'"),
         ("bad,242.0,55.0,,,elsewhere,,,,,", "unknown origin 'elsewhere'"),
+        ("bad,242.0,55.0,,,,1.0,,,,,12.5,,,", "n_values '12.5' is not a whole number"),
+        ("bad,242.0,55.0,,,,1.0,,,,,-3,,,", "n_values -3 is negative"),
+        ("bad,242.0,55.0,,,,1.0,,,,,14,2.0,1.0,5", "false_alarm 5.0 is not a probability"),
+        ("bad,242.0,55.0,,,,1.0,,,,,14,2.0,x,0.001", "noise_threshold_rad 'x' is not a number"),
+        ("b\x00d,242.0,55.0,,,,,,,,", "control characters"),
+        ("b{d},242.0,55.0,,,,,,,,", "braces"),
+        ("b\x7fd,242.0,55.0,,,,,,,,", "control characters"),
     ],
-    ids=["ra_text", "flux_text", "nan_score", "ra_range", "dec_range", "category", "origin"],
+    ids=["ra_text", "flux_text", "nan_score", "ra_range", "dec_range", "category", "origin", "n_values_float",
+         "n_values_negative", "false_alarm", "threshold_text", "nul_name", "brace_name", "del_name"],
 )
 def test_table_errors_name_the_line(tmp_path: Path, bad, match):
     good = "ok,242.0,55.0,,,,,,,,"
@@ -337,5 +400,13 @@ def test_table_missing_file_or_header(tmp_path: Path):
     with pytest.raises(MissingInputError):
         read_table(tmp_path / "nothing.csv")
     (tmp_path / "x.csv").write_text("ra_deg,dec_deg\n1,2\n")
-    with pytest.raises(InputError, match="no header with a 'name' column"):
+    with pytest.raises(InputError, match=r"no header with the column\(s\) name\)$"):
         read_table(tmp_path / "x.csv")
+    (tmp_path / "y.csv").write_text("")
+    with pytest.raises(InputError, match=r"no header with the column\(s\) name, ra_deg, dec_deg"):
+        read_table(tmp_path / "y.csv")
+    (tmp_path / "z.csv").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(InputError, match="not UTF-8 text"):
+        read_table(tmp_path / "z.csv")
+    with pytest.raises(InputError, match="is not a file"):
+        read_table(tmp_path)

@@ -18,7 +18,7 @@ from lofar_hires.errors import InputError
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.runners.dp3 import Dp3Run, build_parset
 from lofar_hires.selection.config import load_selection_config
-from lofar_hires.selection.score import plan_score, prepare_steps, solve_step
+from lofar_hires.selection.score import plan_score, prepare_steps, require_enough_values, solve_step
 
 CORE = ("CS001HBA0", "CS001HBA1", "CS002HBA0", "CS002HBA1")
 REMOTE = ("RS106HBA", "RS205HBA")
@@ -245,3 +245,39 @@ def test_solve_step_options():
 def test_solve_step_default_baseline_cut():
     step = solve_step(Path("a.h5"), Path("a.skymodel"), 10, score_cfg())
     assert "solve.uvlambdamin=20000.0" in parset_lines([step])
+
+
+# ----------------------------------------------------------------------------------- how many values
+
+
+def test_the_plan_counts_the_phase_values():
+    plan = plan_score(ms_info(), score_cfg())  # 100 x 8 s, 20 channels, six distant stations
+    assert (plan.n_intervals, plan.solint_slots, plan.interval_s) == (2, 9, 9 * 64.0)  # 13 slots of 64 s
+    assert (plan.n_channel_pairs, plan.n_values) == (9, 2 * 9 * 6)
+    assert plan.describe_values() == "2 solution intervals of 9.6 min x 9 channel pairs x 6 score stations"
+    three = plan_score(ms_info(), score_cfg(), n_subbands=3)  # subbands concatenated in frequency
+    assert (three.n_channel_pairs, three.n_values) == (29, 2 * 29 * 6)
+
+
+def test_too_few_values_is_refused_with_the_minimum_in_user_terms():
+    plan = plan_score(ms_info(), score_cfg("score.stations=UK608HBA"))
+    with pytest.raises(InputError) as info:
+        require_enough_values(plan, score_cfg())
+    assert str(info.value) == (
+        "the phasediff score needs at least 376 phase values to tell a main calibrator (sigma_c < 2 rad) from noise "
+        "at false-alarm probability 0.001 (now 18: 2 solution intervals of 9.6 min x 9 channel pairs x 1 score "
+        "station); use longer data, more channels (score.freq_resolution_hz) or more stations (score.stations), or a "
+        "shorter score.solint_min")
+
+
+def test_the_minimum_follows_the_main_threshold_and_the_false_alarm_probability():
+    long = ms_info(integration_s=8.0, n_chan=64, chan_width_hz=195312.5)
+    long = MsInfo(**{**long.__dict__, "times_mjd_s": 4.9e9 + 8.0 * np.arange(900)})  # 2 h: 13 intervals
+    plan = plan_score(long, score_cfg())
+    assert plan.n_values == 13 * 31 * 6 == 2418
+    assert require_enough_values(plan, score_cfg()) == 376
+    assert require_enough_values(plan, score_cfg(), main_max_rad=2.3) == 1369
+    with pytest.raises(InputError, match=r"needs at least 3578 phase values .* \(sigma_c < 2.5 rad\)"):
+        require_enough_values(plan, score_cfg(), main_max_rad=2.5)
+    with pytest.raises(InputError, match="needs at least 2738 .* at false-alarm probability 1e-06 .now 2418"):
+        require_enough_values(plan, score_cfg("score.false_alarm=1e-6"), main_max_rad=2.3)

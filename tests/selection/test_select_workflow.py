@@ -31,7 +31,7 @@ from lofar_hires.cli import main
 from lofar_hires.io.regions import read_ds9_polygons
 from lofar_hires.io.skymodel import read_makesourcedb
 from lofar_hires.selection.facets import sky_polygon_contains
-from lofar_hires.selection.table import read_table
+from lofar_hires.selection.table import CalibratorRow, read_table, write_table
 from lofar_hires.simulation.simulate import run_simulation
 
 pytestmark = pytest.mark.slow
@@ -120,6 +120,13 @@ def test_every_setting_and_the_station_set_are_recorded(run):
                                   "IE613HBA", "LV614HBA"]
     assert result["reference"] == "ST001"
     assert result["n_solution_intervals"] == 13 and result["n_channels"] == 32
+    # The noise level of the score: 13 intervals x 31 channel pairs x 8 stations.
+    assert details["plan"]["n_values"] == result["n_values"] == 3224 and details["plan"]["min_values"] == 376
+    assert result["noise_median_rad"] == pytest.approx(2.906, abs=0.02)
+    assert result["noise_threshold_rad"] == pytest.approx(2.479, abs=0.01)
+    for row in run["rows"].values():
+        assert (row.n_values, row.false_alarm) == (3224, 1e-3)
+        assert row.noise_threshold_rad == pytest.approx(2.479, abs=0.01)
 
 
 def test_facets_hold_one_main_calibrator_each_and_every_source_once(run):
@@ -146,3 +153,14 @@ def test_the_papers_pruning_distances_keep_the_best_of_neighbours(run, tmp_path)
     assert [n for n, r in rows.items() if r.category == "main"] == ["c1000"]
     for name in DETECTED[1:]:
         assert rows[name].category == "pruned" and "from c1000" in rows[name].reason
+
+
+def test_positions_without_a_source_are_not_main_calibrators(run, tmp_path):
+    """A position without a source 0.3 deg from the cluster scores like noise: not significant, not main."""
+    table = write_table(tmp_path / "empty.csv", [CalibratorRow("empty_n", 242.75, 55.3)])
+    out, sel = tmp_path / "scores.csv", tmp_path / "sel.csv"
+    assert main(["select", "score", str(run["ms"]), "--candidates", str(table), "-o", str(out)]) == 0
+    assert main(["select", "classify", str(out), "-o", str(sel)]) == 0
+    for row in read_table(sel):
+        assert row.n_values == 3224 and row.category == "rejected", row
+        assert row.reason.startswith("not significant") and row.score_rad >= row.noise_threshold_rad

@@ -91,9 +91,10 @@ def field_centre(args: argparse.Namespace, ms_info: MsInfo | None) -> tuple[floa
     if ms_info is not None:
         return math.degrees(ms_info.phase_centre_rad[0]) % 360.0, math.degrees(ms_info.phase_centre_rad[1])
     ra, dec = args.centre_deg
-    if not (math.isfinite(ra) and math.isfinite(dec) and -90.0 <= dec <= 90.0):
-        raise InputError(f"--centre-deg {ra} {dec} is not a sky position (Dec must be in [-90, 90])")
-    return ra % 360.0, dec
+    if not (math.isfinite(ra) and math.isfinite(dec) and 0.0 <= ra < 360.0 and -90.0 <= dec <= 90.0):
+        raise InputError(f"--centre-deg {ra} {dec} is not a sky position in degrees (RA must be in [0, 360), "
+                         "Dec in [-90, 90])")
+    return ra, dec
 
 
 def data_resolution(args: argparse.Namespace, ms_info: MsInfo | None) -> DataResolution | None:
@@ -211,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.cli.dical import check_new_output
     from lofar_hires.errors import InputError
     from lofar_hires.io.atomic import atomic_output
-    from lofar_hires.io.ms import read_ms_info
+    from lofar_hires.io.ms import read_ms_info, require_ms
     from lofar_hires.io.skymodel import read_makesourcedb
     from lofar_hires.provenance import Provenance
     from lofar_hires.selection.facets import ClipRegion, annotate_facets, make_facets
@@ -227,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     if not main_rows:
         raise InputError(f"{args.table} has no calibrator of category main; the facets need at least one "
                          f"(classify the candidates first, or set a row's category to main)")
-    ms_info = read_ms_info(args.ms) if args.ms is not None else None
+    ms_info = read_ms_info(require_ms(args.ms)) if args.ms is not None else None
     centre = field_centre(args, ms_info)
     clip = ClipRegion("circle", args.circle_deg) if args.circle_deg is not None else ClipRegion("box", args.box_deg)
     data = data_resolution(args, ms_info)

@@ -4,7 +4,9 @@ Reads a makesourcedb sky model, a source table (CSV or FITS, e.g. a LoTSS catalo
 or an image (sources found with PyBDSF), keeps the sources bright enough to be
 scored, and writes the calibrator table (category ``candidate``) with its
 provenance next to it as ``<table stem>.provenance.json``. With ``--split-dir``,
-each candidate also gets a one-row table ``<dir>/<name>.csv`` for a CWL scatter.
+each candidate also gets a one-row table ``<dir>/<name>.csv`` for a CWL scatter (the
+name made safe as a file name by :func:`lofar_hires.io.names.safe_names`; names that
+collide after conversion are refused before anything is written).
 An image's PyBDSF source list and log are kept in ``<table stem>_pybdsf/``.
 """
 
@@ -118,20 +120,30 @@ def run(args: argparse.Namespace) -> int:
     prov = Provenance(task="select candidates", parameters=json.loads(json.dumps(parameters, default=str)))
     prov.add_input(source)
 
-    if kind == "skymodel":
-        rows = cd.candidates_from_skymodel(source, settings, args.resolution_arcsec, args.freq_hz)
-    elif kind == "catalogue":
-        rows = cd.candidates_from_table(source, settings, flux_unit=args.flux_unit)
-    else:
-        remove_path(workdir)  # a work directory of an earlier run (checked above)
-        rows = cd.candidates_from_image(source, workdir, settings, args.pybdsf_thresh_isl, args.pybdsf_thresh_pix,
-                                        provenance=prov)
-
-    write_table(args.output, rows, overwrite=args.overwrite)
-    if args.split_dir is not None:
-        cd.write_split_tables(rows, args.split_dir, overwrite=args.overwrite)
-        log.info("wrote %d single-candidate table(s) in %s", len(rows), args.split_dir)
-    prov.write(provenance_path(args.output))
+    written: list[Path] = []  # products of this run, removed again if it fails: no partial product
+    try:
+        if kind == "skymodel":
+            rows = cd.candidates_from_skymodel(source, settings, args.resolution_arcsec, args.freq_hz)
+        elif kind == "catalogue":
+            rows = cd.candidates_from_table(source, settings, flux_unit=args.flux_unit)
+        else:
+            remove_path(workdir)  # a work directory of an earlier run (checked above)
+            written.append(workdir)
+            rows = cd.candidates_from_image(source, workdir, settings, args.pybdsf_thresh_isl,
+                                            args.pybdsf_thresh_pix, provenance=prov)
+        if args.split_dir is not None:
+            cd.split_table_names(rows)  # names that cannot be file names are refused before anything is written
+        write_table(args.output, rows, overwrite=args.overwrite)
+        written.append(args.output)
+        if args.split_dir is not None:
+            cd.write_split_tables(rows, args.split_dir, overwrite=args.overwrite)
+            written.append(args.split_dir)
+            log.info("wrote %d single-candidate table(s) in %s", len(rows), args.split_dir)
+        prov.write(provenance_path(args.output))
+    except BaseException:
+        for path in written:
+            remove_path(Path(path))
+        raise
 
     peaks = [r.peak_flux_jy for r in rows if r.peak_flux_jy is not None]
     totals = [r.total_flux_jy for r in rows if r.total_flux_jy is not None]

@@ -42,6 +42,7 @@ import numpy as np
 
 from lofar_hires.errors import InputError, LofarHiresWarning, MissingInputError, ToolError
 from lofar_hires.io.atomic import atomic_output
+from lofar_hires.io.names import inside, safe_names
 from lofar_hires.io.skymodel import SkyModel, parse_dec, parse_ra, read_makesourcedb
 from lofar_hires.provenance import Provenance, ToolRun, utc_now
 from lofar_hires.selection import sky
@@ -73,8 +74,9 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
 #: File name endings of the table formats.
 CSV_SUFFIXES = (".csv", ".txt")
 FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz")
-#: Characters a calibrator name may not contain (table separators, brackets, path separators).
-_BAD_NAME_CHARS = re.compile(r"[\s,;\[\]/\\]")
+#: Characters a calibrator name may not contain (table separators, brackets, braces, path separators, control
+#: characters, a leading # that would make its table row a comment).
+_BAD_NAME_CHARS = re.compile(r"[\s,;\[\]{}/\\\x00-\x1f\x7f]|^#")
 _UNIT_SCALE = {"jy": 1.0, "mjy": 1e-3, "ujy": 1e-6, "µjy": 1e-6, "μjy": 1e-6, "microjy": 1e-6}
 
 
@@ -284,14 +286,19 @@ def _format_of(path: Path) -> str:
 
 
 def _read_csv_columns(path: Path) -> tuple[dict[str, list[str]], dict[str, str]]:
-    with path.open(newline="") as fh:
-        lines = [line for line in fh if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if not header:
-        raise InputError(f"source table {path} is empty (expected a header row)")
-    header = [h.strip() for h in header]
-    rows = list(reader)
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            lines = [line for line in fh if line.strip() and not line.lstrip().startswith("#")]
+        reader = csv.reader(lines)
+        header = next(reader, None)
+        if not header:
+            raise InputError(f"source table {path} is empty (expected a header row)")
+        header = [h.strip() for h in header]
+        rows = list(reader)
+    except UnicodeDecodeError:
+        raise InputError(f"source table {path} is not a CSV text file (not UTF-8 text)") from None
+    except csv.Error as exc:
+        raise InputError(f"source table {path} is not a valid CSV file: {exc}") from None
     columns = {h: [(r[i].strip() if i < len(r) else "") for r in rows] for i, h in enumerate(header)}
     return columns, {}
 
@@ -463,14 +470,11 @@ def candidates_from_table(path: Path, settings: CandidateSettings = CandidateSet
 
 
 def _check_image_header(image: Path) -> None:
-    """PyBDSF needs a FITS image with its restoring beam in the header (its own message is obscure)."""
-    from astropy.io import fits
+    """PyBDSF needs a readable FITS image with finite pixels, coordinates and its restoring beam in the
+    header (its own messages are obscure); checked before it runs."""
+    from lofar_hires.imaging.measure import load_image
 
-    try:
-        header = fits.getheader(image)
-    except OSError as exc:
-        raise InputError(f"image {image} is not a FITS file: {exc}") from None
-    if not all(k in header for k in ("BMAJ", "BMIN")):
+    if load_image(image).beam_deg is None:
         raise InputError(f"image {image} has no restoring beam (BMAJ, BMIN) in its header; PyBDSF needs it")
 
 
@@ -710,11 +714,27 @@ def _reason(settings: CandidateSettings) -> str:
     return "pre-selected: " + " and ".join(parts) if parts else "pre-selected: all sources"
 
 
+def split_table_names(rows: Sequence[CalibratorRow]) -> dict[str, str]:
+    """File name of each candidate's single-row table, ``<safe name>.csv`` (:func:`lofar_hires.io.names.safe_names`).
+
+    Raises
+    ------
+    InputError
+        A name with no character usable in a file name, or two names that become the same file name.
+    """
+    return {name: f"{stem}.csv" for name, stem in safe_names([r.name for r in rows], what="candidate").items()}
+
+
 def write_split_tables(rows: Sequence[CalibratorRow], directory: Path, overwrite: bool = False) -> list[Path]:
-    """Write one single-row calibrator table per candidate, ``directory/<name>.csv`` (atomically, as a whole)."""
+    """Write one single-row calibrator table per candidate, ``directory/<safe name>.csv`` (atomically, as a whole).
+
+    The names are checked (:func:`split_table_names`) before anything is written, and every file is
+    checked to lie inside the directory.
+    """
     directory = Path(directory)
+    files = split_table_names(rows)
     with atomic_output(directory, overwrite) as tmp:
         tmp.mkdir()
         for row in rows:
-            write_table(tmp / f"{row.name}.csv", [row])
-    return [directory / f"{row.name}.csv" for row in rows]
+            write_table(inside(tmp, files[row.name]), [row])
+    return [directory / files[row.name] for row in rows]

@@ -1,14 +1,19 @@
 """Classification of scored candidates into main and weak calibrators (SPEC section 3).
 
 1. Manual removals (``removed``) and additions (kept whatever their score).
-2. By score: main below ``main_max_rad``, weak from there up to ``weak_max_rad``,
+2. Significance: a score that is not below its noise threshold (the score pure noise
+   stays below with the table's ``false_alarm`` probability for the same samples,
+   :mod:`lofar_hires.selection.noise`) is ``rejected`` as not significant, whatever its
+   value. A row without a noise level (a table written before the significance test,
+   or by hand) is classified by the thresholds alone, with a warning.
+3. By score: main below ``main_max_rad``, weak from there up to ``weak_max_rad``,
    rejected above (and candidates without a score).
-3. Neighbour pruning, best score first: a main calibrator within ``prune_main_deg``
+4. Neighbour pruning, best score first: a main calibrator within ``prune_main_deg``
    of an already kept main calibrator is pruned; then a weak calibrator within
    ``prune_weak_deg`` of any kept (main or weak) calibrator is pruned. So of a
    group of neighbours only the lowest score survives (de Jong et al. 2025,
    section 6.3.1).
-4. The solution-interval metric delta_t of every scored row.
+5. The solution-interval metric delta_t of every scored row.
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from lofar_hires.selection.sky import separation_deg
 from lofar_hires.selection.table import CalibratorRow, sort_rows
 
 log = logging.getLogger(__name__)
+
+
+def not_significant(row: CalibratorRow) -> str | None:
+    """Why a scored row is not significantly below its noise level, or None (significant, or no noise level)."""
+    if row.score_rad is None or row.noise_threshold_rad is None or row.score_rad < row.noise_threshold_rad:
+        return None
+    fa = "?" if row.false_alarm is None else f"{row.false_alarm:g}"
+    n = "?" if row.n_values is None else f"{row.n_values}"
+    return (f"not significant: sigma_c {row.score_rad:.2f} >= noise level {row.noise_threshold_rad:.2f} at "
+            f"false-alarm {fa} for {n} values")
 
 
 def category_by_score(score_rad: float | None, cfg: ClassifyConfig) -> tuple[str, str]:
@@ -93,6 +108,7 @@ def classify(rows: Sequence[CalibratorRow], cfg: ClassifyConfig, *, ref_solint_m
         if r.category not in ("main", "weak"):
             raise InputError(f"--add {r.name}: category must be main or weak, not {r.category}")
     out: list[CalibratorRow] = []
+    untested: list[str] = []
     for row in rows:
         if row.name in remove:
             out.append(row.with_(category="removed", reason="removed by hand"))
@@ -100,7 +116,17 @@ def classify(rows: Sequence[CalibratorRow], cfg: ClassifyConfig, *, ref_solint_m
         category, reason = category_by_score(row.score_rad, cfg)
         if row.score_rad is None and row.reason:
             reason = row.reason
+        why = not_significant(row)
+        if why is not None:
+            category, reason = "rejected", why
+        elif row.score_rad is not None and row.noise_threshold_rad is None:
+            untested.append(row.name)
         out.append(row.with_(category=category, reason=reason))
+    if untested:
+        log.warning("%d scored candidate(s) have no noise level in the table (scored before the significance test, "
+                    "or edited by hand), so their significance is not tested: %s; score them again with "
+                    "lofar-hires select score", len(untested), ", ".join(untested[:10]) +
+                    (" ..." if len(untested) > 10 else ""))
     out += [r.with_(origin="manual", reason=f"added by hand as {r.category}") for r in add]
     protected = set(range(len(out) - len(add), len(out)))
     main = [i for i, r in enumerate(out) if r.category == "main"]

@@ -32,6 +32,11 @@ class ScoreConfig:
     maxiter: int = option(100, help="DDECal iterations", min=1)
     tolerance: float = option(1e-5, help="DDECal tolerance", min=0.0)
     threads: int = option(2, help="DP3 threads", min=1, max=1024)
+    false_alarm: float = option(1e-3, help="false-alarm probability of the significance test: a candidate is "
+                                "classified only when its score is below the score that pure noise (for the "
+                                "same samples) stays below with this probability", min=1e-12, max=0.49)
+    noise_draws: int = option(4000, help="simulated pure-noise scores per layout of samples (median and "
+                              "effective number of values of the noise)", min=100, max=1_000_000)
 
 
 @dataclass(frozen=True)

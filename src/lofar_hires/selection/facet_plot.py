@@ -18,6 +18,15 @@ from lofar_hires.selection.facets import FacetLayout, radec_to_xyz, tangent_basi
 
 log = logging.getLogger(__name__)
 
+#: Longest facet label drawn (longer names are shortened with an ellipsis).
+MAX_LABEL_CHARS = 24
+
+
+def _label(name: str) -> str:
+    """A facet name as drawn: printable, at most :data:`MAX_LABEL_CHARS` characters."""
+    text = "".join(c if c.isprintable() else "?" for c in name)
+    return text if len(text) <= MAX_LABEL_CHARS else text[:MAX_LABEL_CHARS - 1] + "\u2026"
+
 
 def _offsets_deg(layout: FacetLayout, ra_deg: np.ndarray, dec_deg: np.ndarray) -> np.ndarray:
     basis = tangent_basis(layout.centre_ra_deg, layout.centre_dec_deg)
@@ -69,7 +78,7 @@ def plot_facet_layout(layout: FacetLayout, path: Path, *, main_scores_rad: Seque
     for facet, (x, y) in zip(layout.facets, cal_xy):
         poly = _offsets_deg(layout, facet.vertices_deg[:, 0], facet.vertices_deg[:, 1])
         ax.fill(poly[:, 0], poly[:, 1], facecolor="none", edgecolor="k", linewidth=1.0, zorder=1)
-        ax.annotate(facet.name, (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7, zorder=4)
+        ax.annotate(_label(facet.name), (x, y), xytext=(4, 4), textcoords="offset points", fontsize=7, zorder=4)
 
     def colours(scores: np.ndarray) -> list:
         return [cmap(norm(s)) if np.isfinite(s) else (0.6, 0.6, 0.6, 1.0) for s in scores]

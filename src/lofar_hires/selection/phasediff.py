@@ -11,8 +11,9 @@ baselines (de Jong et al. 2024, section 3.3.1; de Jong et al. 2025, section 6.3.
 The score sigma_c is the circular standard deviation ``sqrt(-2 ln R)`` (R the mean
 resultant length, Mardia 1972) of the R-L phase differences after differencing
 adjacent channels, which removes the slowly varying Faraday term, pooled over the
-chosen stations, solution intervals and channel pairs. A pure-noise phase has
-sigma_c of about 2.5-3 rad; a bright compact source tends to 0.
+chosen stations, solution intervals and channel pairs. A bright compact source tends
+to 0; pure noise scores about ``sqrt(ln N)`` for N pooled values, so a score is judged
+against the noise level for its own samples (:mod:`lofar_hires.selection.noise`).
 
 The solution-interval metric (eq. 6.2 of de Jong et al. 2025) turns sigma_c,
 measured with a ``ref_solint_min`` (10 min) solution interval, into the interval
@@ -60,12 +61,17 @@ def circular_std(angles_rad: np.ndarray, weights: np.ndarray | None = None, axis
         raise InputError("circular_std: weights must be non-negative")
     valid = np.isfinite(angles) & (w > 0)
     w = np.where(valid, w, 0.0)
-    phasor = np.where(valid, np.exp(1j * np.where(valid, angles, 0.0)), 0.0)
+    angles = np.where(valid, angles, 0.0)
     total = np.sum(w, axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"):
-        resultant = np.abs(np.sum(w * phasor, axis=axis)) / total
+        resultant = np.hypot(np.sum(w * np.cos(angles), axis=axis), np.sum(w * np.sin(angles), axis=axis)) / total
         result = np.sqrt(-2.0 * np.log(np.minimum(resultant, 1.0)))
     return np.where(total > 0, result, np.nan)
+
+
+def wrap_rad(angles_rad: np.ndarray) -> np.ndarray:
+    """Angles wrapped to (-pi, pi]."""
+    return math.pi - np.mod(math.pi - np.asarray(angles_rad, dtype=float), 2.0 * math.pi)
 
 
 def lin_to_circ_visibilities(data: np.ndarray) -> np.ndarray:
@@ -85,7 +91,9 @@ def phase_differences(phase_rad: np.ndarray, weight: np.ndarray,
     Parameters
     ----------
     phase_rad, weight
-        Diagonal phase solutions and weights with axes (time, freq, ant, pol); pol 0 is R (RR), 1 is L (LL).
+        Diagonal phase solutions and weights with axes (..., time, freq, ant, pol); pol 0 is R (RR),
+        1 is L (LL). Leading axes (e.g. Monte Carlo draws) are kept; the weights broadcast against
+        the phases.
     reference
         Index of the reference station on the ``ant`` axis, or ``None`` for no referencing.
 
@@ -94,14 +102,38 @@ def phase_differences(phase_rad: np.ndarray, weight: np.ndarray,
     (diff_rad, weight)
         Wrapped to (-pi, pi]; the weight is zero where either polarisation (or the reference) is flagged.
     """
-    if phase_rad.ndim != 4 or phase_rad.shape[-1] != 2:
+    phase_rad, weight = np.asarray(phase_rad), np.asarray(weight)
+    if phase_rad.ndim < 4 or phase_rad.shape[-1] != 2 or weight.shape[-1] != 2:
         raise InputError(f"phasediff: expected phases with axes (time, freq, ant, pol=2), got shape {phase_rad.shape}")
     diff = phase_rad[..., 0] - phase_rad[..., 1]
     w = np.minimum(weight[..., 0], weight[..., 1])
     if reference is not None:
-        diff = diff - diff[:, :, reference:reference + 1]
-        w = np.minimum(w, w[:, :, reference:reference + 1])
-    return np.angle(np.exp(1j * diff)), w
+        diff = diff - diff[..., reference:reference + 1]
+        w = np.minimum(w, w[..., reference:reference + 1])
+    return wrap_rad(diff), w
+
+
+def channel_differences(diff_rad: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Differences of adjacent channels of R-L phases (..., time, freq, ant) and their weights.
+
+    The weight of a difference is the smaller weight of its two channels, so a flagged channel
+    removes both differences it takes part in.
+    """
+    if diff_rad.shape[-2] < 2:
+        raise InputError("phasediff: at least two channels (solution cells in frequency) are needed to "
+                         "difference adjacent channels; average less in frequency")
+    weight = np.broadcast_to(weight, diff_rad.shape)
+    return np.diff(diff_rad, axis=-2), np.minimum(weight[..., 1:, :], weight[..., :-1, :])
+
+
+def pooled_score(dphase_rad: np.ndarray, dweight: np.ndarray, station_mask: np.ndarray) -> np.ndarray:
+    """sigma_c of channel differences (..., time, freq pair, ant) pooled over the masked stations.
+
+    Returns one value per leading index (a 0-d array without leading axes).
+    """
+    station_mask = np.asarray(station_mask, dtype=bool)
+    dweight = np.broadcast_to(dweight, dphase_rad.shape)
+    return circular_std(dphase_rad[..., station_mask], dweight[..., station_mask], axis=(-3, -2, -1))
 
 
 def phasediff_score(diff_rad: np.ndarray, weight: np.ndarray,
@@ -112,25 +144,25 @@ def phasediff_score(diff_rad: np.ndarray, weight: np.ndarray,
     -------
     (score_rad, per_station_rad, n_values)
         The pooled score, the score of each station (NaN for stations outside the mask or without
-        data) and the number of channel-pair values pooled.
+        data) and the number of channel-pair values pooled (those with a non-zero weight).
     """
-    if diff_rad.shape[1] < 2:
-        raise InputError("phasediff: at least two channels (solution cells in frequency) are needed to "
-                         "difference adjacent channels; average less in frequency")
     station_mask = np.asarray(station_mask, dtype=bool)
     if not station_mask.any():
         raise InputError("phasediff: the station selection is empty")
-    dphase = np.diff(diff_rad, axis=1)
-    dweight = np.minimum(weight[:, 1:], weight[:, :-1])
-    per_station = circular_std(np.moveaxis(dphase, 2, 0).reshape(diff_rad.shape[2], -1),
-                               np.moveaxis(dweight, 2, 0).reshape(diff_rad.shape[2], -1), axis=1)
+    dphase, dweight = channel_differences(diff_rad, weight)
+    n_ant = diff_rad.shape[2]
+    per_station = circular_std(np.moveaxis(dphase, 2, 0).reshape(n_ant, -1),
+                               np.moveaxis(dweight, 2, 0).reshape(n_ant, -1), axis=1)
     per_station = np.where(station_mask, per_station, np.nan)
-    selected_w = dweight[:, :, station_mask]
-    n_values = int(np.count_nonzero(selected_w > 0))
+    n_values = count_values(dweight, station_mask)
     if n_values == 0:
         raise InputError("phasediff: every solution of the selected stations is flagged")
-    score = float(circular_std(dphase[:, :, station_mask], selected_w))
-    return score, per_station, n_values
+    return float(pooled_score(dphase, dweight, station_mask)), per_station, n_values
+
+
+def count_values(dweight: np.ndarray, station_mask: np.ndarray) -> int:
+    """Number of channel-difference values (time, freq pair, ant) of the masked stations with a non-zero weight."""
+    return int(np.count_nonzero(dweight[..., np.asarray(station_mask, dtype=bool)] > 0))
 
 
 def solint_from_score(score_rad: float, formula: SolintFormula = "paper", ref_solint_min: float = 10.0,

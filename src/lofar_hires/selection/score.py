@@ -11,9 +11,17 @@ Per candidate (:func:`score_candidate`):
    phase centre, with the score's solution interval, one solution per channel
    and the long-baseline cut;
 4. the R-L phase differences of the score stations give sigma_c
-   (:mod:`lofar_hires.selection.phasediff`).
+   (:mod:`lofar_hires.selection.phasediff`);
+5. the noise level of the score for the same samples (weights, reference, stations):
+   the median score of pure noise and the score that noise stays below with probability
+   ``score.false_alarm`` (:mod:`lofar_hires.selection.noise`).
 
-Nothing is written into the input measurement sets.
+Before any DP3 run, :func:`require_enough_values` refuses data that give fewer phase
+values (solution intervals x channel pairs x score stations) than a main calibrator
+needs to be told from noise (:func:`lofar_hires.selection.noise.minimum_values`).
+
+Candidate names become file names only through :func:`lofar_hires.io.names.safe_names`
+and :func:`lofar_hires.io.names.inside`. Nothing is written into the input measurement sets.
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ from lofar_hires.calibration.dp3ops import phaseup_steps, run_steps, time_slots_
 from lofar_hires.errors import InputError
 from lofar_hires.io.h5parm import read_h5parm
 from lofar_hires.io.ms import MsInfo, read_ms_info, require_ms
+from lofar_hires.io.names import inside, safe_name
 from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners.dp3 import Dp3Step
-from lofar_hires.selection.config import ScoreConfig
+from lofar_hires.selection.config import ClassifyConfig, ScoreConfig
+from lofar_hires.selection.noise import minimum_values, noise_level
 from lofar_hires.selection.phasediff import lin_to_circ_visibilities, phase_differences, phasediff_score
 from lofar_hires.selection.sky import separation_deg
 from lofar_hires.selection.table import CalibratorRow
@@ -45,6 +55,9 @@ log = logging.getLogger(__name__)
 
 #: Rows per chunk of the circular-basis conversion.
 CHUNK_ROWS = 20000
+#: Below this many data samples averaged into one score cell (time x frequency) the other sources of the
+#: field are suppressed on the long baselines by only ~1/sqrt(samples); a warning says so.
+MIN_SAMPLES_AVERAGED = 100
 
 
 @dataclass
@@ -60,6 +73,12 @@ class ScoreResult:
     n_values: int = 0
     n_solution_intervals: int = 0
     n_channels: int = 0
+    noise_median_rad: float | None = None
+    noise_threshold_rad: float | None = None
+    n_effective: float | None = None
+    false_alarm: float | None = None
+    noise_draws: int = 0
+    file_stem: str = ""
     distance_deg: float = 0.0
     reference: str | None = None
     note: str = ""
@@ -80,10 +99,33 @@ class ScorePlan:
     timestep: int
     freqstep: int
     n_channels_out: int
+    n_intervals: int = 1
+    solint_slots: int = 1
+    interval_s: float = 0.0
+    n_subbands: int = 1
+
+    @property
+    def n_channel_pairs(self) -> int:
+        """Adjacent channel pairs of the solutions (the subbands are concatenated in frequency)."""
+        return self.n_channels_out * self.n_subbands - 1
+
+    @property
+    def n_values(self) -> int:
+        """Phase values the score pools when nothing is flagged: intervals x channel pairs x score stations."""
+        return self.n_intervals * self.n_channel_pairs * len(self.score_stations)
+
+    def describe_values(self) -> str:
+        """``13 intervals of 9.6 min x 31 channel pairs x 8 stations``."""
+        intervals = "interval" if self.n_intervals == 1 else "intervals"
+        pairs = "channel pair" if self.n_channel_pairs == 1 else "channel pairs"
+        stations = "station" if len(self.score_stations) == 1 else "stations"
+        return (f"{self.n_intervals} solution {intervals} of {self.interval_s / 60:.3g} min x {self.n_channel_pairs} "
+                f"{pairs} x {len(self.score_stations)} score {stations}")
 
 
-def plan_score(info: MsInfo, cfg: ScoreConfig) -> ScorePlan:
-    """Resolve stations and averaging for an MS (pure; clear errors for an MS the score cannot use)."""
+def plan_score(info: MsInfo, cfg: ScoreConfig, n_subbands: int = 1) -> ScorePlan:
+    """Resolve stations, averaging and solution intervals for an MS (pure; clear errors for an MS the
+    score cannot use). ``n_subbands`` MSs like ``info`` are concatenated in frequency."""
     names = list(info.station_names)
     core: list[str] = []
     if cfg.phase_up_core:
@@ -125,7 +167,39 @@ def plan_score(info: MsInfo, cfg: ScoreConfig) -> ScorePlan:
     if n_out < 2:
         raise InputError(f"{info.path.name} has {n_chan} channel(s); the phasediff score needs at least two "
                          "channels after averaging")
-    return ScorePlan(core, after, score_stations, reference, timestep, freqstep, n_out)
+    slot_s = info.integration_s * timestep
+    n_slots = math.ceil(len(info.times_mjd_s) / timestep)
+    solint = time_slots_per(cfg.solint_min * 60.0, slot_s) if slot_s > 0 else 1
+    n_intervals = max(1, math.ceil(n_slots / solint))
+    return ScorePlan(core, after, score_stations, reference, timestep, freqstep, n_out, n_intervals, solint,
+                     solint * slot_s, max(1, int(n_subbands)))
+
+
+def require_enough_values(plan: ScorePlan, cfg: ScoreConfig,
+                          main_max_rad: float = ClassifyConfig().main_max_rad) -> int:
+    """Refuse a plan whose score pools too few phase values to tell a main calibrator from noise.
+
+    The minimum (:func:`lofar_hires.selection.noise.minimum_values`) is the smallest number of values
+    whose noise threshold at ``cfg.false_alarm`` reaches ``main_max_rad``.
+
+    Returns
+    -------
+    int
+        The minimum number of values.
+
+    Raises
+    ------
+    InputError
+        Fewer values; the message gives the count as intervals x channel pairs x stations.
+    """
+    needed = minimum_values(main_max_rad, cfg.false_alarm)
+    if plan.n_values < needed:
+        raise InputError(
+            f"the phasediff score needs at least {needed} phase values to tell a main calibrator (sigma_c < "
+            f"{main_max_rad:g} rad) from noise at false-alarm probability {cfg.false_alarm:g} (now "
+            f"{plan.n_values}: {plan.describe_values()}); use longer data, more channels (score.freq_resolution_hz) "
+            f"or more stations (score.stations), or a shorter score.solint_min")
+    return needed
 
 
 def prepare_steps(ra_deg: float, dec_deg: float, plan: ScorePlan, cfg: ScoreConfig) -> list[Dp3Step]:
@@ -199,21 +273,35 @@ class ScoreSetup:
     ms_paths: tuple[Path, ...]
     info: MsInfo
     plan: ScorePlan
+    min_values: int = 0
 
 
-def prepare_scoring(ms_paths: Sequence[Path], cfg: ScoreConfig) -> ScoreSetup:
-    """Check the measurement sets and plan the score (metadata are read once for all candidates)."""
+def prepare_scoring(ms_paths: Sequence[Path], cfg: ScoreConfig,
+                    main_max_rad: float = ClassifyConfig().main_max_rad) -> ScoreSetup:
+    """Check the measurement sets, plan the score and check that it has enough values (metadata are
+    read once for all candidates); nothing runs before these checks pass."""
     if not ms_paths:
         raise InputError("give at least one measurement set to score on")
     for ms in ms_paths:
         require_ms(ms, (cfg.data_column,))
     info = read_ms_info(ms_paths[0])
-    return ScoreSetup(tuple(Path(p) for p in ms_paths), info, plan_score(info, cfg))
+    plan = plan_score(info, cfg, len(ms_paths))
+    needed = require_enough_values(plan, cfg, main_max_rad)
+    log.info("score: %d phase values when nothing is flagged (%s); at least %d needed", plan.n_values,
+             plan.describe_values(), needed)
+    averaged = plan.timestep * plan.freqstep
+    if averaged < MIN_SAMPLES_AVERAGED:
+        log.warning("score: each score cell averages only %d data samples (%d in time x %d in frequency), so the "
+                    "other sources of the field are suppressed on the long baselines by only about 1/sqrt(%d) = "
+                    "%.2f; their signal is the same in R and L and can make a position without a source score "
+                    "better than noise (use data at finer time and frequency resolution)", averaged, plan.timestep,
+                    plan.freqstep, averaged, averaged ** -0.5)
+    return ScoreSetup(tuple(Path(p) for p in ms_paths), info, plan, needed)
 
 
 def score_candidate(setup: ScoreSetup, row: CalibratorRow, cfg: ScoreConfig, workdir: Path,
-                    provenance: Provenance | None = None) -> ScoreResult:
-    """The phasediff score of one candidate (see the module description).
+                    provenance: Provenance | None = None, file_stem: str | None = None) -> ScoreResult:
+    """The phasediff score of one candidate and its noise level (see the module description).
 
     Parameters
     ----------
@@ -225,17 +313,22 @@ def score_candidate(setup: ScoreSetup, row: CalibratorRow, cfg: ScoreConfig, wor
     cfg
         Score settings (the ones the setup was planned with).
     workdir
-        Where the candidate's solutions (``<name>.phasediff.h5``), parsets and DP3 logs go; its
+        Where the candidate's solutions (``<stem>.phasediff.h5``), parsets and DP3 logs go; its
         averaged MS is made here and removed.
     provenance
         Record of the DP3 runs.
+    file_stem
+        File-name component of the candidate's products; default ``safe_name(row.name)``. Give
+        the values of :func:`lofar_hires.io.names.safe_names` over all candidates written into
+        one directory, so that no two collide.
     """
     start = time.monotonic()
     info, plan = setup.info, setup.plan
+    stem = safe_name(row.name, what="calibrator") if file_stem is None else file_stem
     centre_ra, centre_dec = (math.degrees(a) for a in info.phase_centre_rad)
     distance = float(separation_deg(centre_ra, centre_dec, row.ra_deg, row.dec_deg))
     result = ScoreResult(row.name, row.ra_deg, row.dec_deg, None, list(plan.score_stations),
-                         distance_deg=distance, reference=plan.reference)
+                         distance_deg=distance, reference=plan.reference, file_stem=stem)
     if distance > cfg.max_distance_deg:
         result.note = (f"not scored: {distance:.2f} deg from the phase centre (score.max_distance_deg = "
                        f"{cfg.max_distance_deg})")
@@ -243,17 +336,17 @@ def score_candidate(setup: ScoreSetup, row: CalibratorRow, cfg: ScoreConfig, wor
         return result
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
-    ms_out = work / f"{row.name}.score.ms"
-    h5 = work / f"{row.name}.phasediff.h5"
-    skymodel = point_model(work / f"{row.name}.point.skymodel", row.name, row.ra_deg, row.dec_deg)
+    ms_out = inside(work, f"{stem}.score.ms")
+    h5 = inside(work, f"{stem}.phasediff.h5")
+    skymodel = point_model(inside(work, f"{stem}.point.skymodel"), stem, row.ra_deg, row.dec_deg)
     msin = list(setup.ms_paths) if len(setup.ms_paths) > 1 else setup.ms_paths[0]
     try:
-        run_steps(msin, ms_out, prepare_steps(row.ra_deg, row.dec_deg, plan, cfg), work, f"{row.name}.prepare",
+        run_steps(msin, ms_out, prepare_steps(row.ra_deg, row.dec_deg, plan, cfg), work, f"{stem}.prepare",
                   data_column=cfg.data_column, threads=cfg.threads, provenance=provenance)
         convert_to_circular(ms_out)
         solint = time_slots_per(cfg.solint_min * 60.0, info.integration_s * plan.timestep)
         h5.unlink(missing_ok=True)
-        run_steps(ms_out, None, [solve_step(h5, skymodel, solint, cfg)], work, f"{row.name}.solve",
+        run_steps(ms_out, None, [solve_step(h5, skymodel, solint, cfg)], work, f"{stem}.solve",
                   threads=cfg.threads, provenance=provenance)
     finally:
         shutil.rmtree(ms_out, ignore_errors=True)
@@ -267,14 +360,23 @@ def score_candidate(setup: ScoreSetup, row: CalibratorRow, cfg: ScoreConfig, wor
         result.note = f"not scored: {exc}"
         log.warning("%s: %s", row.name, result.note)
         return result
+    noise = noise_level(weight, ref_index, mask, cfg.false_alarm, cfg.noise_draws)
     result.score_rad = score if math.isfinite(score) else None
     if result.score_rad is None:
         result.note = "the R-L phases are uniformly random (resultant length 0)"
     result.per_station_rad = {a: (None if not np.isfinite(s) else float(s)) for a, s in zip(ants, per_station)
                               if a in plan.score_stations}
     result.n_values, result.n_solution_intervals, result.n_channels = n_values, n_time, phase.shape[1]
+    result.noise_median_rad, result.noise_threshold_rad = noise.median_rad, noise.threshold_rad
+    result.n_effective, result.false_alarm, result.noise_draws = noise.n_effective, noise.false_alarm, noise.n_draws
+    if n_values < setup.min_values:
+        log.warning("%s: only %d unflagged phase values (at least %d needed for a main calibrator to be told from "
+                    "noise); the noise threshold is %.2f rad", row.name, n_values, setup.min_values,
+                    noise.threshold_rad)
     result.wall_time_s = time.monotonic() - start
-    log.info("%s: sigma_c = %s rad over %s (%d values, %d interval(s) x %d channels, %.1f s)", row.name,
+    log.info("%s: sigma_c = %s rad over %s (%d values, %d interval(s) x %d channels; noise median %.2f rad, "
+             "%.2f rad at false-alarm %g; %.1f s)", row.name,
              "n/a" if result.score_rad is None else f"{result.score_rad:.3f}", ",".join(plan.score_stations),
-             n_values, n_time, phase.shape[1], result.wall_time_s)
+             n_values, n_time, phase.shape[1], noise.median_rad, noise.threshold_rad, noise.false_alarm,
+             result.wall_time_s)
     return result

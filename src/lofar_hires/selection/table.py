@@ -15,6 +15,20 @@ order; empty cells mean "not known yet"):
 ``category``        candidate, main, weak, rejected, pruned or removed
 ``reason``          why the category was chosen (thresholds, neighbour, manual edit)
 ``solint_min``      solution-interval metric delta_t for the score (minutes)
+``n_values``        number of phase values the score pooled
+``noise_median_rad`` median score of pure noise for those values (rad)
+``noise_threshold_rad`` score that pure noise stays below with probability ``false_alarm`` (rad):
+                    only a score below it is significant (:mod:`lofar_hires.selection.noise`)
+``false_alarm``     the false-alarm probability of ``noise_threshold_rad``
+
+The last four columns came with the significance test; a table without them (written
+before, or by hand) still reads, its scores then have no noise level and ``select
+classify`` classifies them by the thresholds alone, with a warning.
+
+Names are kept as given (they become h5parm direction names and ds9 labels later); a name
+must not be empty, start with ``#`` (a comment line) or contain spaces, commas, ``;``,
+brackets, braces or control characters. Wherever a name
+becomes a file name it goes through :func:`lofar_hires.io.names.safe_names`.
 
 The table is written atomically; its provenance goes next to it as
 ``<stem>.provenance.json`` (:func:`provenance_path`) and the details of a scored table
@@ -36,6 +50,9 @@ from lofar_hires.io.atomic import atomic_output
 CATEGORIES = ("main", "weak", "candidate", "rejected", "pruned", "removed")
 #: Where candidates come from.
 ORIGINS = ("skymodel", "catalogue", "pybdsf", "manual")
+#: Optional numeric columns (empty: not known).
+_OPTIONAL_FLOATS = ("peak_flux_jy", "total_flux_jy", "score_rad", "solint_min", "noise_median_rad",
+                    "noise_threshold_rad", "false_alarm")
 
 
 @dataclass(frozen=True)
@@ -53,10 +70,16 @@ class CalibratorRow:
     category: str = "candidate"
     reason: str = ""
     solint_min: float | None = None
+    n_values: int | None = None
+    noise_median_rad: float | None = None
+    noise_threshold_rad: float | None = None
+    false_alarm: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.name or any(c in self.name for c in " ,;[]\t\n"):
-            raise InputError(f"calibrator name {self.name!r} is empty or contains spaces, commas, ; or brackets")
+        if (not self.name or self.name.startswith("#") or any(c in self.name for c in " ,;[]{}")
+                or any(ord(c) < 32 or ord(c) == 127 for c in self.name)):
+            raise InputError(f"calibrator name {self.name!r} is empty, starts with #, or contains spaces, commas, ;, "
+                             "brackets, braces or control characters")
         if not (math.isfinite(self.ra_deg) and 0.0 <= self.ra_deg < 360.0):
             raise InputError(f"{self.name}: ra_deg {self.ra_deg} is outside [0, 360)")
         if not (math.isfinite(self.dec_deg) and -90.0 <= self.dec_deg <= 90.0):
@@ -65,10 +88,14 @@ class CalibratorRow:
             raise InputError(f"{self.name}: unknown category {self.category!r}; one of {', '.join(CATEGORIES)}")
         if self.origin not in ORIGINS:
             raise InputError(f"{self.name}: unknown origin {self.origin!r}; one of {', '.join(ORIGINS)}")
-        for key in ("peak_flux_jy", "total_flux_jy", "score_rad", "solint_min"):
+        for key in _OPTIONAL_FLOATS:
             value = getattr(self, key)
             if value is not None and not math.isfinite(value):
                 raise InputError(f"{self.name}: {key} is not a finite number")
+        if self.n_values is not None and self.n_values < 0:
+            raise InputError(f"{self.name}: n_values {self.n_values} is negative")
+        if self.false_alarm is not None and not 0.0 < self.false_alarm < 1.0:
+            raise InputError(f"{self.name}: false_alarm {self.false_alarm} is not a probability in (0, 1)")
 
     def with_(self, **changes) -> CalibratorRow:
         """A copy with some fields changed."""
@@ -76,7 +103,6 @@ class CalibratorRow:
 
 
 COLUMNS = tuple(f.name for f in fields(CalibratorRow))
-_OPTIONAL_FLOATS = ("peak_flux_jy", "total_flux_jy", "score_rad", "solint_min")
 
 
 def _format(key: str, value) -> str:
@@ -106,6 +132,12 @@ def _parse_row(raw: dict[str, str], where: str) -> CalibratorRow:
                 values[key] = float(text)
             except ValueError:
                 raise InputError(f"{where}: {key} {text!r} is not a number") from None
+    text = (raw.get("n_values") or "").strip()
+    if text:
+        try:
+            values["n_values"] = int(text)
+        except ValueError:
+            raise InputError(f"{where}: n_values {text!r} is not a whole number") from None
     for key in ("origin", "category", "reason"):
         text = (raw.get(key) or "").strip()
         if text:
@@ -130,16 +162,25 @@ def check_unique_names(rows: Sequence[CalibratorRow], where: str) -> None:
 def read_table(path: Path) -> list[CalibratorRow]:
     """Read a calibrator table written by :func:`write_table` (or edited by hand)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise MissingInputError(f"calibrator table {path} does not exist")
-    with path.open(newline="") as fh:
-        numbered = [(n, line) for n, line in enumerate(fh, start=1)
-                    if line.strip() and not line.lstrip().startswith("#")]
-    reader = csv.DictReader(line for _, line in numbered)
-    if reader.fieldnames is None or "name" not in reader.fieldnames:
-        raise InputError(f"{path} is not a calibrator table (no header with a 'name' column)")
-    # reader.line_num counts the kept lines read so far; report the row's line in the file.
-    rows = [_parse_row(raw, f"{path} line {numbered[reader.line_num - 1][0]}") for raw in reader]
+    if not path.is_file():
+        raise InputError(f"calibrator table {path} is not a file")
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            numbered = [(n, line) for n, line in enumerate(fh, start=1)
+                        if line.strip() and not line.lstrip().startswith("#")]
+        reader = csv.DictReader(line for _, line in numbered)
+        header = reader.fieldnames or []
+        missing = [c for c in ("name", "ra_deg", "dec_deg") if c not in header]
+        if missing:
+            raise InputError(f"{path} is not a calibrator table (no header with the column(s) {', '.join(missing)})")
+        # reader.line_num counts the kept lines read so far; report the row's line in the file.
+        rows = [_parse_row(raw, f"{path} line {numbered[reader.line_num - 1][0]}") for raw in reader]
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a calibrator table (not UTF-8 text)") from None
+    except csv.Error as exc:
+        raise InputError(f"{path} is not a calibrator table (CSV error: {exc})") from None
     check_unique_names(rows, str(path))
     return rows
 
