@@ -9,10 +9,12 @@ doc: |
   then each cycle images with WSClean, predicts the model and solves the
   strategy's DDECal solves in order, until the stopping rule ends the run. The
   best cycle's solutions are written per observation as best_<obs>.h5 (<obs> is
-  the MS name without .ms/.MS), for all stations of the input MS (a phased-up
+  the MS name without .ms/.MS, each run of characters other than letters,
+  digits, _ + - . replaced by _), for all stations of the input MS (a phased-up
   superstation is expanded back to the core stations). Everything goes into
   the directory `selfcal` (cycles, metrics, montage, report, provenance, the
-  prepared data under work/). The input measurement sets are read only.
+  prepared data under work/), which the run holds locked while it works. The
+  input measurement sets are read only.
 
 baseCommand: [lofar-hires, selfcal]
 
@@ -150,7 +152,9 @@ outputs:
       glob: |
         ${
           return inputs.ms.map(function (d) {
-            return "selfcal/best_" + d.basename.replace(/\.ms$/i, "") + ".h5";
+            var obs = d.basename.replace(/\.(ms|MS)$/, "").replace(/[^A-Za-z0-9_+\-.]+/g, "_")
+              .replace(/^[._]+/, "").replace(/\.+$/, "");
+            return "selfcal/best_" + obs + ".h5";
           });
         }
   best_image:

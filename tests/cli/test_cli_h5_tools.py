@@ -127,6 +127,17 @@ BAD_INPUT = [
     (["expand-core", "{good}", "--collapse", "--superstation", "RS106HBA", "-o", "{out}"],
      "already holds RS106HBA"),
     (["reset", "{good}", "--stations", "core", "-o", "{good}", "--overwrite"], "is the input file"),
+    (["directions", "{good}", "add", "--name", "../x", "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
+     "--name: direction name '../x' may hold only letters, digits, _ + - . (not starting with . or _, at most 80 "
+     "characters); e.g. 'x'"),
+    (["directions", "{good}", "add", "--name", "/abs", "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
+     "direction name '/abs' may hold only"),
+    (["directions", "{good}", "add", "--name", "[]", "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
+     "direction name '' has no character usable"),
+    (["directions", "{good}", "add", "--name", "d" * 300, "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
+     "may hold only letters"),
+    (["directions", "{good}", "rename", "--map", "dir0=a/b", "-o", "{out}"],
+     "--map dir0=...: direction name 'a/b' may hold only letters, digits, _ + - ."),
 ]
 
 
@@ -134,7 +145,8 @@ BAD_INPUT = [
     "not-h5parm", "truncated", "info-truncated", "missing-file", "missing-soltab", "missing-solset", "unknown-group",
     "group-cycle", "missing-option", "rename-clash", "add-clash", "bad-ra", "option-of-other-action",
     "no-output", "bad-dec", "already-circular", "already-linear", "no-pol-axis", "expand-without-ms",
-    "expand-not-an-ms", "collapse-existing-superstation", "output-is-input"])
+    "expand-not-an-ms", "collapse-existing-superstation", "output-is-input", "add-dotdot-name", "add-absolute-name",
+    "add-empty-name", "add-long-name", "rename-to-path"])
 def test_bad_input_exits_2_with_one_line_and_changes_nothing(files, tmp_path, capsys, args, message):
     paths = {**{k: str(v) for k, v in files.items()}, "out": str(tmp_path / "out.h5"),
              "missing": str(tmp_path / "missing.h5")}

@@ -13,7 +13,6 @@ fraction of it; the solutions' phases match the injected ones.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import tree_sha256
 from lofar_hires.io.h5parm import read_h5parm
 from lofar_hires.io.skymodel import read_makesourcedb
 from lofar_hires.selfcal.truth import phase_errors_vs_truth
@@ -40,13 +40,6 @@ REFERENCE = "CS002HBA0"
 FAST = ["imaging.size_pix=256", "imaging.scale_arcsec=0.08", "imaging.channels_out=1", "imaging.niter=20000",
         "prepare.time_resolution_s=16", "prepare.freq_resolution_hz=390625", "stopping.max_cycles=4"]
 
-
-def tree_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(str(f.relative_to(path)).encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lofar_hires.errors import InputError, ToolError
+from lofar_hires.errors import InputError, QualityError, exit_status
 from lofar_hires.io.h5parm import Solset, Soltab
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.selfcal.engine import effective_rule
@@ -175,14 +176,16 @@ def test_amplitudes_are_normalised_before_the_reset():
     assert normalise_amplitudes(_solset(np.zeros((2, 2, 7)), soltype="amplitude").soltabs["amplitude000"])[1] == 1.0
 
 
-def test_a_solve_without_any_valid_solution_fails_the_cycle():
+def test_a_solve_without_any_usable_solution_fails_the_cycle_as_a_quality_failure():
     phases = np.full((3, 2, len(STATIONS)), np.nan)
-    with pytest.raises(ToolError, match="no valid solution"):
+    with pytest.raises(QualityError, match="no usable solution"):
         finish_solution(_solset(phases), "scalarphase", SolveSpec(soltype="scalarphase", uvlambdamin=1e9), [],
                         "cycle 1, phase")
+    # finite values that are all flagged: DP3's output check passes them, this one does not
     flagged = _solset(np.zeros((3, 2, len(STATIONS))), weights=np.zeros((3, 2, len(STATIONS))))
-    with pytest.raises(ToolError, match="uvlambdamin"):
+    with pytest.raises(QualityError, match="uvlambdamin") as info:
         finish_solution(flagged, "scalarphase", SolveSpec(soltype="scalarphase"), [], "cycle 1, phase")
+    assert exit_status(info.value) == 4
 
 
 def test_stopping_waits_until_the_last_solve_type_was_judged_by_an_image():
@@ -191,3 +194,67 @@ def test_stopping_waits_until_the_last_solve_type_was_judged_by_an_image():
     assert effective_rule(strategy).min_cycles == 5
     early = Strategy(solves=[SolveSpec(soltype="scalarphase")])
     assert effective_rule(early).min_cycles == early.stopping.min_cycles
+
+
+# --------------------------------------------------------------------------- names that become file names
+
+#: Hostile solve names -> the file-name component they become.
+HOSTILE_SOLVE_NAMES = {
+    "../x": "x",
+    "/abs": "abs",
+    "/etc/passwd": "etc_passwd",
+    "a/b": "a_b",
+    "..\\\\..\\\\win": "win",
+    "nul\\0byte": "nul_byte",
+    "y" * 300: None,  # shortened to 80 characters with a hash of the full name
+}
+
+
+def _yaml_solves(names: list[str]) -> str:
+    import json
+
+    solves = ", ".join(f"{{name: {json.dumps(n)}, soltype: scalarphase}}" for n in names)
+    return f"solves: [{solves}]\n"
+
+
+def test_hostile_solve_names_become_safe_file_names_inside_the_cycle_folder(tmp_path):
+    from lofar_hires.selfcal.cycle import solve_h5parm_path
+    from lofar_hires.selfcal.strategy import solve_name
+
+    names = [n.replace("\\\\", "\\").replace("\\0", "\0") for n in HOSTILE_SOLVE_NAMES]
+    strategy = load_strategy(write_yaml(tmp_path, _yaml_solves(names)))
+    folder = tmp_path / "cycle_000.partial"
+    for i, (raw, expected) in enumerate(zip(names, HOSTILE_SOLVE_NAMES.values())):
+        assert strategy.solves[i].name == raw
+        safe = solve_name(strategy.solves[i], i)
+        assert safe == expected if expected else (len(safe) == 80 and safe.startswith("y" * 70))
+        path = solve_h5parm_path(folder, safe, "obs")
+        assert path.parent == (folder / "solves").resolve() and path.name == f"{safe}_obs.h5"
+    with pytest.raises(InputError, match="outside the output directory"):
+        solve_h5parm_path(folder, "../../escape", "obs")  # the last guard, should a name slip through
+
+
+@pytest.mark.parametrize("names, message", [
+    (["/", "ok"], "solve name '/' has no character usable in a file name"),
+    (["..", "ok"], "solve name '..' has no character usable in a file name"),
+    (["   ", "ok"], "has no character usable in a file name"),
+    (["a/b", "a_b"], "solve names 'a/b' and 'a_b' both become the file name 'a_b'"),
+    (["Phase", "phase"], "both become the file name"),
+    (["", "solve1"], "solve name 'solve1' is given twice"),  # the first one's default name is solve1
+    (["same", "same"], "solve name 'same' is given twice"),
+], ids=["slash", "dotdot", "blank", "collision", "case-collision", "default-collision", "duplicate"])
+def test_unusable_or_colliding_solve_names_are_refused_when_the_strategy_is_loaded(tmp_path, names, message):
+    with pytest.raises(InputError, match="^strategy: .*" + re.escape(message)):
+        load_strategy(write_yaml(tmp_path, _yaml_solves(names)))
+
+
+def test_observation_names_are_safe_unique_file_names(tmp_path):
+    from lofar_hires.selfcal.cycle import observation_names
+
+    assert observation_names([Path("/data/L1.MS"), Path("/data/L2.ms")]) == ["L1", "L2"]
+    assert observation_names([Path("/data/my obs (1).MS")]) == ["my_obs_1_"]
+    assert observation_names([Path("/a/x.ms"), Path("/b/x.ms")]) == ["00_x", "01_x"]
+    assert observation_names([Path("/a/X.ms"), Path("/b/x.ms")]) == ["00_X", "01_x"]  # equal ignoring case
+    assert observation_names([Path("/data/sub/../..ms")]) == ["obs01"]  # nothing usable left
+    assert observation_names([Path("/data/.hidden.ms")]) == ["hidden"]
+    assert len(observation_names([Path("/data/" + "o" * 200 + ".ms")])[0]) == 80

@@ -9,7 +9,6 @@ computed here. The input MS is never modified.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 from merge_helpers import grid, soltab, write
 
-from conftest import ALL_CORRUPTIONS_OFF, example_solset
+from conftest import ALL_CORRUPTIONS_OFF, example_solset, tree_sha256
 from lofar_hires.cli import main
 from lofar_hires.errors import InputError
 from lofar_hires.io.h5parm import Soltab
@@ -152,13 +151,6 @@ def ms(simulated) -> Path:
     """A noiseless tiny observation: the corrected data are an exact function of the solutions."""
     return simulated("apply_data", overrides=(*ALL_CORRUPTIONS_OFF, "calibrator.enabled=false")).targets()[0].ms
 
-
-def tree_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(str(f.relative_to(path)).encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()
 
 
 def read_main(ms: Path) -> dict[str, np.ndarray]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from astropy.coordinates import SkyCoord
@@ -134,3 +136,17 @@ def test_nearest_is_the_great_circle_nearest():
     ss.directions = {}
     with pytest.raises(InputError, match="has no directions"):
         nearest_direction(ss, 0.0, 0.0)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("../x", "e.g. 'x'"), ("/abs", "e.g. 'abs'"), ("a/b", "e.g. 'a_b'"), ("", "no character usable"),
+    ("[]", "no character usable"), ("a\0b", "e.g. 'a_b'"), ("x" * 300, "at most 80 characters"),
+    (".hidden", "e.g. 'hidden'"), ("two words", "e.g. 'two_words'"),
+], ids=["dotdot", "absolute", "slash", "empty", "empty-brackets", "nul", "long", "hidden", "space"])
+def test_new_direction_names_must_be_safe_names(name, message):
+    from lofar_hires.solutions.directions import check_new_name
+
+    with pytest.raises(InputError, match=re.escape(message)):
+        check_new_name(name, "--name")
+    assert check_new_name("[3C196_a+b-1.5]", "--name") == "[3C196_a+b-1.5]"
+    assert check_new_name("calA", "--name") == "[calA]"

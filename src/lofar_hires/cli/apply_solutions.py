@@ -38,13 +38,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.cli.dical import record_ms_history
-    from lofar_hires.errors import InputError
+    from lofar_hires.errors import InputError, OutputExistsError
     from lofar_hires.provenance import Provenance
     from lofar_hires.solutions.apply import ApplyPlan, apply_solutions, parse_soltabs
 
     if args.threads < 1:
         raise InputError(f"--threads must be at least 1, got {args.threads}")
     soltabs = parse_soltabs(args.soltabs)
+    record = args.output.with_name(args.output.name + ".provenance.json")
+    if record.exists() and not args.overwrite:
+        raise OutputExistsError(f"output {record} already exists; pass --overwrite to replace it")
     parameters = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
     log.info("settings: %s", json.dumps(parameters, default=str))
     prov = Provenance(task="apply-solutions", parameters=json.loads(json.dumps(parameters, default=str)))
@@ -59,6 +62,6 @@ def run(args: argparse.Namespace) -> int:
     apply_solutions(args.ms, args.solutions, args.output, data_column=args.data_column, soltabs=soltabs,
                     direction=args.direction, threads=args.threads, overwrite=args.overwrite, provenance=prov,
                     finalize=finalize)
-    prov.write(args.output.with_name(args.output.name + ".provenance.json"))
+    prov.write(record)
     print(args.output)
     return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.atomic import check_output_path
-from lofar_hires.io.h5parm import Solset, read_h5parm
+from lofar_hires.io.h5parm import Solset, read_h5parm, require_values, validate_h5parm
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.output import save_solset
 
@@ -42,9 +42,18 @@ def split_list(text: str | None) -> list[str] | None:
     return [t.strip() for t in text.split(",") if t.strip()]
 
 
-def read_solset(path: Path, solset: str | None) -> Solset:
-    """Read one solset with all its soltabs (the file's other solsets are copied on writing)."""
-    return read_h5parm(path, solset)
+def read_solset(path: Path, solset: str | None, values_required: bool = True) -> Solset:
+    """Read one solset with all its soltabs.
+
+    Every solset of the file is validated first: the others are copied into the output unchanged,
+    so a damaged one must be refused before any work, not when the output is written. With
+    ``values_required`` (commands that write solutions), a soltab without any finite value is refused.
+    """
+    validate_h5parm(path)
+    result = read_h5parm(path, solset)
+    if values_required:
+        require_values(result, path)
+    return result
 
 
 def check_output(output: Path, overwrite: bool, inputs: list[Path]) -> None:
@@ -52,6 +61,8 @@ def check_output(output: Path, overwrite: bool, inputs: list[Path]) -> None:
     for path in inputs:
         if Path(output).resolve() == Path(path).resolve():
             raise InputError(f"--output {output} is the input file; write the result to a new file")
+    if Path(output).is_dir():
+        raise InputError(f"--output {output} is a directory; give the name of the h5parm to write")
     check_output_path(Path(output), overwrite)
 
 

@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_options(args)
     if args.action == "list":
-        solset = read_solset(args.h5parm, args.solset)
+        solset = read_solset(args.h5parm, args.solset, values_required=False)
         items = d.list_directions(solset)
         if args.json:
             print(json.dumps([vars(i) for i in items], indent=2))

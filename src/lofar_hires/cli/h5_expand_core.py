@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lofar_hires.io.ms import read_antennas
+    from lofar_hires.io.ms import read_antennas, require_ms
     from lofar_hires.solutions.stations import load_station_groups, resolve_stations
     from lofar_hires.solutions.superstation import collapse_to_superstation, expand_superstation
 
@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--ms is not used with --collapse (the core stations come from the h5parm); leave it out")
     if not args.collapse and args.ms is None:
         raise InputError("--ms is required: the measurement set gives the core stations to expand into")
+    if args.ms is not None:
+        require_ms(args.ms)  # refuses a missing, zero-row or all-flagged measurement set before any work
     check_output(args.output, args.overwrite, [args.h5parm])
     groups = load_station_groups(args.station_groups)
     solset = read_solset(args.h5parm, args.solset)

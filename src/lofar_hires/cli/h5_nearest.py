@@ -25,7 +25,8 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.solutions.directions import nearest_direction
 
     ra_rad, dec_rad = parse_ra(args.ra_deg), parse_dec(args.dec_deg)
-    name, sep_deg = nearest_direction(read_solset(args.h5parm, args.solset), ra_rad, dec_rad)
+    name, sep_deg = nearest_direction(read_solset(args.h5parm, args.solset, values_required=False), ra_rad,
+                                       dec_rad)
     if args.json:
         print(json.dumps({"name": name, "separation_deg": sep_deg}))
     else:

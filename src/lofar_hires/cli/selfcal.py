@@ -4,7 +4,9 @@ The strategy (a shipped name such as ``delay``, or a YAML file; see
 ``configs/selfcal/``) lists the solves, imaging, data preparation and stopping
 rule; ``--set`` overrides single values (``--set solves.0.solint_s=16``). Several
 measurement sets are calibrated jointly: one sky model, solutions per observation.
-Re-running with the same ``--outdir`` resumes after the last complete cycle.
+Re-running with the same ``--outdir`` resumes after the last complete cycle; a
+second run into an ``--outdir`` that another run is using is refused (exit 2,
+naming that run's pid).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="YAML file with the station groups (default: the shipped station_groups.yaml)")
     parser.add_argument("--threads", type=int, default=2, help="threads of DP3 and WSClean (default 2)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="delete an existing run in --outdir and start again")
+                        help="delete an earlier run in --outdir and start again (a directory that holds anything "
+                             "but a self-calibration run is never deleted)")
 
 
 def run(args: argparse.Namespace) -> int:

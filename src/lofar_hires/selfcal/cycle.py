@@ -13,8 +13,10 @@ place only when the cycle is complete.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires.calibration.dp3ops import Correction, correction_steps, predict_steps, run_steps
-from lofar_hires.errors import InputError, ToolError
+from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.h5parm import read_h5parm, write_solset
 from lofar_hires.io.ms import MsInfo
+from lofar_hires.io.names import inside, safe_name, safe_names
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners.wsclean import WSCleanOptions, run_wsclean
 from lofar_hires.selfcal.metrics import CycleMetrics, amplitude_stability, image_metrics, phase_stability_rad
@@ -109,9 +112,23 @@ def wsclean_options(spec: ImagingSpec, name: Path, data_column: str, threads: in
 def check_model_image(path: Path) -> None:
     """Refuse a model image without any non-zero finite pixel (nothing would be predicted)."""
     from astropy.io import fits
+    from astropy.utils.exceptions import AstropyUserWarning
 
-    with fits.open(path) as hdul:
-        data = np.asarray(hdul[0].data, dtype=float)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"model image {path} does not exist or is not a file")
+    if path.stat().st_size == 0:
+        raise InputError(f"model image {path} is empty (0 bytes), not a FITS image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", AstropyUserWarning)  # e.g. "File may have been truncated"
+            with fits.open(path) as hdul:
+                data = hdul[0].data
+                data = None if data is None else np.asarray(data, dtype=float)
+    except (OSError, TypeError, ValueError, IndexError, AstropyUserWarning) as exc:
+        raise InputError(f"model image {path} is not a readable FITS image: {' '.join(str(exc).split())}") from None
+    if data is None:
+        raise InputError(f"model image {path} has no image in its primary HDU")
     if not np.any(np.isfinite(data) & (data != 0)):
         raise InputError(f"model image {path} is empty (no non-zero pixel): the solves would have no model; "
                          "give a model with flux or clean deeper (lower imaging.auto_mask_sigma)")
@@ -121,16 +138,29 @@ def active_solves(strategy: Strategy, cycle: int) -> list[tuple[int, SolveSpec]]
     return [(i, s) for i, s in enumerate(strategy.solves) if s.start_cycle <= cycle]
 
 
-def check_uv_cuts(ctx: CycleContext, cycle: int) -> None:
-    """Fail the cycle before solving when a solve's uv cut leaves no baseline at all."""
-    for i, solve in active_solves(ctx.strategy, cycle):
+def check_uv_cuts(strategy: Strategy, longest_lambda: Mapping[str, float]) -> None:
+    """Refuse a solve whose uv cut leaves no baseline at all (checked before the first cycle).
+
+    Parameters
+    ----------
+    strategy
+        The strategy; every solve is checked, whatever cycle it starts in.
+    longest_lambda
+        Longest baseline of each observation, in wavelengths at its highest frequency.
+
+    Raises
+    ------
+    InputError
+        ``uvlambdamin`` of a solve is at or above an observation's longest baseline.
+    """
+    for i, solve in enumerate(strategy.solves):
         if solve.uvlambdamin <= 0:
             continue
-        for name, longest in ctx.work.longest_lambda.items():
+        for name, longest in longest_lambda.items():
             if solve.uvlambdamin >= longest:
-                raise ToolError(f"cycle {cycle}: {solve_name(solve, i)} has uvlambdamin={solve.uvlambdamin:g} but the "
-                                f"longest baseline of {name} is {longest:.0f} lambda: no data to solve on; lower "
-                                "uvlambdamin")
+                raise InputError(f"solves[{i}] ({solve_name(solve, i)}) has uvlambdamin={solve.uvlambdamin:g} but the "
+                                 f"longest baseline of {name} is {longest:.0f} lambda: no data to solve on; lower "
+                                 "uvlambdamin")
 
 
 def apply_solutions(ctx: CycleContext, solutions: Mapping[str, Path], logdir: Path, cycle: int) -> None:
@@ -191,13 +221,17 @@ def run_solves(ctx: CycleContext, folder: Path, cycle: int) -> dict[str, list[Pa
                 log.info("cycle %d: solve %d/%d %s (%s, solint %d x %.0f s, nchan %d, smoothness %g MHz) on %s",
                          cycle, k, n_total, solve_name(solve, index), mode, slots, info.integration_s, solve.nchan,
                          solve.smoothness_mhz, name)
-                h5 = folder / "solves" / f"{solve_name(solve, index)}{suffix}_{name}.h5"
+                h5 = solve_h5parm_path(folder, solve_name(solve, index) + suffix, name)
                 h5.parent.mkdir(exist_ok=True)
                 step = ddecal_step(mode, h5, solve, slots, constraint)
                 # The solve writes the partly corrected data into CORRECTED_DATA, never into DATA.
-                run_steps(ms, None, solve_steps(corrections[name], step), folder / "logs",
-                          f"{solve_name(solve, index)}{suffix}_{name}", data_column="DATA",
-                          out_column="CORRECTED_DATA", threads=ctx.threads, provenance=ctx.provenance)
+                try:
+                    run_steps(ms, None, solve_steps(corrections[name], step), folder / "logs", h5.stem,
+                              data_column="DATA", out_column="CORRECTED_DATA", threads=ctx.threads,
+                              provenance=ctx.provenance)
+                except QualityError as exc:  # DDECal wrote only NaN: say which solve of which cycle
+                    raise QualityError(f"{where} on {name}: {exc}; this solve has uvlambdamin="
+                                       f"{solve.uvlambdamin:g}") from None
                 solset = finish_solution(read_h5parm(h5), mode, solve, reset, f"{where} on {name}")
                 tmp = h5.with_name(f".{h5.name}.tmp")
                 write_solset(tmp, solset)
@@ -207,11 +241,20 @@ def run_solves(ctx: CycleContext, folder: Path, cycle: int) -> dict[str, list[Pa
     return produced
 
 
+def solve_h5parm_path(folder: Path, solve: str, observation: str) -> Path:
+    """``<folder>/solves/<solve>_<observation>.h5``, refused unless it lies inside ``folder``.
+
+    ``solve`` and ``observation`` are safe names (:func:`~lofar_hires.selfcal.strategy.solve_name`,
+    :func:`observation_names`); :func:`~lofar_hires.io.names.inside` is the last guard.
+    """
+    return inside(folder, "solves", f"{solve}_{observation}.h5")
+
+
 def merge_cycle(ctx: CycleContext, folder: Path, produced: Mapping[str, list[Path]]) -> dict[str, Path]:
     """Each observation's solves merged into one solution, ``<folder>/<observation>.h5``."""
     merged = {}
     for name, files in produced.items():
-        out = folder / f"{name}.h5"
+        out = inside(folder, f"{name}.h5")
         merge_h5parms([MergeInput(p) for p in files], out, provenance=ctx.provenance, overwrite=True)
         merged[name] = out
     return merged
@@ -226,8 +269,11 @@ def stability(ctx: CycleContext, merged: Mapping[str, Path], previous: Mapping[s
                                 where="stopping.stability_stations")
     phases, amps = [], []
     for name, path in merged.items():
-        phases.append(phase_stability_rad(path, previous[name], stations, reference=ctx.reference or None))
-        amp = amplitude_stability(path, previous[name], stations)
+        try:
+            phases.append(phase_stability_rad(path, previous[name], stations, reference=ctx.reference or None))
+            amp = amplitude_stability(path, previous[name], stations)
+        except InputError as exc:  # e.g. every solution of the stability stations flagged: a bad result
+            raise QualityError(f"{name}: the change of the solutions cannot be measured: {exc}") from None
         if amp is not None:
             amps.append(amp)
     return max(phases), (max(amps) if amps else None)
@@ -240,13 +286,12 @@ def run_cycle(ctx: CycleContext, folder: Path, cycle: int, previous: Mapping[str
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     n_max = ctx.strategy.stopping.max_cycles
     log.info("cycle %d/%d: start", cycle, n_max - 1)
-    check_uv_cuts(ctx, cycle)
     if previous is not None:
         apply_solutions(ctx, previous, folder / "logs", cycle)
     image, model = image_cycle(ctx, folder, cycle)
     metrics = image_metrics(image)
     if not np.isfinite(metrics.rms_jy) or not np.isfinite(metrics.peak_jy):
-        raise ToolError(f"cycle {cycle}: the image {image} has no finite rms or peak")
+        raise QualityError(f"cycle {cycle}: the image {image} has no finite rms or peak")
     log.info("cycle %d: image rms %.3g mJy/beam, peak %.4g Jy/beam, dynamic range %.1f", cycle,
              1e3 * metrics.rms_jy, metrics.peak_jy, metrics.dynamic_range)
     if cycle == 0 and (ctx.start.skymodel or ctx.start.model_image):
@@ -254,8 +299,8 @@ def run_cycle(ctx: CycleContext, folder: Path, cycle: int, previous: Mapping[str
     else:
         try:
             check_model_image(model)
-        except InputError as exc:
-            raise ToolError(f"cycle {cycle}: {exc}") from None
+        except InputError as exc:  # the clean found nothing: a result, not an input, is bad
+            raise QualityError(f"cycle {cycle}: {exc}") from None
     produced = run_solves(ctx, folder, cycle)
     merged = merge_cycle(ctx, folder, produced)
     phase_change, amp_change = stability(ctx, merged, previous)
@@ -270,8 +315,21 @@ def run_cycle(ctx: CycleContext, folder: Path, cycle: int, previous: Mapping[str
 
 
 def observation_names(paths: Sequence[Path]) -> list[str]:
-    """Short unique names of the observations (MS file stems; numbered when two are equal)."""
-    stems = [Path(p).name.removesuffix(".ms").removesuffix(".MS") or "obs" for p in paths]
-    if len(set(stems)) == len(stems):
-        return stems
-    return [f"{i:02d}_{s}" for i, s in enumerate(stems)]
+    """Short unique names of the observations, used in file names (``best_<name>.h5``, ``work/<name>.ms``).
+
+    The MS name without ``.ms``/``.MS``, made a safe file name (:func:`~lofar_hires.io.names.safe_name`:
+    letters, digits, ``_ + - .`` kept, other runs of characters become ``_``); ``obsNN`` when nothing
+    usable is left; numbered (``00_name``, ``01_name``, ...) when two names are equal (ignoring case).
+    """
+    names = []
+    for i, p in enumerate(paths):
+        stem = Path(os.path.abspath(p)).name.removesuffix(".ms").removesuffix(".MS")
+        try:
+            names.append(safe_name(stem, what="observation"))
+        except InputError:
+            names.append(f"obs{i + 1:02d}")
+            log.warning("measurement set %s: its name has no character usable in a file name; its products are "
+                        "named %s", p, names[-1])
+    if len({n.lower() for n in names}) != len(names):
+        names = [safe_name(f"{i:02d}_{n}", what="observation") for i, n in enumerate(names)]
+    return list(safe_names(names, what="observation").values())

@@ -12,13 +12,19 @@ Output directory (``outdir``)::
 
 A cycle is written into ``cycle_NNN.partial`` and renamed when complete;
 re-running with the same output directory continues after the last complete
-cycle (a half-done cycle is discarded and redone).
+cycle (a half-done cycle is discarded and redone). A run holds the lock of its
+output directory (``.lofar-hires.lock``, :func:`lofar_hires.io.lock.output_lock`)
+from start to end, so a second run into the same directory is refused; the lock
+of a run that was killed is taken over. ``<obs>`` and the solve names in file
+names are safe names (:mod:`lofar_hires.io.names`), and every product path is
+checked to lie inside the output directory.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import shutil
 import time
@@ -30,17 +36,28 @@ import numpy as np
 
 from lofar_hires.calibration.dp3ops import Correction, run_steps
 from lofar_hires.config_schema import to_mapping
-from lofar_hires.errors import InputError, LofarHiresError
+from lofar_hires.errors import InputError, LofarHiresError, MissingInputError
 from lofar_hires.io.atomic import atomic_output, remove_path
-from lofar_hires.io.h5parm import read_h5parm
+from lofar_hires.io.h5parm import Solset, read_h5parm, require_values
+from lofar_hires.io.lock import LOCK_NAME, output_lock
 from lofar_hires.io.ms import MsInfo, read_antennas, read_ms_info, require_ms
+from lofar_hires.io.names import inside
 from lofar_hires.provenance import Provenance
-from lofar_hires.selfcal.cycle import CycleContext, StartModel, WorkSet, check_model_image, observation_names, run_cycle
+from lofar_hires.selfcal.cycle import (
+    CycleContext,
+    StartModel,
+    WorkSet,
+    check_model_image,
+    check_uv_cuts,
+    observation_names,
+    run_cycle,
+)
 from lofar_hires.selfcal.metrics import write_metrics
 from lofar_hires.selfcal.solves import longest_baseline_lambda, plan_prepare
-from lofar_hires.selfcal.state import CycleRecord, RunState, load_state, save_state
+from lofar_hires.selfcal.state import STATE_NAME, CycleRecord, RunState, load_state, save_state
 from lofar_hires.selfcal.stopping import Decision, StoppingRule, best_cycle, decide
 from lofar_hires.selfcal.strategy import Strategy, solve_name
+from lofar_hires.solutions.apply import check_stations, check_times
 from lofar_hires.solutions.output import save_solset
 from lofar_hires.solutions.reset import reset_stations
 from lofar_hires.solutions.stations import load_station_groups, resolve_stations
@@ -50,6 +67,8 @@ log = logging.getLogger(__name__)
 
 #: Largest frequency difference (Hz) between observations that are calibrated jointly.
 FREQ_MATCH_HZ = 1.0
+#: Speed of light (m/s), for baseline lengths in wavelengths.
+SPEED_OF_LIGHT_M_S = 299792458.0
 
 
 @dataclass(frozen=True)
@@ -103,23 +122,111 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
             raise InputError(f"{info.path.name} and {first.path.name} have different phase centres; give "
                              "--phase-centre to shift them all to the same position")
     for path in request.pre_apply:
-        solset = read_h5parm(Path(path))
-        for tab in solset.soltabs.values():
-            if "dir" in tab.axes and len(tab.axes["dir"]) > 1:
-                raise InputError(f"--pre-apply {path} has {len(tab.axes['dir'])} directions; pick one with "
-                                 "`lofar-hires h5 nearest` first")
-    if request.skymodel is not None and not Path(request.skymodel).is_file():
-        raise InputError(f"--skymodel {request.skymodel} does not exist")
-    if request.model_image is not None:
-        if not Path(request.model_image).is_file():
-            raise InputError(f"--model-image {request.model_image} does not exist")
-        check_model_image(Path(request.model_image))
+        check_pre_apply(Path(path), infos)
+    check_solve_baselines(strategy, infos)
+    if request.phase_centre_deg is not None:
+        check_phase_centre(request.phase_centre_deg)
     starts = [x is not None for x in (request.skymodel, request.model_image, request.point_flux_jy)]
     if sum(starts) > 1:
         raise InputError("give only one starting model: --skymodel, --model-image or --point-model-jy")
-    if request.point_flux_jy is not None and request.point_flux_jy <= 0:
-        raise InputError(f"--point-model-jy must be positive, got {request.point_flux_jy}")
+    if request.skymodel is not None:
+        check_skymodel(Path(request.skymodel))
+    if request.model_image is not None:
+        try:
+            check_model_image(Path(request.model_image))
+        except InputError as exc:
+            raise InputError(f"--model-image: {exc}") from None
+    if request.point_flux_jy is not None and not (math.isfinite(request.point_flux_jy) and request.point_flux_jy > 0):
+        raise InputError(f"--point-model-jy must be a positive number, got {request.point_flux_jy}")
     return infos
+
+
+def check_phase_centre(phase_centre_deg: tuple[float, float]) -> None:
+    """Refuse a ``--phase-centre`` that is not finite or has a declination outside [-90, 90] degrees."""
+    ra_deg, dec_deg = (float(v) for v in phase_centre_deg)
+    if not (math.isfinite(ra_deg) and math.isfinite(dec_deg)):
+        raise InputError(f"--phase-centre {ra_deg} {dec_deg}: RA and Dec must be finite numbers (degrees)")
+    if not -90.0 <= dec_deg <= 90.0:
+        raise InputError(f"--phase-centre: declination {dec_deg} deg is outside [-90, 90]")
+    if not -360.0 <= ra_deg <= 360.0:
+        raise InputError(f"--phase-centre: right ascension {ra_deg} deg is outside [-360, 360]")
+
+
+def check_skymodel(path: Path) -> None:
+    """Refuse a ``--skymodel`` that is not a readable makesourcedb model with components."""
+    from lofar_hires.io.skymodel import read_makesourcedb
+
+    if not path.is_file():
+        raise InputError(f"--skymodel {path} does not exist or is not a file")
+    try:
+        read_makesourcedb(path)
+    except (InputError, MissingInputError) as exc:
+        raise InputError(f"--skymodel: {exc}") from None
+
+
+def check_pre_apply(path: Path, infos: Sequence[MsInfo]) -> Solset:
+    """Read and check solutions to pre-apply: one direction, every station and the times of every MS.
+
+    Raises
+    ------
+    InputError
+        A broken h5parm (see :func:`~lofar_hires.io.h5parm.read_h5parm`), several directions,
+        missing stations, or solutions of another observation; the message starts with ``--pre-apply``.
+    """
+    try:
+        solset = read_h5parm(path)
+    except (InputError, MissingInputError) as exc:
+        raise InputError(f"--pre-apply: {exc}") from None
+    tabs = list(solset.soltabs.values())
+    if not tabs:
+        raise InputError(f"--pre-apply {path}: solution set {solset.name} holds no soltab")
+    try:
+        require_values(solset, path)
+    except InputError as exc:
+        raise InputError(f"--pre-apply: {exc}") from None
+    for tab in tabs:
+        if "dir" in tab.axes and len(tab.axes["dir"]) > 1:
+            raise InputError(f"--pre-apply {path} has {len(tab.axes['dir'])} directions; pick one with "
+                             "`lofar-hires h5 directions select` first")
+    for info in infos:
+        try:
+            check_stations(list(info.station_names), tabs)
+            check_times(info.times_mjd_s, tabs)
+        except InputError as exc:
+            raise InputError(f"--pre-apply {path} on {info.path.name}: {exc}") from None
+    return solset
+
+
+def longest_station_distance_lambda(info: MsInfo) -> float:
+    """Largest distance between two stations of an MS, in wavelengths at its highest frequency.
+
+    No baseline of the MS is longer (a projected baseline is never longer than the distance
+    between its stations), so a uv cut at or above it leaves no data whatever the phase centre.
+    """
+    pos = np.asarray(info.station_positions_m, dtype=float).reshape(-1, 3)
+    if len(pos) < 2:
+        return 0.0
+    dist = np.sqrt(np.max(np.sum((pos[:, None, :] - pos[None, :, :]) ** 2, axis=-1)))
+    return float(dist * np.max(info.freqs_hz) / SPEED_OF_LIGHT_M_S)
+
+
+def check_solve_baselines(strategy: Strategy, infos: Sequence[MsInfo]) -> None:
+    """Refuse, before any work, a solve whose uv cut is above every baseline of an input MS."""
+    check_uv_cuts(strategy, {info.path.name: longest_station_distance_lambda(info) for info in infos})
+
+
+def check_outdir(request: SelfcalRequest, outdir: Path) -> None:
+    """Refuse an output directory that holds (or is) one of the inputs: ``--overwrite`` would delete it."""
+    root = Path(outdir).resolve()
+    inputs = [*request.ms_paths, *request.pre_apply, request.skymodel, request.model_image, request.station_groups]
+    for path in inputs:
+        if path is None:
+            continue
+        resolved = Path(path).resolve()
+        if resolved == root or root in resolved.parents:
+            raise InputError(f"--outdir {outdir} holds the input {path}; give an output directory of its own")
+        if resolved in root.parents:
+            raise InputError(f"--outdir {outdir} lies inside the input {path}; give an output directory elsewhere")
 
 
 def write_point_model(work: WorkSet, flux_jy: float, path: Path) -> Path:
@@ -160,12 +267,12 @@ def prepare_work(request: SelfcalRequest, inputs: Sequence[MsInfo], strategy: St
                  threads: int, prov: Provenance, state: RunState) -> WorkSet:
     """The work MSs (one DP3 run each, written atomically); reused when already made."""
     names = observation_names(request.ms_paths)
-    work = outdir / "work"
+    work = inside(outdir, "work")
     work.mkdir(exist_ok=True)
     pre = tuple(Correction(Path(p), tuple(read_h5parm(Path(p)).soltabs)) for p in request.pre_apply)
     paths = {}
     for name, ms, info in zip(names, request.ms_paths, inputs):
-        out = work / f"{name}.ms"
+        out = inside(work, f"{name}.ms")
         if name not in state.work_ms or not out.is_dir():
             plan = plan_prepare(info, strategy.prepare, groups, request.phase_centre_deg, pre)
             log.info("preparing %s: %s", name, ", ".join(s.type for s in plan.steps) or "copy")
@@ -184,16 +291,30 @@ def prepare_work(request: SelfcalRequest, inputs: Sequence[MsInfo], strategy: St
     return WorkSet(paths, infos, longest)
 
 
+def _contents(outdir: Path) -> list[Path]:
+    """What a run directory holds besides its lock file."""
+    return [p for p in outdir.iterdir() if p.name != LOCK_NAME]
+
+
+def _clear_run(outdir: Path) -> None:
+    """``--overwrite``: remove a previous run (never a directory that holds something else)."""
+    contents = _contents(outdir)
+    if contents and not (outdir / STATE_NAME).exists():
+        raise InputError(f"--overwrite: {outdir} holds no self-calibration run ({len(contents)} other entries); "
+                         "it is not deleted; give a new --outdir")
+    for path in contents:
+        remove_path(path)
+
+
 def _open_run(request: SelfcalRequest, strategy: Strategy, outdir: Path, overwrite: bool) -> RunState:
+    """The state of the run in ``outdir`` (locked by the caller): new, resumed, or refused."""
     new = RunState(strategy.digest(), [str(Path(p).resolve()) for p in request.ms_paths], request.options())
-    if overwrite and outdir.exists():
-        shutil.rmtree(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        _clear_run(outdir)
     old = load_state(outdir)
     if old is None:
-        if any(outdir.iterdir()):
-            raise InputError(f"{outdir} is not empty and holds no self-calibration run; use a new --outdir or "
-                             "--overwrite")
+        if _contents(outdir):
+            raise InputError(f"{outdir} is not empty and holds no self-calibration run; use a new --outdir")
         save_state(outdir, new)
         return new
     why = old.matches(new)
@@ -229,14 +350,25 @@ def run_selfcal(request: SelfcalRequest, strategy: Strategy, outdir: Path, *, th
     Raises
     ------
     InputError
-        Unusable inputs or strategy, or an output directory holding a different run.
+        Unusable inputs or strategy, an output directory holding a different run or
+        something else, or an output directory in use by another run (its pid is named).
     ToolError
-        A DP3 or WSClean run failed, a solve produced no valid solutions, or the
-        model of a cycle was empty; the completed cycles are kept.
+        A DP3 or WSClean run failed (worth a retry); the completed cycles are kept.
+    QualityError
+        A solve produced no usable solutions, or the image or model of a cycle was empty
+        or not finite; the completed cycles are kept.
     """
-    outdir = Path(outdir)
+    outdir = Path(outdir).resolve()
     inputs = check_request(request, strategy)
+    check_outdir(request, outdir)
     groups = load_station_groups(request.station_groups)
+    with output_lock(outdir):
+        return _run_locked(request, strategy, outdir, inputs, groups, threads, overwrite)
+
+
+def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, inputs: Sequence[MsInfo], groups,
+                threads: int, overwrite: bool) -> SelfcalResult:
+    """:func:`run_selfcal` once the output directory is locked."""
     state = _open_run(request, strategy, outdir, overwrite)
     prov = Provenance(task="selfcal", parameters={"strategy": to_mapping(strategy), **request.options(),
                                                   "threads": threads})
@@ -244,6 +376,7 @@ def run_selfcal(request: SelfcalRequest, strategy: Strategy, outdir: Path, *, th
         prov.add_input(path)
     work = prepare_work(request, inputs, strategy, outdir, groups, threads, prov, state)
     reference = _check_stations(strategy, work.stations, groups)
+    check_uv_cuts(strategy, work.longest_lambda)
     skymodel = request.skymodel
     if request.point_flux_jy is not None:
         skymodel = write_point_model(work, request.point_flux_jy, outdir / "work" / "start_point.skymodel")
@@ -325,10 +458,10 @@ def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalR
             source = last[name]
         else:
             source = _solutions_for_image(outdir, state, best)[name]
-        best_solutions[name] = _write_solutions(source, outdir / f"best_{name}.h5", strategy, request, i, groups, prov,
-                                                identity=best == 0)
-        final_solutions[name] = _write_solutions(last[name], outdir / f"final_{name}.h5", strategy, request, i, groups,
-                                                 prov)
+        best_solutions[name] = _write_solutions(source, inside(outdir, f"best_{name}.h5"), strategy, request, i,
+                                                groups, prov, identity=best == 0)
+        final_solutions[name] = _write_solutions(last[name], inside(outdir, f"final_{name}.h5"), strategy, request, i,
+                                                 groups, prov)
     best_image = outdir / "best_image.fits"
     tmp = outdir / ".best_image.fits.tmp"
     shutil.copyfile(outdir / state.cycles[best].image, tmp)

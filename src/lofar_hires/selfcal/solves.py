@@ -20,7 +20,7 @@ import numpy as np
 from lofar_hires.calibration.config import AveragingConfig
 from lofar_hires.calibration.dp3ops import Correction, averaging_steps, correction_steps, phaseup_steps
 from lofar_hires.calibration.phases import reference_phases as referenced
-from lofar_hires.errors import InputError, ToolError
+from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.h5parm import Solset, Soltab, read_h5parm
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.runners.dp3 import Dp3Step
@@ -153,17 +153,22 @@ def normalise_amplitudes(tab: Soltab) -> tuple[Soltab, float]:
 def finish_solution(solset: Solset, mode: str, solve: SolveSpec, reset: Sequence[str], where: str) -> Solset:
     """Check one solve's solutions, normalise amplitudes, then reset station groups (exact identity).
 
+    A file holding no finite solution at all never gets here: the DP3 runner refuses it
+    (:class:`~lofar_hires.errors.QualityError`). This check is per soltab and counts the
+    weights too, which DP3's output check does not.
+
     Raises
     ------
-    ToolError
-        The solve produced no valid solution at all (e.g. the uv cut flagged every
-        baseline): the cycle must not go on with NaN or flagged gains.
+    QualityError
+        A soltab holds no usable solution (every value flagged or NaN): the cycle must not
+        go on with such gains.
     """
     for name, tab in solset.soltabs.items():
         fraction = _valid_fraction(tab)
         if fraction == 0.0:
-            raise ToolError(f"{where}: DDECal produced no valid solution in {name} (every value flagged or NaN); "
-                            f"the data left after uvlambdamin={solve.uvlambdamin:g} and the flags cannot be solved")
+            raise QualityError(f"{where}: DDECal produced no usable solution in {name} (every value flagged or "
+                               f"NaN); the data left after uvlambdamin={solve.uvlambdamin:g} and the flags cannot be "
+                               "solved")
         if fraction < 0.5:
             log.warning("%s: only %.0f%% of the solutions in %s are valid", where, 100 * fraction, name)
     if solve.normalize_amplitudes and mode in AMPLITUDE_MODES:

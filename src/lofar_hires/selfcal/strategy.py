@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lofar_hires.config_schema import apply_overrides, from_mapping, load_yaml, option, to_mapping
 from lofar_hires.errors import InputError
+from lofar_hires.io.names import safe_name, safe_names
 from lofar_hires.selfcal.stopping import StoppingRule
 
 #: Solution types of a strategy -> the DDECal modes solved for it, in order. ``rotation+diagonal`` is
@@ -45,7 +46,8 @@ AMPLITUDE_MODES = ("scalaramplitude", "scalar", "diagonalamplitude", "diagonal",
 class SolveSpec:
     soltype: str = option(help="solution type: " + ", ".join([*SOLTYPES, *SOLTYPE_ALIASES]),
                           choices=[*SOLTYPES, *SOLTYPE_ALIASES])
-    name: str = option("", help="name of the solve in logs and file names (default solveN)")
+    name: str = option("", help="name of the solve in logs and file names (default solveN); letters, digits, "
+                       "_ + - . are kept, any other run of characters becomes _")
     solint_s: float | None = option(None, help="solution interval (rounded to whole integrations of the "
                                     "data; default one integration)", unit="s", min=0.0)
     solint_min: float | None = option(None, help="solution interval in minutes (instead of solint_s)",
@@ -141,12 +143,14 @@ class Strategy:
                                     "superstation is used when the core is phased up)")
 
     def validate(self) -> None:
-        """Cross-field checks (the schema checks single values)."""
+        """Cross-field checks (the schema checks single values, finite numbers included)."""
         if not self.solves:
             raise InputError("strategy has no solves: list at least one under `solves`")
+        try:
+            safe_names([raw_solve_name(s, i) for i, s in enumerate(self.solves)], what="solve")
+        except InputError as exc:
+            raise InputError(f"strategy: {exc}") from None
         names = [solve_name(s, i) for i, s in enumerate(self.solves)]
-        if len(set(names)) != len(names):
-            raise InputError(f"strategy: solve names must be unique, got {names}")
         for i, solve in enumerate(self.solves):
             solve.validate(f"solves[{i}] ({names[i]})")
         if not any(s.start_cycle == 0 for s in self.solves):
@@ -163,8 +167,20 @@ class Strategy:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def solve_name(solve: SolveSpec, index: int) -> str:
+def raw_solve_name(solve: SolveSpec, index: int) -> str:
+    """The solve's name as the strategy gives it (``solveN`` when it gives none)."""
     return solve.name or f"solve{index + 1}"
+
+
+def solve_name(solve: SolveSpec, index: int) -> str:
+    """The solve's name as used in logs and file names: a safe file-name component.
+
+    Raises
+    ------
+    InputError
+        The name has no character usable in a file name (see :func:`lofar_hires.io.names.safe_name`).
+    """
+    return safe_name(raw_solve_name(solve, index), what="solve")
 
 
 def solint_slots(solve: SolveSpec, integration_s: float, n_times: int) -> int:

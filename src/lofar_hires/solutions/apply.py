@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires.errors import InputError, MissingInputError
-from lofar_hires.io.h5parm import Solset, Soltab, direction_name
+from lofar_hires.io.atomic import atomic_output, check_output_path
+from lofar_hires.io.h5parm import Solset, Soltab, direction_name, require_values
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners.dp3 import Dp3Step
 
@@ -225,12 +226,35 @@ def plan_apply(ms_stations: Sequence[str], ms_times_s: np.ndarray, h5parm: Path,
         direction, an incomplete full-Jones correction.
     """
     tabs = select_soltabs(solset, soltabs)
+    require_values(solset, h5parm, [t.name for t in tabs])
     check_stations(ms_stations, tabs)
     check_times(ms_times_s, tabs)
     fulljones = check_fulljones(tabs)
     chosen = check_direction(tabs, direction)
     names = tuple(t.name for t in tabs)
     return ApplyPlan(names, fulljones, chosen, applycal_step(h5parm, names, fulljones, chosen))
+
+
+def check_output_ms(output: Path, ms: Path, overwrite: bool) -> None:
+    """Refuse an output that is the input, exists (without ``overwrite``), is not a measurement set
+    (``overwrite`` would delete it) or cannot be written.
+
+    Raises
+    ------
+    InputError, OutputExistsError
+        With the reason.
+    """
+    out, source = output.resolve(), ms.resolve()
+    if out == source:
+        raise InputError(f"--output {output} is the input measurement set; write the result to a new path")
+    if out in source.parents or source in out.parents:
+        raise InputError(f"--output {output} holds or lies inside the input measurement set; write the result to a "
+                         "path of its own")
+    if overwrite and output.exists() and not (output / "table.dat").is_file():
+        if output.is_file() or output.is_symlink() or any(output.iterdir()):
+            raise InputError(f"--output {output} exists and is not a measurement set; --overwrite replaces only "
+                             "a measurement set")
+    check_output_path(output, overwrite)
 
 
 def apply_solutions(ms: Path, h5parm: Path, output: Path, *, data_column: str = "DATA",
@@ -279,7 +303,6 @@ def apply_solutions(ms: Path, h5parm: Path, output: Path, *, data_column: str = 
         DP3 failed.
     """
     from lofar_hires.calibration.dp3ops import run_steps
-    from lofar_hires.io.atomic import atomic_output, check_output_path
     from lofar_hires.io.h5parm import read_h5parm
     from lofar_hires.io.ms import read_ms_info, require_ms
 
@@ -294,9 +317,7 @@ def apply_solutions(ms: Path, h5parm: Path, output: Path, *, data_column: str = 
         plan = plan_apply(list(info.station_names), info.times_mjd_s, h5parm, solset, soltabs, direction)
     except InputError as exc:
         raise InputError(f"--solutions {h5parm}: {exc}") from None
-    if output.resolve() == ms.resolve():
-        raise InputError(f"--output {output} is the input measurement set; write the result to a new path")
-    check_output_path(output, overwrite)
+    check_output_ms(output, ms, overwrite)
     log.info("applying %s of %s (%s%s) to %s of %s", ", ".join(plan.soltabs), h5parm.name,
              "full-Jones" if plan.fulljones else "per soltab",
              f", direction {plan.direction}" if plan.direction else "", data_column, ms.name)

@@ -16,6 +16,7 @@ from astropy.coordinates import angular_separation
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.h5parm import Solset, Soltab, direction_name
+from lofar_hires.io.names import MAX_NAME_LENGTH, safe_name
 from lofar_hires.solutions.reset import identity_values
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,32 @@ def select_directions(solset: Solset, names: Sequence[str]) -> Solset:
     return _replace(solset, directions, tabs)
 
 
+def check_new_name(name: str, option: str) -> str:
+    """A new direction name (``name`` or ``[name]``) in DP3's bracketed form, refused unless it is a safe name.
+
+    Direction names end up in DP3 parsets (``direction=[name]``), WSClean facet files and,
+    downstream, in file names: only names that :func:`~lofar_hires.io.names.safe_name` leaves
+    unchanged are accepted (letters, digits, ``_ + - .``, not starting with ``.`` or ``_``, at
+    most :data:`~lofar_hires.io.names.MAX_NAME_LENGTH` characters).
+
+    Raises
+    ------
+    InputError
+        The name is empty or would have to be changed; the message proposes a safe one.
+    """
+    bare = str(name)
+    if bare.startswith("[") and bare.endswith("]"):
+        bare = bare[1:-1]
+    try:
+        safe = safe_name(bare, what="direction")
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}") from None
+    if safe != bare:
+        raise InputError(f"{option}: direction name {bare!r} may hold only letters, digits, _ + - . (not starting "
+                         f"with . or _, at most {MAX_NAME_LENGTH} characters); e.g. {safe!r}")
+    return direction_name(bare)
+
+
 def parse_rename_map(items: Sequence[str]) -> dict[str, str]:
     """``old=new`` items as a mapping of bracketed names.
 
@@ -117,7 +144,7 @@ def parse_rename_map(items: Sequence[str]) -> dict[str, str]:
         key = direction_name(old.strip())
         if key in mapping:
             raise InputError(f"--map renames {key} twice")
-        mapping[key] = direction_name(new.strip())
+        mapping[key] = check_new_name(new.strip(), f"--map {old.strip()}=...")
     return mapping
 
 
@@ -134,7 +161,7 @@ def rename_directions(solset: Solset, mapping: Mapping[str, str]) -> Solset:
     """
     if not mapping:
         raise InputError("--map: give at least one OLD=NEW pair")
-    mapping = {direction_name(k): direction_name(v) for k, v in mapping.items()}
+    mapping = {direction_name(k): check_new_name(v, f"--map {k}=...") for k, v in mapping.items()}
     _require(solset, list(mapping), "--map")
     names = _all_names(solset)
     final = [mapping.get(n, n) for n in names]
@@ -199,7 +226,7 @@ def add_direction(solset: Solset, name: str, ra_rad: float, dec_rad: float, copy
         The name exists already, or the direction to copy from does not exist
         (in the source table or in one of the soltabs).
     """
-    new = direction_name(name)
+    new = check_new_name(name, "--name")
     if new in _all_names(solset):
         raise InputError(f"--name: direction {new} already exists in solset {solset.name}; "
                          "choose another name or rename the existing one")

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from lofar_hires.io.h5parm import StreamingReader, iter_blocks, pol_basis, solset_names
+from lofar_hires.io.h5parm import StreamingReader, iter_blocks, pol_basis, validate_h5parm
 from lofar_hires.solutions.directions import ra_deg
 
 #: Values read at once when scanning a soltab.
@@ -76,7 +76,7 @@ def describe_h5parm(path: Path) -> dict[str, Any]:
     """
     path = Path(path)
     solsets = []
-    for ss_name in solset_names(path):
+    for ss_name in validate_h5parm(path):
         with StreamingReader(path, ss_name) as reader:
             soltabs = []
             for name in reader.soltab_names:

@@ -38,7 +38,7 @@ import numpy as np
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.atomic import atomic_output, check_output_path
-from lofar_hires.io.h5parm import H5parmWriter, SoltabInfo, StreamingReader, pol_basis
+from lofar_hires.io.h5parm import H5parmWriter, SoltabInfo, StreamingReader, check_group_name, pol_basis
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.grid import AxisMap, Method, apply_map, apply_map_weights, axis_map
 from lofar_hires.solutions.jones import (
@@ -163,6 +163,8 @@ def _open_inputs(specs: Sequence[MergeInput]) -> list[_Input]:
                                  f"which cannot be merged (supported: {', '.join(GAIN_TYPES)})")
             if not tabs:
                 raise InputError(f"{spec.path}: no solutions to merge in {reader.solset}")
+            for tab in tabs:
+                reader.require_values(tab.name)
             opened[-1].tabs = tabs
     except BaseException:
         for item in opened:
@@ -193,9 +195,9 @@ def _grid(inputs: list[_Input], axis: str, choice: GridChoice) -> np.ndarray | N
         return candidates[0] if candidates else None
     path = Path(choice)
     if path.is_dir():
-        from lofar_hires.io.ms import read_ms_info
+        from lofar_hires.io.ms import read_ms_info, require_ms
 
-        info = read_ms_info(path)
+        info = read_ms_info(require_ms(path))
         return info.times_mjd_s if axis == "time" else info.freqs_hz
     if path.is_file():
         with StreamingReader(path) as reader:
@@ -501,9 +503,12 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
     """
     if not specs:
         raise InputError("merge needs at least one input h5parm")
+    check_group_name(options.solset, "--solset: solset")
     for spec in specs:
         if Path(output).resolve() == Path(spec.path).resolve():
             raise InputError(f"the output {output} is one of the inputs; write the merge to a new file")
+    if Path(output).is_dir():
+        raise InputError(f"the output {output} is a directory; give the name of the h5parm to write")
     check_output_path(Path(output), overwrite)
     t0 = time.monotonic()
     prov = provenance or Provenance(task="h5 merge")

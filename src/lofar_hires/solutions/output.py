@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from lofar_hires.io.atomic import atomic_output
-from lofar_hires.io.h5parm import Solset, write_solset
+from lofar_hires.io.h5parm import Solset, copy_solsets, write_solset
 from lofar_hires.provenance import Provenance
 
 log = logging.getLogger(__name__)
@@ -26,18 +26,8 @@ def save_solset(solset: Solset, path: Path, provenance: Provenance, *, overwrite
     with atomic_output(Path(path), overwrite) as tmp:
         write_solset(tmp, solset)
         if copy_other_solsets_from is not None:
-            copied = _copy_other_solsets(Path(copy_other_solsets_from), tmp, solset.name)
+            copied = copy_solsets(Path(copy_other_solsets_from), tmp, exclude=solset.name)
             if copied:
                 log.info("copied solset(s) %s unchanged from %s", ", ".join(copied), copy_other_solsets_from)
     log.info("wrote %s (%s)", path, ", ".join(solset.soltabs) or "no soltabs")
     return Path(path)
-
-
-def _copy_other_solsets(source: Path, target: Path, written: str) -> list[str]:
-    import h5py
-
-    with h5py.File(source, "r") as src, h5py.File(target, "a") as dst:
-        names = [n for n in src if isinstance(src[n], h5py.Group) and n != written]
-        for name in names:
-            src.copy(src[name], dst, name=name)
-    return names
