@@ -54,7 +54,9 @@ inputs:
       prefix: --cal-solutions
   skymodel:
     label: Sky model
-    doc: makesourcedb model of the field for the optional self-calibration (used with phase_calibration=true).
+    doc: >-
+      makesourcedb model of the field for the optional self-calibration; give it
+      only together with phase_calibration=true (otherwise the task refuses it).
     type: File?
     inputBinding:
       prefix: --skymodel

@@ -6,9 +6,8 @@ doc: |
   Runs `lofar-hires dical corrupt-model`: DP3 applies the fitted differential
   Faraday rotation and then the station beam (innermost effect first) to
   MODEL_DATA and writes the result to MODEL_CORRUPTED, the model against which
-  the bandpass and the clock are solved. The task updates the measurement set
-  it is given; here it works on a writable copy staged in the output
-  directory, so the input stays untouched and the copy is the output.
+  the bandpass and the clock are solved, in a copy of the measurement set
+  (the output MS); the input is not modified.
 
 baseCommand: [lofar-hires, dical, corrupt-model]
 
@@ -19,15 +18,11 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
+  InlineJavascriptRequirement: {}
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
       OPENBLAS_NUM_THREADS: "1"
-  InitialWorkDirRequirement:
-    # An in-place step: work on a copy of the MS so that the input is not modified.
-    listing:
-      - entry: $(inputs.ms)
-        writable: true
 
 hints:
   ResourceRequirement:
@@ -41,14 +36,21 @@ arguments:
     valueFrom: $(runtime.cores)
   - prefix: --logdir
     valueFrom: $(runtime.outdir)/dp3_logs
+  # The output MS keeps the input's name unless output_name is given.
+  - prefix: --output
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
 
 inputs:
   ms:
     label: Measurement set
-    doc: An MS with MODEL_DATA (from dical_predict.cwl); a writable copy is updated.
+    doc: An MS with MODEL_DATA (from dical_predict.cwl); read only.
     type: Directory
     inputBinding:
       position: 10
+  output_name:
+    label: Output MS name
+    doc: Name of the output measurement set, a copy of the input with MODEL_CORRUPTED (default the input's name).
+    type: string?
   faraday:
     label: Faraday rotation solutions
     doc: h5parm with the soltab faraday (from `dical fit faraday`).
@@ -79,10 +81,10 @@ stderr: dical_corrupt_model.stderr.log
 outputs:
   ms_out:
     label: Measurement set with MODEL_CORRUPTED
-    doc: The copy of the input MS with the corrupted model in MODEL_CORRUPTED.
+    doc: The copy of the input MS with the corrupted model in MODEL_CORRUPTED (and a HISTORY row).
     type: Directory
     outputBinding:
-      glob: $(inputs.ms.basename)
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.
@@ -91,7 +93,7 @@ outputs:
       glob: dp3_logs/*
   log:
     label: Standard output
-    doc: The path of the measurement set updated.
+    doc: The path of the measurement set written.
     type: stdout
   stderr_log:
     label: Log

@@ -5,9 +5,8 @@ label: Self-calibrate a corrected target observation against a sky model
 doc: |
   Runs `lofar-hires dical phasecal`: DP3 solves direction-independent phases
   (setting phase_mode, default scalarphase) against the sky model and applies
-  them to DATA. The task updates the measurement set it is given; here it
-  works on a writable copy staged in the output directory, so the input stays
-  untouched and the copy is the output.
+  them to DATA of a copy of the measurement set (the output MS); the input
+  is not modified.
 
 baseCommand: [lofar-hires, dical, phasecal]
 
@@ -23,11 +22,6 @@ requirements:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
       OPENBLAS_NUM_THREADS: "1"
-  InitialWorkDirRequirement:
-    # An in-place step: work on a copy of the MS so that the input is not modified.
-    listing:
-      - entry: $(inputs.ms)
-        writable: true
 
 hints:
   ResourceRequirement:
@@ -45,14 +39,23 @@ arguments:
   # The solutions are named after the MS unless output_name is given.
   - prefix: --output
     valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
+  # The output MS keeps the input's name unless output_ms_name is given.
+  - prefix: --output-ms
+    valueFrom: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
 
 inputs:
   ms:
     label: Corrected target measurement set
-    doc: A DI-corrected target MS (from dical_correct.cwl); a writable copy is updated.
+    doc: A DI-corrected target MS (from dical_correct.cwl); read only.
     type: Directory
     inputBinding:
       position: 10
+  output_ms_name:
+    label: Output MS name
+    doc: >-
+      Name of the output measurement set, a copy of the input with the phase
+      solutions applied to DATA (default the input's name).
+    type: string?
   skymodel:
     label: Sky model
     doc: makesourcedb model of the target field.
@@ -103,10 +106,10 @@ outputs:
       glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
   ms_out:
     label: Self-calibrated measurement set
-    doc: The copy of the input MS with the phase solutions applied to DATA.
+    doc: The copy of the input MS with the phase solutions applied to DATA (and a HISTORY row).
     type: Directory
     outputBinding:
-      glob: $(inputs.ms.basename)
+      glob: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
   dp3_logs:
     label: DP3 parsets and logs
     doc: The parsets and complete output of the solve and apply DP3 runs.
@@ -115,7 +118,7 @@ outputs:
       glob: dp3_logs/*
   log:
     label: Standard output
-    doc: The path of the h5parm written.
+    doc: The paths of the h5parm and the measurement set written.
     type: stdout
   stderr_log:
     label: Log

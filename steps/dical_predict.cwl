@@ -4,10 +4,9 @@ class: CommandLineTool
 label: Predict a sky model into MODEL_DATA
 doc: |
   Runs `lofar-hires dical predict`: DP3 predicts the sky model (e.g. the
-  calibrator model) into the MODEL_DATA column. The task updates the
-  measurement set it is given; here it works on a writable copy staged in the
-  output directory, so the input stays untouched and the copy is the output.
-  The coherence of DATA with the model on core baselines is logged.
+  calibrator model) into the MODEL_DATA column of a copy of the measurement
+  set, the output MS; the input is not modified. The coherence of DATA with
+  the model on core baselines is logged.
 
 baseCommand: [lofar-hires, dical, predict]
 
@@ -18,15 +17,11 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
+  InlineJavascriptRequirement: {}
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
       OPENBLAS_NUM_THREADS: "1"
-  InitialWorkDirRequirement:
-    # An in-place step: work on a copy of the MS so that the input is not modified.
-    listing:
-      - entry: $(inputs.ms)
-        writable: true
 
 hints:
   ResourceRequirement:
@@ -40,14 +35,21 @@ arguments:
     valueFrom: $(runtime.cores)
   - prefix: --logdir
     valueFrom: $(runtime.outdir)/dp3_logs
+  # The output MS keeps the input's name unless output_name is given.
+  - prefix: --output
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
 
 inputs:
   ms:
     label: Measurement set
-    doc: The MS to predict into (a writable copy is updated; the input is not modified).
+    doc: The MS to predict for (read only; the output is a copy with MODEL_DATA).
     type: Directory
     inputBinding:
       position: 10
+  output_name:
+    label: Output MS name
+    doc: Name of the output measurement set, a copy of the input with MODEL_DATA (default the input's name).
+    type: string?
   skymodel:
     label: Sky model
     doc: makesourcedb sky model (the shipped calibrator models are configs/skymodels/3C196.skymodel and 3C295.skymodel).
@@ -71,10 +73,10 @@ stderr: dical_predict.stderr.log
 outputs:
   ms_out:
     label: Measurement set with MODEL_DATA
-    doc: The copy of the input MS with the predicted MODEL_DATA column.
+    doc: The copy of the input MS with the predicted MODEL_DATA column (and a HISTORY row of this step).
     type: Directory
     outputBinding:
-      glob: $(inputs.ms.basename)
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.
@@ -83,7 +85,7 @@ outputs:
       glob: dp3_logs/*
   log:
     label: Standard output
-    doc: The path of the measurement set updated.
+    doc: The path of the measurement set written.
     type: stdout
   stderr_log:
     label: Log

@@ -7,10 +7,9 @@ doc: |
   from DATA, outermost effect first (the h5parms in `apply`, then the station
   beam when `apply_beam` is set, then the h5parms in `apply_after_beam`),
   writes the result to CORRECTED_DATA and solves for `mode` against the model
-  column, writing an h5parm. The task updates the measurement set it is given
-  (CORRECTED_DATA, and DP3 may flag data where a correction has no solution);
-  here it works on a writable copy staged in the output directory, so the
-  input stays untouched and the copy is an output for the next step.
+  column, writing an h5parm. CORRECTED_DATA (and the flags DP3 sets where a
+  correction has no solution) are written into a copy of the measurement set,
+  the output MS handed to the next step; the input is not modified.
 
 baseCommand: [lofar-hires, dical, solve]
 
@@ -26,11 +25,6 @@ requirements:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
       OPENBLAS_NUM_THREADS: "1"
-  InitialWorkDirRequirement:
-    # An in-place step: work on a copy of the MS so that the input is not modified.
-    listing:
-      - entry: $(inputs.ms)
-        writable: true
 
 hints:
   ResourceRequirement:
@@ -45,14 +39,21 @@ arguments:
     valueFrom: threads=$(runtime.cores)
   - prefix: --logdir
     valueFrom: $(runtime.outdir)/dp3_logs
+  # The output MS keeps the input's name unless output_ms_name is given.
+  - prefix: --output-ms
+    valueFrom: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
 
 inputs:
   ms:
     label: Measurement set
-    doc: An MS with the model column (a writable copy is updated; the input is not modified).
+    doc: An MS with the model column (read only; the output MS is a copy).
     type: Directory
     inputBinding:
       position: 10
+  output_ms_name:
+    label: Output MS name
+    doc: Name of the output measurement set, a copy of the input with CORRECTED_DATA (default the input's name).
+    type: string?
   mode:
     label: Solution type
     doc: DDECal mode.
@@ -175,10 +176,10 @@ outputs:
       glob: $(inputs.output_name)
   ms_out:
     label: Measurement set after the solve
-    doc: The copy of the input MS with CORRECTED_DATA (DATA with the corrections removed).
+    doc: The copy of the input MS with CORRECTED_DATA (DATA with the corrections removed) and a HISTORY row.
     type: Directory
     outputBinding:
-      glob: $(inputs.ms.basename)
+      glob: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.
@@ -187,7 +188,7 @@ outputs:
       glob: dp3_logs/*
   log:
     label: Standard output
-    doc: The path of the h5parm written.
+    doc: The paths of the h5parm and the measurement set written.
     type: stdout
   stderr_log:
     label: Log

@@ -5,14 +5,15 @@
 * every step tool follows the house conventions (labels and docs, resources,
   container image only as a hint, logs captured, the exit status of ``lofar_hires.errors``
   declared so that only exit 3 is retried, inputs never updated in place:
-  the ``dical`` ops that update their MS work on a writable staged copy);
+  no step stages a writable input; the ``dical`` ops that add columns write
+  their own output MS);
 * every step tool's command-line bindings match the argparse parser of its
   ``lofar-hires`` task (or nested command, ``lofar-hires h5 <command>`` and
   ``lofar-hires dical <op>``), and every option of the task is exposed (with a
   short, explicit list of deliberate exceptions);
 * ``steps/h5_reset.cwl`` and ``steps/h5_info.cwl`` run with cwltool on a small h5parm;
 * ``steps/dical_solve.cwl`` puts its corrections on the command line in the order of the
-  Jones chain and leaves its input MS untouched;
+  Jones chain, names its output MS and leaves its input MS untouched;
 * ``workflows/simulate.cwl`` runs on the tiny job with cwltool and with toil, and
   the true fluxes are recovered in the image (``slow``).
 """
@@ -20,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -71,6 +73,7 @@ NOT_EXPOSED: dict[str, dict[str, str]] = {
     "compare-sky": {
         **_LOGGING,
         "--help": "prints help and exits",
+        "--overwrite": "a CWL step always writes into a fresh output directory",
     },
 }
 _H5_WRITER = {
@@ -86,8 +89,6 @@ for _task in ("di-calibrator", "di-target"):
 #: The ``lofar-hires dical`` ops (steps/dical_<op>.cwl).
 DICAL_OPS = tuple(DICAL_COMMANDS)
 NOT_EXPOSED.update({f"dical {op}": dict(_H5_WRITER) for op in DICAL_OPS})
-for _op in ("predict", "corrupt-model"):  # in place: no output to overwrite
-    NOT_EXPOSED[f"dical {_op}"] = {**_LOGGING, "--help": "prints help and exits"}
 
 #: The ``lofar-hires select`` ops (steps/select_<op>.cwl) and ``lofar-hires facets``.
 NOT_EXPOSED.update({f"select {op}": dict(_H5_WRITER) for op in SELECT_COMMANDS})
@@ -96,8 +97,10 @@ NOT_EXPOSED["facets"] = dict(_H5_WRITER)
 NOT_EXPOSED["selfcal"] = dict(_H5_WRITER)
 NOT_EXPOSED["apply-solutions"] = dict(_H5_WRITER)
 
-#: Tasks that update the MS they are given; their step tools stage a writable copy of input ``ms``.
-IN_PLACE = {"dical predict", "dical corrupt-model", "dical solve", "dical phasecal"}
+#: Tasks that add columns to a measurement set: each writes a copy of its input ``ms`` to a named output MS
+#: (``--output`` or ``--output-ms``), which its step tool returns as ``ms_out``.
+IN_PLACE = {"dical predict": "--output", "dical corrupt-model": "--output", "dical solve": "--output-ms",
+            "dical phasecal": "--output-ms"}
 #: Tasks whose DP3 threads come from the settings key ``threads`` (``--set threads=...``).
 THREADS_SETTING = {"di-calibrator", "di-target", "dical prepare", "dical solve", "dical correct", "dical phasecal"}
 #: Text options that also take a file, bound to a File input: (task, option) -> why.
@@ -342,18 +345,17 @@ def test_step_tool_conventions(cwl: Path) -> None:
     docker = requirement(doc, "hints", "DockerRequirement")
     assert docker is not None and docker["dockerPull"] == "lofar-hires:0.1.0"
 
-    # None of the steps updates its inputs in place: the tasks that update their MS work on a
-    # writable copy staged in the output directory, which is an output.
+    # None of the steps updates its inputs in place or stages a writable input: the tasks that add
+    # columns to a measurement set write a copy of it to the output MS they are told to, an output.
+    assert "writable:" not in text
     if task in IN_PLACE:
-        staging = requirement(doc, "requirements", "InitialWorkDirRequirement")
-        assert staging is not None, "an in-place task needs InitialWorkDirRequirement"
-        assert staging["listing"] == [{"entry": "$(inputs.ms)", "writable": True}]
-        assert text.count("writable:") == 1
+        option = IN_PLACE[task]
+        assert option in {long_option(a) for a in task_parser(task)._actions if a.option_strings}
+        named = {a.get("prefix"): a.get("valueFrom") for a in doc.get("arguments", []) if isinstance(a, dict)}
+        assert option in named, f"{cwl.name} must name the output MS with {option}"
         ms_outputs = [o for o in as_list(doc["outputs"]) if o["type"] == "Directory"
-                      and o.get("outputBinding", {}).get("glob") == "$(inputs.ms.basename)"]
-        assert ms_outputs, "the updated copy of the MS must be an output"
-    else:
-        assert "writable:" not in text
+                      and o.get("outputBinding", {}).get("glob") == named[option]]
+        assert ms_outputs, "the output MS must be an output of the step"
 
     # Exit status: the workflow engine retries only an external tool's failure (exit 3).
     assert doc["successCodes"] == [EXIT_OK]
@@ -540,8 +542,8 @@ def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
     """``dical_solve.cwl`` passes the corrections in Jones-chain order, and parses back to that order.
 
     A stand-in ``lofar-hires`` (first on PATH) records its arguments and makes the outputs, so
-    that the tool's command line is checked in a second; the staged MS is a writable copy and
-    the input MS is not touched.
+    that the tool's command line is checked in a second; the output MS is the one named by
+    ``--output-ms`` (the input's name, in the step's output directory) and the input MS is not touched.
     """
     from lofar_hires.cli.dical_solve import corrections_from
     from lofar_hires.provenance import sha256_file
@@ -549,8 +551,9 @@ def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     fake = fake_bin / "lofar-hires"
-    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\nmkdir -p dp3_logs && touch dp3_logs/solve.log '
-                    'solutions.h5 && touch "$(ls -d *.MS)/CHANGED"\n')
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\nprev=""\nfor a in "$@"; do\n'
+                    '  [ "$prev" = "--output-ms" ] && out="$a"\n  prev="$a"\ndone\n'
+                    'mkdir -p dp3_logs "$out" && touch dp3_logs/solve.log solutions.h5 "$out/CHANGED"\n')
     fake.chmod(0o755)
     ms = tmp_path / "cal.MS"
     ms.mkdir()
@@ -578,8 +581,11 @@ def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
     sets = [b for a, b in zip(argv, argv[1:]) if a == "--set"]
     assert sets == ["threads=3", "solve.solint=2"]  # the user's overrides come last and win
     assert "MODEL_CORRUPTED" in argv and argv[-1].endswith("/cal.MS")
-    assert (Path(out["ms_out"]["path"]) / "CHANGED").is_file() and not (ms / "CHANGED").exists()
-    assert sha256_file(ms / "table.dat") == sha256_file(Path(out["ms_out"]["path"]) / "table.dat")
+    assert argv[argv.index("--output-ms") + 1] == "cal.MS"
+    ms_out = Path(out["ms_out"]["path"])
+    assert ms_out.name == "cal.MS" and ms_out.resolve() != ms.resolve()
+    assert (ms_out / "CHANGED").is_file() and not (ms / "CHANGED").exists()
+    assert sha256_file(ms / "table.dat") == hashlib.sha256(b"not a real table\n").hexdigest()
 
     # The CLI turns that command line into corrections in the same order.
     args = build_parser().parse_args(argv + ["-o", str(tmp_path / "x.h5")])
@@ -593,7 +599,7 @@ def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
         path = tmp_path / f"{name}.h5"
         path.unlink()
         write_h5parm(path, [Soltab(name, "phase", tab.axes, tab.val, tab.weight)], sol.antenna_names,
-                     sol.antenna_positions_m)
+                     sol.antenna_positions_m, sol.directions)
     def here(value: str) -> str:  # the staged path -> the same file in tmp_path
         path, sep, tabs = value.partition(":")
         return str(tmp_path / Path(path).name) + sep + tabs

@@ -21,8 +21,9 @@ doc: |
    8. collect: cal_solutions.h5 (polalign, bandpass, faraday, clock, tec);
    9. make_plots: inspection PNGs of every solve and fitted effect.
 
-  The steps that update the working MS (predict, solves, corrupt-model) work
-  on copies, so the MS is handed from step to step in the order above, as the
+  The steps that add columns to the working MS (predict, the solves,
+  corrupt-model) each write a new copy of it (no step modifies its inputs),
+  and the copy is handed from step to step in the order above, as the
   whole-pipeline CLI updates its one working MS. With the same settings the
   products equal those of `lofar-hires di-calibrator`. Two settings change the
   chain of steps and are inputs here instead of settings: apply_beam (setting

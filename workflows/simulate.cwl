@@ -24,11 +24,11 @@ inputs:
   # --- simulation ---------------------------------------------------------
   preset:
     label: Simulation preset
-    doc: Starting configuration of the simulator (tiny, small, medium, dical for the DI calibration tests, select for calibrator selection, or selfcal for self-calibration); default small.
+    doc: Starting configuration of the simulator (tiny, small, medium, dical for the DI calibration tests, dical_hard for a hard DI field (international stations, large clocks, delays, RM and TEC), select for calibrator selection, or selfcal for self-calibration); default small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium, dical, select, selfcal]
+        symbols: [tiny, small, medium, dical, dical_hard, select, selfcal]
   config:
     label: Simulation settings file
     doc: YAML file with settings that override the preset.

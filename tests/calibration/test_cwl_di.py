@@ -10,7 +10,6 @@ amplitudes) and the corrected visibilities within 1e-6 Jy. The inputs stay untou
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from conftest import tree_sha256
 from lofar_hires.calibration.di_calibrator import CAL_SOLTABS
 from lofar_hires.io.h5parm import read_h5parm
 
@@ -30,13 +30,6 @@ REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 TOLERANCE = 1e-6
 
-
-def tree_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    for f in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(str(f.relative_to(path)).encode())
-        digest.update(f.read_bytes())
-    return digest.hexdigest()
 
 
 def environment(tmp: Path) -> dict[str, str]:

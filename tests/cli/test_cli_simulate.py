@@ -106,3 +106,34 @@ def test_list_options_and_dry_run(capsys):
     assert "corruptions.clock.offset_rms_ns = 10.0 [ns]" in text
     assert main(["simulate", "--preset", "tiny", "--dry-run", "--set", "seed=5"]) == 0
     assert "seed: 5" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x00\xff\xfe binary", "not a makesourcedb text file"),
+    (b"FORMAT = Name, Type, Ra, Dec, I\ns1, POINT, 16:11:00, +55.00.00, nan\n", "non-finite flux"),
+    (b"FORMAT = Name, Type, Ra, Dec, I\n", "contains no components"),
+], ids=["binary", "nan-flux", "no-components"])
+def test_garbage_sky_model_exits_2(tmp_path, capsys, content, message):
+    sky = tmp_path / "sky.skymodel"
+    sky.write_bytes(content)
+    out = tmp_path / "sim"
+    code = main(["simulate", "--preset", "tiny", "--outdir", str(out), "--set", f"sky.skymodel={sky}"])
+    err = [line for line in capsys.readouterr().err.strip().splitlines() if " ERROR " in line]
+    assert code == 2
+    assert len(err) == 1 and message in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sky.skymodel"] and sky.read_bytes() == content
+
+
+def test_output_under_a_regular_file_exits_2(tmp_path, capsys):
+    # Tests run as root, which chmod cannot stop from writing: a path under a regular file is an
+    # output location nobody can create.
+    blocker = tmp_path / "somefile.txt"
+    blocker.write_text("a regular file\n")
+    for outdir, message in ((blocker / "sim", "is not a directory"),
+                            (blocker / "a" / "sim", "cannot create output directory")):
+        code = main(["simulate", "--preset", "tiny", "--outdir", str(outdir)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2
+        assert len(err) == 1 and message in err[0], err
+    assert [p.name for p in tmp_path.iterdir()] == ["somefile.txt"]
+    assert blocker.read_text() == "a regular file\n"

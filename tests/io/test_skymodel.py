@@ -109,3 +109,66 @@ def test_duplicate_names_refused():
     with pytest.raises(InputError, match="duplicate component names"):
         SkyModel(["a", "a"], ["POINT"] * 2, ["a", "a"], z, z, z + 1, z + 1e8, np.zeros((2, 0)),
                  np.ones(2, bool), z, z, z)
+
+
+_HEADER = "FORMAT = Name, Type, Patch, Ra, Dec, I, ReferenceFrequency='150e6', SpectralIndex='[]', MajorAxis, MinorAxis\n"
+
+#: (file content, what the one-line error must say): files DP3 would misread or reject.
+BAD_MODELS = [
+    (b"\x89HDF\r\n\x1a\n\x00\xff\xfe", "not a makesourcedb text file"),
+    (b"", "no FORMAT line and no components"),
+    (b"# only a comment\n", "no FORMAT line and no components"),
+    (b"just some text\n", "no FORMAT line before the first component"),
+    (_HEADER.encode(), "contains no components"),
+    ((_HEADER + ", , P1, 16:11:00, +55.00.00\n").encode(), "contains no components"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0\nrubbish\n").encode(), ":3: cannot parse component"),
+    ((_HEADER + ",,,\n").encode(), ":2: cannot parse line"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, nan\n").encode(), ":2: component 's1' has a non-finite flux"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, inf\n").encode(), "non-finite flux"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0, 150e6, [nan]\n").encode(), "non-finite spectral index"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0, inf\n").encode(), "non-finite reference frequency"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0, 0\n").encode(), "reference frequencies must be positive"),
+    ((_HEADER + "s1, POINT, P1, 25:00:00, +55.00.00, 1.0\n").encode(), "out of range"),
+    ((_HEADER + "s1, POINT, P1, 400.0, +55.00.00, 1.0\n").encode(), "outside [0, 360)"),
+    ((_HEADER + "s1, POINT, P1, nan, +55.00.00, 1.0\n").encode(), "outside [0, 360)"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +95.00.00, 1.0\n").encode(), "outside [-90, 90]"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, nan, 1.0\n").encode(), "outside [-90, 90]"),
+    ((_HEADER + "s1, GAUSSIAN, P1, 16:11:00, +55.00.00, 1.0, 150e6, [], -5, 2\n").encode(),
+     "negative Gaussian axis"),
+    ((_HEADER + "s1, BLOB, P1, 16:11:00, +55.00.00, 1.0\n").encode(), "unknown component type"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0\ns1, POINT, P1, 16:12:00, +55.00.00, 1.0\n").encode(),
+     "duplicate component names"),
+    ((_HEADER + ", POINT, P1, 16:11:00, +55.00.00, 1.0\n").encode(), "has no name"),
+]
+
+
+@pytest.mark.parametrize("content, message", BAD_MODELS, ids=[
+    "binary", "empty", "comments-only", "prose", "format-only", "patches-only", "garbage-line", "commas-only",
+    "nan-flux", "inf-flux", "nan-spectral-index", "inf-reference-frequency", "zero-reference-frequency",
+    "ra-hours-out-of-range", "ra-degrees-out-of-range", "nan-ra", "dec-out-of-range", "nan-dec",
+    "negative-axis", "unknown-type", "duplicate-names", "no-name"])
+def test_bad_models_refused_with_one_line(tmp_path, content, message):
+    path = tmp_path / "bad.skymodel"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        read_makesourcedb(path)
+    text = str(info.value)
+    assert message in text and "\n" not in text, text
+    assert "bad.skymodel" in text  # the file is named
+
+
+def test_non_finite_values_refused_when_built_in_code():
+    one = np.ones(1)
+    with pytest.raises(InputError, match="non-finite flux"):
+        SkyModel(["a"], ["POINT"], ["a"], one, one * 0.5, one * np.nan, one * 1e8, np.zeros((1, 0)),
+                 np.ones(1, bool), one * 0, one * 0, one * 0)
+    with pytest.raises(InputError, match="outside \\[-90, 90\\]"):
+        SkyModel(["a"], ["POINT"], ["a"], one, one * 2.0, one, one * 1e8, np.zeros((1, 0)),
+                 np.ones(1, bool), one * 0, one * 0, one * 0)
+
+
+def test_shipped_calibrator_models_pass_the_checks():
+    from lofar_hires.simulation.sky import calibrator_model_path
+
+    for name in ("3C196", "3C295"):
+        assert len(read_makesourcedb(calibrator_model_path(name))) > 0

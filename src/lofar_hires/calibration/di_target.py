@@ -4,7 +4,10 @@ Transfers the instrumental, direction-independent terms found on the calibrator
 (``cal_solutions.h5``: polarisation alignment, bandpass, clock) to the target,
 removes the station beam at the phase centre, flags, averages, and optionally
 self-calibrates scalar phases against a sky model. One DI-corrected MS is
-written per input MS; the inputs are never modified.
+written per input MS; the inputs are never modified. Every input (measurement
+sets, calibrator solutions, sky model) is checked before any work starts, and a
+corrected MS counts as a product only when DP3 wrote it with rows and some
+unflagged data.
 
 The clock is transferred as its median over the calibrator observation (the
 calibrator and the target are observed at different times); polarisation
@@ -26,9 +29,9 @@ from lofar_hires import __version__
 from lofar_hires.calibration import dp3ops
 from lofar_hires.calibration.config import TargetConfig
 from lofar_hires.calibration.dp3ops import Correction
-from lofar_hires.errors import InputError
+from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.atomic import atomic_output, check_output_path
-from lofar_hires.io.h5parm import Soltab, read_h5parm, write_h5parm
+from lofar_hires.io.h5parm import Soltab, read_h5parm, require_values, write_h5parm
 from lofar_hires.io.ms import read_ms_info, require_ms
 from lofar_hires.provenance import Provenance
 
@@ -62,14 +65,36 @@ def transfer_solutions(cal_solutions: Path, soltabs: Sequence[str], out_h5: Path
 
 def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: TargetConfig,
                         skymodel: Path | None) -> None:
-    """Clear errors for missing or mismatched inputs, before any work."""
+    """Clear errors for missing or mismatched inputs, before any work.
+
+    A sky model is checked with the makesourcedb reader; one given without ``phase_calibration``
+    is refused rather than ignored.
+    """
+    from lofar_hires.io.skymodel import read_makesourcedb
+
     if not ms_paths:
         raise InputError("give at least one target measurement set")
     if not Path(cal_solutions).is_file():
         raise InputError(f"calibrator solutions {cal_solutions} do not exist")
     if cfg.phase_calibration and (skymodel is None or not Path(skymodel).is_file()):
         raise InputError("phase_calibration needs an existing --skymodel (makesourcedb)")
-    ss = read_h5parm(cal_solutions)
+    if skymodel is not None:
+        if not cfg.phase_calibration:
+            raise InputError(f"--skymodel {skymodel} is only used by the self-calibration: add "
+                             "--set phase_calibration=true, or leave out --skymodel")
+        try:
+            read_makesourcedb(Path(skymodel))
+        except InputError as exc:
+            raise InputError(f"--skymodel: {exc}") from None
+    try:
+        ss = read_h5parm(cal_solutions)
+        missing = [name for name in cfg.corrections if name not in ss.soltabs]
+        if missing:
+            raise InputError(f"{cal_solutions} has no soltab(s) {', '.join(missing)} (setting corrections); it has "
+                             f"{', '.join(ss.soltabs) or 'none'}")
+        require_values(ss, Path(cal_solutions), list(cfg.corrections))
+    except InputError as exc:
+        raise InputError(f"--cal-solutions: {exc}") from None
     for path in ms_paths:
         info = read_ms_info(require_ms(path, ("DATA",)))
         unknown = [s for s in info.station_names if s not in ss.antenna_names]
@@ -97,19 +122,37 @@ def correct_target(ms: Path, out_ms: Path, transfer_h5: Path, cfg: TargetConfig,
              + dp3ops.averaging_steps(info, cfg.averaging))
     dp3ops.run_steps(ms, out_ms, steps, workdir, f"correct_{ms.stem}", threads=cfg.threads,
                      provenance=provenance)
+    check_usable_product(out_ms, f"the corrected {Path(ms).name}",
+                         "does flagging.flag_stations name every station, or are the transferred solutions "
+                         "NaN for every station?")
     return out_ms
 
 
+def check_usable_product(ms: Path, what: str, hint: str) -> None:
+    """Refuse a measurement set that DP3 wrote but whose data are all flagged (no usable product).
+
+    Raises
+    ------
+    QualityError
+        Every visibility of ``ms`` is flagged; ``what`` names the product and ``hint`` the likely cause.
+    """
+    try:
+        require_ms(ms)
+    except InputError as exc:
+        raise QualityError(f"{what} holds no usable data ({str(exc).rsplit(': ', 1)[-1]}): {hint}") from None
+
+
 def phase_calibrate(ms: Path, skymodel: Path, solutions_h5: Path, cfg: TargetConfig, workdir: Path,
-                    provenance: Provenance) -> Path:
+                    provenance: Provenance, name: str | None = None) -> Path:
     """Direction-independent self-calibration of ``ms`` against ``skymodel``, applied to DATA in place.
 
-    ``cfg.phase_mode`` is the DDECal mode (one direction holding every patch of the model).
+    ``cfg.phase_mode`` is the DDECal mode (one direction holding every patch of the model);
+    ``name`` (default: the MS name without its extension) names DP3's parsets and logs.
     """
     from lofar_hires.io.skymodel import read_makesourcedb
 
     patches = sorted(set(read_makesourcedb(skymodel).patches))
-    name = ms.stem
+    name = ms.stem if name is None else name
     options = {"mode": cfg.phase_mode, "h5parm": solutions_h5, "sourcedb": Path(skymodel),
                "directions": [patches], "solint": cfg.phase_solint, "nchan": cfg.phase_nchan,
                "uvlambdamin": cfg.uvlambdamin}

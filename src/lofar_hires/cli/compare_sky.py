@@ -6,6 +6,7 @@ import argparse
 import csv
 import json
 import logging
+import math
 from pathlib import Path
 
 HELP = "measure the sources of a sky model in an image (flux ratio, position offset)"
@@ -21,13 +22,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-extended", action="store_true",
                         help="also measure Gaussian components (peak != flux)")
     parser.add_argument("--output", type=Path, default=None,
-                        help="write the table here (.json or .csv); default: print JSON")
+                        help="write the table here (.json or .csv; written atomically); default: print JSON")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.imaging.compare import compare_with_skymodel, comparison_table
+    from lofar_hires.io.atomic import atomic_output, check_output_path
     from lofar_hires.provenance import sha256_file
 
+    if not math.isfinite(args.min_flux_jy):
+        from lofar_hires.errors import InputError
+
+        raise InputError(f"--min-flux-jy must be a finite number, got {args.min_flux_jy}")
+    if args.output is not None:
+        for path in (args.image, args.skymodel):
+            if args.output.resolve() == Path(path).resolve():
+                from lofar_hires.errors import InputError
+
+                raise InputError(f"--output {args.output} is an input; write the table to a new path")
+        check_output_path(args.output, args.overwrite)
     rows, rms = compare_with_skymodel(args.image, args.skymodel, args.min_flux_jy,
                                       compact_only=not args.include_extended)
     table = comparison_table(rows)
@@ -41,12 +55,14 @@ def run(args: argparse.Namespace) -> int:
               "rms_jy_per_beam": rms, "sources": table}
     if args.output is None:
         print(json.dumps(result, indent=2))
-    elif args.output.suffix == ".csv":
-        with args.output.open("w", newline="") as fh:
-            fields = list(table[0]) if table else ["name"]
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(table)
-    else:
-        args.output.write_text(json.dumps(result, indent=2) + "\n")
+        return 0
+    with atomic_output(args.output, args.overwrite) as tmp:
+        if args.output.suffix == ".csv":
+            with tmp.open("w", newline="") as fh:
+                fields = list(table[0]) if table else ["name"]
+                writer = csv.DictWriter(fh, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(table)
+        else:
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
     return 0

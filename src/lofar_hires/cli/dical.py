@@ -7,22 +7,30 @@ rerun any step by hand and a CWL workflow can wire them
 its own module (``lofar_hires.cli.dical_<op>``) with ``HELP``,
 ``add_arguments(parser)`` and ``run(args)``, like the top-level tasks.
 
-Shared rules, implemented by the helpers below: new products (measurement sets,
-h5parms) are written under a temporary name and renamed when complete; an
-existing output is only replaced with ``--overwrite``; h5parms carry their
-provenance in the solset attribute ``lofar_hires_provenance`` and measurement
-sets in a row of their HISTORY table. The ops ``predict``, ``corrupt-model``,
-``solve`` and ``phasecal`` update the measurement set they are given (a column,
-and DP3 may update its flags); every other op leaves its inputs untouched.
+Shared rules, implemented by the helpers below: every input is checked before
+any work starts (measurement sets with :func:`lofar_hires.io.ms.require_ms`, sky
+models with the makesourcedb reader, h5parms with their soltabs); new products
+(measurement sets, h5parms, plot directories) are written under a temporary
+name and renamed when complete; an existing output is only replaced with
+``--overwrite``; an output may not be, contain or lie inside an input; h5parms
+carry their provenance in the solset attribute ``lofar_hires_provenance`` and
+measurement sets in a row of their HISTORY table. No op modifies its inputs: the
+ops that add a column (``predict``, ``corrupt-model``, ``solve``, ``phasecal``)
+copy the measurement set to their output and work on the copy.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
+import shutil
+import stat
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from lofar_hires import __version__
@@ -81,6 +89,13 @@ def add_output_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
 
+def add_ms_output_argument(parser: argparse.ArgumentParser) -> None:
+    """``--output-ms`` (required): the measurement set of an op whose main product is an h5parm."""
+    parser.add_argument("--output-ms", type=Path, required=True,
+                        help="output measurement set: a copy of MS with the op's columns (written atomically; "
+                             "replaced only with --overwrite)")
+
+
 def add_logdir_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logdir", type=Path, default=None,
                         help="directory for DP3's parsets and logs (default: logs/ next to the product)")
@@ -113,6 +128,18 @@ def require_file(path: Path, option: str) -> Path:
     return path
 
 
+def require_skymodel(path: Path, option: str) -> Path:
+    """A makesourcedb sky model that parses, holds components and finite values (``option`` names it)."""
+    from lofar_hires.io.skymodel import read_makesourcedb
+
+    require_file(path, option)
+    try:
+        read_makesourcedb(path)
+    except (InputError, MissingInputError) as exc:
+        raise InputError(f"{option}: {exc}") from None
+    return Path(path)
+
+
 def require_ms_column(ms: Path, column: str, hint: str) -> Path:
     """An MS that must have ``column`` (made by an earlier op, named in ``hint``)."""
     from lofar_hires.io.ms import require_ms
@@ -125,22 +152,76 @@ def require_ms_column(ms: Path, column: str, hint: str) -> Path:
 
 
 def require_soltabs(h5parm: Path, soltabs: list[str] | tuple[str, ...] | None, option: str):
-    """Read ``soltabs`` (None: all) of ``h5parm`` (first solset); one-line errors naming ``option``."""
-    from lofar_hires.io.h5parm import read_h5parm
+    """Read ``soltabs`` (None: all) of ``h5parm`` (first solset), each with some finite value; one-line
+    errors naming ``option``."""
+    from lofar_hires.io.h5parm import read_h5parm, require_values
 
     require_file(h5parm, option)
     try:
-        return read_h5parm(h5parm, None, None if soltabs is None else list(soltabs))
+        solset = read_h5parm(h5parm, None, None if soltabs is None else list(soltabs))
+        require_values(solset, h5parm)
     except (InputError, MissingInputError) as exc:
         raise InputError(f"{option}: {exc}") from None
+    return solset
 
 
-def check_new_output(output: Path, overwrite: bool, inputs: list[Path]) -> None:
-    """Refuse, before any work, an output that exists (without ``--overwrite``) or is an input."""
+def check_new_output(output: Path, overwrite: bool, inputs: list[Path], option: str = "--output") -> None:
+    """Refuse, before any work, an output that exists (without ``--overwrite``), cannot be written, or is,
+    contains or lies inside an input (replacing it would destroy the input)."""
+    out = Path(output).resolve()
     for path in inputs:
-        if Path(output).resolve() == Path(path).resolve():
-            raise InputError(f"--output {output} is an input; write the result to a new path")
+        source = Path(path).resolve()
+        if out == source:
+            raise InputError(f"{option} {output} is an input; write the result to a new path")
+        if source in out.parents:
+            raise InputError(f"{option} {output} lies inside the input {path}; write the result elsewhere")
+        if out in source.parents:
+            raise InputError(f"{option} {output} contains the input {path}; write the result elsewhere")
     check_output_path(Path(output), overwrite)
+
+
+def check_logdir(args: argparse.Namespace) -> None:
+    """Refuse, before any work, a ``--logdir`` that cannot be a directory (a file, or a path under a file)."""
+    if args.logdir is None:
+        return
+    path = Path(args.logdir)
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            if not candidate.is_dir():
+                raise InputError(f"--logdir {path}: {candidate} is not a directory")
+            if not os.access(candidate, os.W_OK | os.X_OK):
+                raise InputError(f"--logdir {path}: {candidate} is not writable")
+            return
+
+
+def copy_ms(source: Path, target: Path) -> Path:
+    """Copy the measurement set ``source`` (a directory of tables) to ``target``, writable by its owner.
+
+    Inputs handed over read-only (e.g. staged by a workflow engine) give a copy that DP3 can update.
+    """
+    try:
+        shutil.copytree(source, target)
+        for path in (target, *target.rglob("*")):
+            mode = path.stat().st_mode
+            path.chmod(mode | stat.S_IWUSR)
+    except OSError as exc:
+        raise InputError(f"cannot copy {source} to {target}: {exc.strerror or exc}") from None
+    return target
+
+
+@contextlib.contextmanager
+def ms_output(source: Path, output: Path, overwrite: bool) -> Iterator[Path]:
+    """A copy of ``source`` under the temporary name of ``output`` for an op to update.
+
+    The copy becomes ``output`` when the block completes; whatever was written is removed when it
+    raises, and ``source`` is never opened for writing.
+    """
+    from lofar_hires.io.atomic import atomic_output
+
+    with atomic_output(output, overwrite) as tmp:
+        log.info("copying %s to %s", source, output)
+        copy_ms(Path(source), tmp)
+        yield tmp
 
 
 def logdir(args: argparse.Namespace, product: Path) -> Path:

@@ -11,6 +11,7 @@ from lofar_hires.cli.dical import (
     add_config_arguments,
     add_logdir_argument,
     add_output_arguments,
+    check_logdir,
     check_new_output,
     logdir,
     new_provenance,
@@ -39,13 +40,15 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = target_config(args)
     solset = require_soltabs(args.transfer, list(cfg.corrections), "--transfer")
-    # The station and frequency checks of the target pipeline (phase calibration is a separate op).
+    # The MS (require_ms: rows, DATA, some unflagged data), station and frequency checks of the target
+    # pipeline (phase calibration is a separate op).
     check_target_inputs([args.ms], args.transfer, dataclasses.replace(cfg, phase_calibration=False), None)
     timed = [name for name in cfg.corrections if "time" in solset.soltabs[name].axes]
     if timed:
         log.warning("--transfer %s: soltab(s) %s have a time axis (calibrator times); make a time-independent "
                     "h5parm with `lofar-hires dical transfer` first", args.transfer, ", ".join(timed))
     check_new_output(args.output, args.overwrite, [args.ms, args.transfer])
+    check_logdir(args)
     prov = new_provenance(args, [args.ms, args.transfer], cfg)
     with atomic_output(args.output, args.overwrite) as tmp:
         correct_target(args.ms, tmp, args.transfer, cfg, logdir(args, args.output), prov)

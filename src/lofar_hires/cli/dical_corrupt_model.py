@@ -1,4 +1,4 @@
-"""``lofar-hires dical corrupt-model``: MODEL_DATA corrupted by Faraday rotation and the beam (in place)."""
+"""``lofar-hires dical corrupt-model``: MODEL_DATA corrupted by Faraday rotation and the beam, in a copy of the MS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from pathlib import Path
 
 from lofar_hires.cli.dical import (
     add_logdir_argument,
+    add_output_arguments,
+    check_logdir,
+    check_new_output,
     logdir,
+    ms_output,
     new_provenance,
     record_ms_history,
     require_ms_column,
@@ -15,11 +19,12 @@ from lofar_hires.cli.dical import (
 )
 
 HELP = ("write MODEL_DATA corrupted by Faraday rotation and the station beam into MODEL_CORRUPTED "
-        "(modifies the MS it is given)")
+        "of a copy of the MS (the input is not modified)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ms", type=Path, help="measurement set with MODEL_DATA; MODEL_CORRUPTED is written into it")
+    parser.add_argument("ms", type=Path, help="measurement set with MODEL_DATA (read only)")
+    add_output_arguments(parser, "measurement set: a copy of MS with MODEL_CORRUPTED")
     parser.add_argument("--faraday", type=Path, required=True,
                         help="h5parm with the soltab faraday (from `dical fit faraday`)")
     parser.add_argument("--no-beam", action="store_true",
@@ -37,10 +42,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--threads must be at least 1, got {args.threads}")
     require_ms_column(args.ms, "MODEL_DATA", "run `lofar-hires dical predict` first")
     require_soltabs(args.faraday, ["faraday"], "--faraday")
+    check_new_output(args.output, args.overwrite, [args.ms, args.faraday])
+    check_logdir(args)
     prov = new_provenance(args, [args.ms, args.faraday])
     # Innermost effect first: Faraday rotation acts before the beam in J = P.B.C.E.F.
     effects = [Correction(args.faraday, ("faraday",))] + ([] if args.no_beam else [Correction.station_beam()])
-    corrupt_model(args.ms, effects, logdir(args, args.ms), "corrupt_model", args.threads, prov)
-    record_ms_history(args.ms, prov)
-    print(args.ms)
+    with ms_output(args.ms, args.output, args.overwrite) as work:
+        corrupt_model(work, effects, logdir(args, args.output), "corrupt_model", args.threads, prov)
+        record_ms_history(work, prov)
+    print(args.output)
     return 0

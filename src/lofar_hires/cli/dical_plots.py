@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     for option, tabs in PRODUCTS.items():
         require_soltabs(getattr(args, option), list(tabs), f"--{option.replace('_', '-')}")
     inputs = [*args.solves, *(getattr(args, o) for o in PRODUCTS)]
-    check_new_output(args.outdir, args.overwrite, inputs)
+    check_new_output(args.outdir, args.overwrite, inputs, "--outdir")
     prov = new_provenance(args, inputs, cfg)
     with atomic_output(args.outdir, args.overwrite) as tmp:
         plots = plot_calibrator_products(args.solves, args.polalign_solve, args.polalign, args.faraday,

@@ -10,6 +10,7 @@ from lofar_hires.cli.dical import (
     add_logdir_argument,
     add_output_arguments,
     calibrator_config,
+    check_logdir,
     check_new_output,
     logdir,
     new_provenance,
@@ -29,14 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.calibration.di_calibrator import check_subbands, prepare
+    from lofar_hires.calibration.di_target import check_usable_product
     from lofar_hires.io.atomic import atomic_output
 
     cfg = calibrator_config(args)
-    infos = check_subbands(args.ms)
+    infos = check_subbands(args.ms)  # every MS through require_ms: rows, DATA, some unflagged data
     check_new_output(args.output, args.overwrite, list(args.ms))
+    check_logdir(args)
     prov = new_provenance(args, [i.path for i in infos], cfg)
     with atomic_output(args.output, args.overwrite) as tmp:
         prepare([i.path for i in infos], tmp, cfg, logdir(args, args.output), prov)
+        check_usable_product(tmp, "the prepared measurement set", "does flagging.flag_stations name every station?")
         record_ms_history(tmp, prov)
     print(args.output)
     return 0

@@ -8,10 +8,13 @@ from pathlib import Path
 from lofar_hires.cli.dical import (
     add_config_arguments,
     add_logdir_argument,
+    add_ms_output_argument,
     add_output_arguments,
     calibrator_config,
+    check_logdir,
     check_new_output,
     logdir,
+    ms_output,
     new_provenance,
     record_ms_history,
     require_ms_column,
@@ -20,7 +23,7 @@ from lofar_hires.cli.dical import (
 )
 
 HELP = ("apply corrections (in the order given) to DATA, write CORRECTED_DATA and solve against a model "
-        "column with DDECal (modifies the MS it is given)")
+        "column with DDECal (into a copy of the MS; the input is not modified)")
 
 #: DDECal modes of the calibrator pipeline's solves (and the target's scalar phases).
 MODES = ("rotation+diagonal", "diagonal", "fulljones", "scalarphase")
@@ -51,9 +54,9 @@ class ApplyBeamAction(argparse.Action):
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ms", type=Path,
-                        help="measurement set with the model column; CORRECTED_DATA is written into it")
+    parser.add_argument("ms", type=Path, help="measurement set with the model column (read only)")
     add_output_arguments(parser, "h5parm")
+    add_ms_output_argument(parser)
     parser.add_argument("--mode", required=True, choices=MODES, help="DDECal solution type")
     parser.add_argument("--apply", dest="corrections", action=ApplyAction, default=[], metavar="H5[:SOLTAB,...]",
                         help="remove these soltabs (default: all of the file's first solset) from DATA before "
@@ -100,6 +103,15 @@ def corrections_from(items: list[tuple[str, str | None]]) -> list:
     return corrections
 
 
+def check_separate_outputs(h5parm: Path, ms: Path) -> None:
+    """The h5parm and the measurement set must be separate paths, neither inside the other."""
+    a, b = Path(h5parm).resolve(), Path(ms).resolve()
+    if a == b or b in a.parents or a in b.parents:
+        from lofar_hires.errors import InputError
+
+        raise InputError(f"--output {h5parm} and --output-ms {ms} must be separate paths")
+
+
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.calibration.di_calibrator import solve
     from lofar_hires.io.atomic import atomic_output
@@ -109,12 +121,17 @@ def run(args: argparse.Namespace) -> int:
                       "run `lofar-hires dical predict` (MODEL_DATA) or `dical corrupt-model` (MODEL_CORRUPTED) first")
     corrections = corrections_from(args.corrections)
     h5parms = [c.h5parm for c in corrections if c.h5parm is not None]
+    check_separate_outputs(args.output, args.output_ms)
     check_new_output(args.output, args.overwrite, [args.ms, *h5parms])
+    check_new_output(args.output_ms, args.overwrite, [args.ms, *h5parms], "--output-ms")
+    check_logdir(args)
     prov = new_provenance(args, [args.ms, *h5parms], cfg)
-    with atomic_output(args.output, args.overwrite) as tmp:
-        solve(args.ms, tmp, args.mode, corrections, cfg, logdir(args, args.output), args.output.stem, prov,
+    with ms_output(args.ms, args.output_ms, args.overwrite) as work, \
+            atomic_output(args.output, args.overwrite) as tmp:
+        solve(work, tmp, args.mode, corrections, cfg, logdir(args, args.output), args.output.stem, prov,
               args.model_column)
         stamp_h5parm(tmp, prov)
-    record_ms_history(args.ms, prov)
+        record_ms_history(work, prov)
     print(args.output)
+    print(args.output_ms)
     return 0

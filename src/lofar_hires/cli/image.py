@@ -40,9 +40,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing images")
 
 
+#: Polarisation names WSClean's ``-pol`` accepts (a comma-separated list, or Stokes letters run together).
+POLARISATIONS = ("i", "q", "u", "v", "xx", "xy", "yx", "yy", "rr", "rl", "lr", "ll")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before WSClean starts, option values it would reject or turn into a wrong image."""
+    import math
+
+    from lofar_hires.errors import InputError
+
+    positive = {"--scale-arcsec": args.scale_arcsec, "--threshold-sigma": args.threshold_sigma,
+                "--auto-mask-sigma": args.auto_mask_sigma, "--taper-arcsec": args.taper_arcsec,
+                "--restoring-beam-arcsec": args.restoring_beam_arcsec}
+    for option, value in positive.items():
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(f"{option} must be a positive number, got {value}")
+    for option, value in {"--minuv-lambda": args.minuv_lambda, "--maxuv-lambda": args.maxuv_lambda}.items():
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise InputError(f"{option} must be a number >= 0, got {value}")
+    if args.minuv_lambda is not None and args.maxuv_lambda is not None and args.maxuv_lambda <= args.minuv_lambda:
+        raise InputError(f"--maxuv-lambda {args.maxuv_lambda} must exceed --minuv-lambda {args.minuv_lambda}")
+    if not (math.isfinite(args.mgain) and 0 < args.mgain <= 1):
+        raise InputError(f"--mgain must be in (0, 1], got {args.mgain}")
+    if not math.isfinite(args.robust):
+        raise InputError(f"--robust must be a finite number, got {args.robust}")
+    for option, value in {"--threads": args.threads, "--channels-out": args.channels_out}.items():
+        if value < 1:
+            raise InputError(f"{option} must be at least 1, got {value}")
+    tokens = args.pol.lower().split(",")
+    if not all(t in POLARISATIONS or (t and set(t) <= set("iquv")) for t in tokens):
+        raise InputError(f"--pol {args.pol!r} is not a WSClean polarisation (e.g. i, iquv, xx,yy)")
+
+
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.imaging.image import make_image
 
+    check_arguments(args)
     options = WSCleanOptions(
         name=Path(args.name),
         size_pix=(args.size_pix[0], args.size_pix[1]),

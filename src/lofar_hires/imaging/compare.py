@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -11,6 +12,8 @@ import numpy as np
 from lofar_hires.errors import InputError
 from lofar_hires.imaging.measure import load_image, measure_source, sigma_clipped_rms
 from lofar_hires.io.skymodel import read_makesourcedb
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,9 @@ def compare_with_skymodel(image_path: Path, skymodel_path: Path, min_flux_jy: fl
                           compact_only: bool = True) -> tuple[list[SourceComparison], float]:
     """Measure every model component brighter than ``min_flux_jy`` that lies in the image.
 
-    Returns the comparisons and the sigma-clipped image rms (Jy/beam).
+    Returns the comparisons and the sigma-clipped image rms (Jy/beam). Both inputs are read and
+    checked before anything is measured: :class:`InputError` for an unreadable or all-NaN image,
+    one without a frequency axis, or a sky model the makesourcedb reader refuses.
     """
     image = load_image(image_path)
     if image.freq_hz is None:
@@ -48,6 +53,10 @@ def compare_with_skymodel(image_path: Path, skymodel_path: Path, min_flux_jy: fl
         ra, dec = math.degrees(model.ra_rad[i]), math.degrees(model.dec_rad[i])
         x, y = (float(v) for v in image.wcs.world_to_pixel_values(ra, dec))
         if not (8 <= x < nx - 8 and 8 <= y < ny - 8):
+            continue
+        xi, yi = int(round(x)), int(round(y))
+        if not np.isfinite(image.data[yi - 4:yi + 5, xi - 4:xi + 5]).any():
+            log.warning("%s lies where the image has no finite pixel (e.g. outside the primary beam); skipped", name)
             continue
         m = measure_source(image, ra, dec)
         beam_arcsec = None if image.beam_deg is None else image.beam_deg[0] * 3600.0

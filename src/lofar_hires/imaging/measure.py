@@ -43,13 +43,26 @@ def load_image(path: Path) -> FitsImage:
     try:
         with fits.open(path) as hdul:
             header = hdul[0].header
-            data = np.asarray(hdul[0].data, dtype=float)
-    except OSError as exc:
-        raise InputError(f"{path} is not a readable FITS image: {exc}") from None
-    data = data.reshape(data.shape[-2:]) if data.ndim > 2 else data
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header).celestial
+            raw = hdul[0].data
+            data = None if raw is None else np.asarray(raw, dtype=float)
+    except (OSError, ValueError, TypeError) as exc:
+        raise InputError(f"{path} is not a readable FITS image: {str(exc).splitlines()[0]}") from None
+    if data is None or data.ndim < 2 or data.size == 0:
+        raise InputError(f"{path} holds no image in its primary HDU")
+    if int(np.prod(data.shape[:-2])) != 1:
+        raise InputError(f"{path} holds {int(np.prod(data.shape[:-2]))} image planes; give one image (one "
+                         "channel and polarisation)")
+    data = data.reshape(data.shape[-2:])
+    if not np.isfinite(data).any():
+        raise InputError(f"image {path} has no finite pixels (all NaN or inf): nothing to measure")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            wcs = WCS(header).celestial
+    except (ValueError, KeyError, MemoryError) as exc:
+        raise InputError(f"{path} has no usable celestial coordinates (WCS): {str(exc).splitlines()[0]}") from None
+    if wcs.naxis != 2 or "CDELT2" not in header:
+        raise InputError(f"{path} has no celestial coordinates (RA/Dec axes with CDELT) to place sources with")
     freq = None
     for axis in range(1, header.get("NAXIS", 0) + 1):
         if str(header.get(f"CTYPE{axis}", "")).startswith("FREQ"):
@@ -108,6 +121,8 @@ def measure_source(image: FitsImage, ra_deg: float, dec_deg: float, search_radiu
     if not (r + 1 <= xi < nx - r - 1 and r + 1 <= yi < ny - r - 1):
         raise InputError(f"position ({ra_deg:.5f}, {dec_deg:.5f}) deg lies outside the image")
     box = image.data[yi - r:yi + r + 1, xi - r:xi + r + 1]
+    if not np.isfinite(box).any():
+        raise InputError(f"the image has no finite pixel near ({ra_deg:.5f}, {dec_deg:.5f}) deg")
     jy, jx = np.unravel_index(int(np.nanargmax(box)), box.shape)
     py, px = yi - r + jy, xi - r + jx
     d = image.data

@@ -84,8 +84,32 @@ class SkyModel:
         if len(set(self.names)) != n:
             dupes = sorted({x for x in self.names if self.names.count(x) > 1})
             raise InputError(f"sky model: duplicate component names {dupes[:5]}")
+        self._check_values()
+
+    def _check_values(self) -> None:
+        """Refuse values DP3 and WSClean would turn into NaN visibilities or silently misplace."""
+        empty = [i for i, name in enumerate(self.names) if not str(name).strip()]
+        if empty:
+            raise InputError(f"sky model: component {empty[0] + 1} has no name")
+        for name, what in (("ra_rad", "right ascension"), ("dec_rad", "declination"), ("i_jy", "flux (I)"),
+                           ("ref_freq_hz", "reference frequency"), ("major_arcsec", "major axis"),
+                           ("minor_arcsec", "minor axis"), ("orientation_deg", "orientation")):
+            bad = np.flatnonzero(~np.isfinite(np.asarray(getattr(self, name), dtype=float)))
+            if bad.size:
+                raise InputError(f"sky model: component {self.names[bad[0]]!r} has a non-finite {what} "
+                                 f"({getattr(self, name)[bad[0]]}); {bad.size} component(s) affected")
+        bad_si = np.flatnonzero(~np.all(np.isfinite(self.spectral_index), axis=1))
+        if bad_si.size:
+            raise InputError(f"sky model: component {self.names[bad_si[0]]!r} has a non-finite spectral index")
+        outside = np.flatnonzero(np.abs(self.dec_rad) > math.pi / 2 + 1e-12)
+        if outside.size:
+            raise InputError(f"sky model: component {self.names[outside[0]]!r} has declination "
+                             f"{math.degrees(self.dec_rad[outside[0]]):.6g} deg, outside [-90, 90]")
         if np.any(self.ref_freq_hz <= 0):
             raise InputError("sky model: reference frequencies must be positive (Hz)")
+        negative = np.flatnonzero((self.major_arcsec < 0) | (self.minor_arcsec < 0))
+        if negative.size:
+            raise InputError(f"sky model: component {self.names[negative[0]]!r} has a negative Gaussian axis")
 
     def __len__(self) -> int:
         return len(self.names)
@@ -231,7 +255,13 @@ def read_makesourcedb(path: Path) -> SkyModel:
     defaults: dict[str, str] = {}
     rows: dict[str, list] = {k: [] for k in (
         "name", "type", "patch", "ra", "dec", "i", "ref", "si", "log", "maj", "min", "pa")}
-    for lineno, raw in enumerate(path.read_text().splitlines(), start=1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"sky model {path} is not a makesourcedb text file (not UTF-8 text)") from None
+    except OSError as exc:
+        raise InputError(f"sky model {path} cannot be read: {exc.strerror}") from None
+    for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -246,6 +276,9 @@ def read_makesourcedb(path: Path) -> SkyModel:
             if not rec.get(key):
                 rec[key] = val
         if not rec.get("name") and not rec.get("type"):
+            if not rec.get("patch"):
+                raise InputError(f"{path}:{lineno}: cannot parse line {_excerpt(line)} (not a component or "
+                                 "patch definition of the FORMAT line)")
             continue  # patch definition line
         try:
             rows["name"].append(rec["name"])
@@ -264,8 +297,29 @@ def read_makesourcedb(path: Path) -> SkyModel:
             rows["pa"].append(float(rec.get("orientation", "0") or 0.0))
         except (KeyError, ValueError, InputError) as exc:
             raise InputError(f"{path}:{lineno}: cannot parse component: {exc}") from None
+        for key, what in (("i", "flux (I)"), ("ref", "reference frequency"), ("maj", "major axis"),
+                          ("min", "minor axis"), ("pa", "orientation")):
+            if not math.isfinite(rows[key][-1]):
+                raise InputError(f"{path}:{lineno}: component {rec['name']!r} has a non-finite {what}")
+        if not all(math.isfinite(x) for x in rows["si"][-1]):
+            raise InputError(f"{path}:{lineno}: component {rec['name']!r} has a non-finite spectral index")
+    if columns is None:
+        raise InputError(f"sky model {path} has no FORMAT line and no components (not a makesourcedb file)")
     if not rows["name"]:
         raise InputError(f"sky model {path} contains no components")
+    try:
+        return _model_from_rows(rows)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def _excerpt(line: str, limit: int = 40) -> str:
+    """A line for an error message: quoted, control characters escaped, at most ``limit`` characters."""
+    return repr(line if len(line) <= limit else line[:limit] + "...")
+
+
+def _model_from_rows(rows: dict[str, list]) -> SkyModel:
+    """The :class:`SkyModel` of the parsed rows of :func:`read_makesourcedb` (validated on creation)."""
     nterms = max(len(s) for s in rows["si"])
     si = np.array([s + [0.0] * (nterms - len(s)) for s in rows["si"]]).reshape(len(rows["si"]), nterms)
     return SkyModel(
