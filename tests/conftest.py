@@ -27,6 +27,20 @@ DI_ONLY = (
 )
 
 
+def tree_sha256(path: Path) -> str:
+    """sha256 over every file below ``path`` (relative names and contents), or of the file itself:
+    equal before and after a command means the command left its input untouched."""
+    import hashlib
+
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for f in files:
+        digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
+        digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
 def make_config(preset: str = "tiny", overrides: Iterable[str] = ()) -> SimulationConfig:
     """A validated simulator configuration from a preset plus overrides."""
     return load_simulation_config(preset, None, list(overrides))

@@ -90,3 +90,18 @@ def test_yaml_loading_is_safe(tmp_path):
     evil.write_text("a: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(InputError):
         load_yaml(evil)
+
+
+def test_non_finite_numbers_and_binary_files_are_refused(tmp_path):
+    """NaN and inf pass every min/max comparison, so they are refused by name; a binary file is not YAML."""
+    from lofar_hires.calibration.config import load_calibrator_config
+    from lofar_hires.config_schema import load_yaml
+    from lofar_hires.errors import InputError
+
+    for value in ("nan", "inf", "-inf"):
+        with pytest.raises(InputError, match=rf"solve.uvlambdamin: {value} is not a finite number"):
+            load_calibrator_config(overrides=[f"solve.uvlambdamin={value}"])
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(bytes(range(256)))
+    with pytest.raises(InputError, match="is not a YAML text file"):
+        load_yaml(binary)

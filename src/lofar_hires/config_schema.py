@@ -13,6 +13,7 @@ given on the command line, and :func:`describe` to list every option.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sequence
@@ -52,7 +53,13 @@ def load_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise MissingInputError(f"configuration file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"configuration file {path} is not a YAML text file (not UTF-8)") from None
+    except OSError as exc:
+        raise InputError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -154,6 +161,8 @@ def _check_limits(value: Any, meta: Mapping[str, Any], where: str) -> None:
     for v in values:
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             continue
+        if not math.isfinite(v):
+            raise InputError(f"{where}: {v} is not a finite number")
         if meta.get("min") is not None and v < meta["min"]:
             raise InputError(f"{where}: {v}{unit} is below the minimum {meta['min']}{unit}")
         if meta.get("max") is not None and v > meta["max"]:

@@ -29,3 +29,30 @@ def test_usage_errors_are_one_line(capsys):
     assert len(err) == 1 and "invalid choice: 'no-such-task'" in err[0]
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("lofar-hires ")
+
+
+@pytest.mark.parametrize("raised, status", [
+    ("InputError('bad input')", 2),
+    ("MissingInputError('missing')", 2),
+    ("OutputExistsError('exists')", 2),
+    ("ToolError('DP3 failed', 'tail line')", 3),
+    ("QualityError('NaN image')", 4),
+    ("PermissionError(13, 'Permission denied', '/x')", 2),
+    ("KeyError('a bug')", 1),
+], ids=lambda x: str(x).split("(")[0])
+def test_exit_status_per_failure(monkeypatch, capfd, raised, status):
+    """Each failure ends with its exit status (errors.exit_status, README) and one ERROR line; an internal
+    error (a bug) prints no traceback on the console."""
+    from lofar_hires import errors
+    from lofar_hires.cli import simulate
+
+    def fail(args):
+        raise eval(raised, {**vars(errors), "PermissionError": PermissionError, "KeyError": KeyError})
+
+    monkeypatch.setattr(simulate, "run", fail)
+    assert main(["simulate", "--preset", "tiny"]) == status
+    err = capfd.readouterr().err
+    errors_logged = [line for line in err.splitlines() if " ERROR " in line]
+    assert errors_logged and "Traceback" not in err
+    if status != 3:
+        assert len(errors_logged) == 1

@@ -54,3 +54,17 @@ def test_unwritable_location(tmp_path):
     with pytest.raises(InputError, match="not writable|cannot create"):
         with atomic_output(Path("/proc/lofar_hires_product")):
             pass
+
+
+def test_a_product_written_meanwhile_by_another_run_is_never_replaced(tmp_path):
+    """Two runs into one output: the one that finishes second fails instead of replacing the first's product."""
+    from lofar_hires.errors import OutputExistsError
+    from lofar_hires.io.atomic import atomic_output
+
+    out = tmp_path / "product.txt"
+    with pytest.raises(OutputExistsError, match="written by another run while this one ran"):
+        with atomic_output(out) as tmp:
+            tmp.write_text("second")
+            out.write_text("first")  # the other run finishes first
+    assert out.read_text() == "first"
+    assert [p.name for p in tmp_path.iterdir()] == ["product.txt"]

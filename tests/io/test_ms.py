@@ -36,3 +36,37 @@ def test_not_an_ms(tmp_path):
     (tmp_path / "empty.MS").mkdir()
     with pytest.raises(InputError, match="is not a measurement set"):
         read_ms_info(tmp_path / "empty.MS")
+
+
+def test_zero_rows_and_all_flagged_are_refused(simulated, tmp_path):
+    """An MS without rows, or with every value flagged, is bad input (nothing to work on)."""
+    import shutil
+
+    from casacore.tables import table
+
+    from lofar_hires.errors import InputError
+    from lofar_hires.io.ms import require_ms
+
+    source = simulated("ms_checks", overrides=("calibrator.enabled=false",)).targets()[0].ms
+    assert require_ms(source, ("DATA",)) == source
+    flagged = tmp_path / "flagged.MS"
+    shutil.copytree(source, flagged)
+    with table(str(flagged), readonly=False, ack=False) as t:
+        t.putcol("FLAG", t.getcol("FLAG") | True)
+    with pytest.raises(InputError, match="all data are flagged"):
+        require_ms(flagged)
+    require_ms(flagged, unflagged=False)
+    empty = zero_row_copy(source, tmp_path / "empty.MS")
+    with pytest.raises(InputError, match="has no rows"):
+        require_ms(empty)
+    with pytest.raises(InputError, match="lacks column"):
+        require_ms(source, ("NO_SUCH_COLUMN",))
+
+
+def zero_row_copy(source, path):
+    """A deep copy of an MS with its subtables and no rows (DP3's storage managers cannot remove rows)."""
+    from casacore.tables import table
+
+    with table(str(source), ack=False) as t:
+        t.query("FALSE").copy(str(path), deep=True).close()
+    return path

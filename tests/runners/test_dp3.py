@@ -90,3 +90,35 @@ def test_overrides_are_passed_after_the_parset(tiny_ms, tmp_path):
         assert t_out.nrows() == t_in.nrows() // 6
     with pytest.raises(InputError, match="key=value"):
         run_dp3(run, tmp_path, "bad", overrides=["avg.timestep"])
+
+
+def test_exit_0_is_not_success_without_the_outputs(tiny_ms, tmp_path):
+    """DP3 exits 0 after a solve with no data (a uv cut above the longest baseline): the h5parm holds only
+    NaN and the run fails its quality check; an output MS without rows is a tool failure, named."""
+    from lofar_hires.errors import QualityError
+    from lofar_hires.runners.dp3 import check_dp3_outputs
+
+    h5 = tmp_path / "nothing.h5"
+    model = tmp_path / "point.skymodel"
+    model.write_text("FORMAT = Name, Type, Ra, Dec, I\nsrc, POINT, 16:11:00.0, +55.00.00.0, 1.0\n")
+    solve = Dp3Step("solve", "ddecal", {"mode": "scalarphase", "h5parm": h5, "sourcedb": model,
+                                        "uvlambdamin": 1e9})
+    with pytest.raises(QualityError, match="only NaN solutions"):
+        run_dp3(Dp3Run(msin=tiny_ms, msout=None, steps=[solve]), tmp_path, "solve")
+    assert h5.is_file()  # DP3 did write it: the check, not DP3, reports the failure
+
+    # An output MS that was asked for and is not there, or has no rows.
+    log_file = tmp_path / "fake.log"
+    log_file.write_text("DP3 said nothing wrong\n")
+    with pytest.raises(ToolError, match="wrote no measurement set .*absent.MS") as info:
+        check_dp3_outputs(Dp3Run(msin=tiny_ms, msout=tmp_path / "absent.MS"), log_file)
+    assert "DP3 said nothing wrong" in str(info.value)
+    from casacore.tables import table
+
+    empty = tmp_path / "empty.MS"
+    with table(str(tiny_ms), ack=False) as t:
+        t.query("FALSE").copy(str(empty), deep=True).close()
+    with pytest.raises(ToolError, match="has no rows"):
+        check_dp3_outputs(Dp3Run(msin=tiny_ms, msout=empty), log_file)
+    with pytest.raises(ToolError, match="has no column MODEL_DATA"):
+        check_dp3_outputs(Dp3Run(msin=tiny_ms, msout=None, msout_options={"datacolumn": "MODEL_DATA"}), log_file)

@@ -57,3 +57,33 @@ def test_wsclean_failure_is_reported(tmp_path):
     opts = WSCleanOptions(name=tmp_path / "t", size_pix=(64, 64), scale_arcsec=10.0)
     with pytest.raises(ToolError, match="wsclean failed"):
         run_wsclean(opts, [fake], tmp_path / "t.log")
+
+
+def test_images_that_are_not_finite_fail_their_quality_check(tmp_path):
+    """A NaN pixel in an image is a quality failure (exit status 4); NaN outside the beam of a
+    primary-beam-corrected image is accepted, an image without any finite pixel never."""
+    import numpy as np
+    from astropy.io import fits
+
+    from lofar_hires.errors import EXIT_QUALITY, QualityError, exit_status
+    from lofar_hires.runners.wsclean import check_fits_image
+
+    data = np.ones((1, 1, 64, 64), dtype=np.float32)
+    good = tmp_path / "good-image.fits"
+    fits.writeto(good, data)
+    check_fits_image(good, rows_per_block=7)
+    data[0, 0, 10, 20] = np.nan
+    partial = tmp_path / "partial-image.fits"
+    fits.writeto(partial, data)
+    with pytest.raises(QualityError, match="1 of 4096 pixels NaN or infinite") as info:
+        check_fits_image(partial, rows_per_block=7)
+    assert exit_status(info.value) == EXIT_QUALITY
+    check_fits_image(partial, partial_nan_ok=True)
+    nan = tmp_path / "nan-image.fits"
+    fits.writeto(nan, np.full((1, 1, 16, 16), np.nan, dtype=np.float32))
+    with pytest.raises(QualityError, match="no finite pixel"):
+        check_fits_image(nan, partial_nan_ok=True)
+    garbage = tmp_path / "garbage-image.fits"
+    garbage.write_bytes(b"not a FITS file at all")
+    with pytest.raises(ToolError, match="cannot be read"):
+        check_fits_image(garbage)

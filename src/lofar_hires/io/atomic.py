@@ -84,6 +84,11 @@ def atomic_output(path: Path, overwrite: bool = False) -> Iterator[Path]:
         raise
     if not (tmp.exists() or tmp.is_symlink()):
         raise InputError(f"step produced no output for {path}")
+    if not overwrite and (path.exists() or path.is_symlink()) and not (path.is_dir() and not any(path.iterdir())):
+        # Another run wrote the product while this one worked: never replace it silently.
+        remove_path(tmp)
+        raise OutputExistsError(f"output {path} was written by another run while this one ran; this run's "
+                                "result was discarded (pass --overwrite to replace it)")
     remove_path(path)
     os.replace(tmp, path)
     log.debug("wrote %s", path)

@@ -211,7 +211,6 @@ def _any_finite(dataset, block: int = 64) -> bool:
 
 def _check_h5parm_written(h5: Path, step: str, tail: str) -> None:
     import h5py
-    import numpy as np
 
     if not h5.is_file() or h5.stat().st_size == 0:
         raise ToolError(f"DP3 step {step} finished but wrote no h5parm {h5}", tail)
