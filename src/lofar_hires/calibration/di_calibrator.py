@@ -69,12 +69,9 @@ def check_calibrator_inputs(ms_paths: Sequence[Path], skymodel: Path) -> list[Ms
     if not Path(skymodel).is_file():
         raise InputError(f"calibrator sky model {skymodel} does not exist; give a makesourcedb file "
                          "(shipped models: configs/skymodels/3C196.skymodel, 3C295.skymodel)")
-    from lofar_hires.io.skymodel import read_makesourcedb
+    from lofar_hires.io.skymodel import require_skymodel
 
-    try:
-        read_makesourcedb(Path(skymodel))
-    except InputError as exc:
-        raise InputError(f"--skymodel: {exc}") from None
+    require_skymodel(Path(skymodel))
     return check_subbands(ms_paths)
 
 

@@ -70,7 +70,7 @@ def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: Targ
     A sky model is checked with the makesourcedb reader; one given without ``phase_calibration``
     is refused rather than ignored.
     """
-    from lofar_hires.io.skymodel import read_makesourcedb
+    from lofar_hires.io.skymodel import require_skymodel
 
     if not ms_paths:
         raise InputError("give at least one target measurement set")
@@ -82,10 +82,7 @@ def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: Targ
         if not cfg.phase_calibration:
             raise InputError(f"--skymodel {skymodel} is only used by the self-calibration: add "
                              "--set phase_calibration=true, or leave out --skymodel")
-        try:
-            read_makesourcedb(Path(skymodel))
-        except InputError as exc:
-            raise InputError(f"--skymodel: {exc}") from None
+        require_skymodel(Path(skymodel))
     try:
         ss = read_h5parm(cal_solutions)
         missing = [name for name in cfg.corrections if name not in ss.soltabs]

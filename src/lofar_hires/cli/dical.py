@@ -130,14 +130,9 @@ def require_file(path: Path, option: str) -> Path:
 
 def require_skymodel(path: Path, option: str) -> Path:
     """A makesourcedb sky model that parses, holds components and finite values (``option`` names it)."""
-    from lofar_hires.io.skymodel import read_makesourcedb
+    from lofar_hires.io.skymodel import require_skymodel as check
 
-    require_file(path, option)
-    try:
-        read_makesourcedb(path)
-    except (InputError, MissingInputError) as exc:
-        raise InputError(f"{option}: {exc}") from None
-    return Path(path)
+    return check(path, option)
 
 
 def require_ms_column(ms: Path, column: str, hint: str) -> Path:

@@ -246,6 +246,19 @@ def _parse_format(line: str) -> tuple[list[str], dict[str, str]]:
     return names, defaults
 
 
+def require_skymodel(path: Path, option: str = "--skymodel") -> Path:
+    """A makesourcedb sky model that exists, parses and holds components with finite values; the
+    one-line error names ``option`` (checked before any tool runs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{option} {path} does not exist or is not a file")
+    try:
+        read_makesourcedb(path)
+    except (InputError, MissingInputError) as exc:
+        raise InputError(f"{option}: {exc}") from None
+    return path
+
+
 def read_makesourcedb(path: Path) -> SkyModel:
     """Read a makesourcedb sky model; patch-definition lines are skipped."""
     path = Path(path)

@@ -130,7 +130,9 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
     if sum(starts) > 1:
         raise InputError("give only one starting model: --skymodel, --model-image or --point-model-jy")
     if request.skymodel is not None:
-        check_skymodel(Path(request.skymodel))
+        from lofar_hires.io.skymodel import require_skymodel
+
+        require_skymodel(Path(request.skymodel))
     if request.model_image is not None:
         try:
             check_model_image(Path(request.model_image))
@@ -150,18 +152,6 @@ def check_phase_centre(phase_centre_deg: tuple[float, float]) -> None:
         raise InputError(f"--phase-centre: declination {dec_deg} deg is outside [-90, 90]")
     if not -360.0 <= ra_deg <= 360.0:
         raise InputError(f"--phase-centre: right ascension {ra_deg} deg is outside [-360, 360]")
-
-
-def check_skymodel(path: Path) -> None:
-    """Refuse a ``--skymodel`` that is not a readable makesourcedb model with components."""
-    from lofar_hires.io.skymodel import read_makesourcedb
-
-    if not path.is_file():
-        raise InputError(f"--skymodel {path} does not exist or is not a file")
-    try:
-        read_makesourcedb(path)
-    except (InputError, MissingInputError) as exc:
-        raise InputError(f"--skymodel: {exc}") from None
 
 
 def check_pre_apply(path: Path, infos: Sequence[MsInfo]) -> Solset:
