@@ -1,12 +1,16 @@
 # lofar-hires: set-up, demo and tests. Every target installs what it needs (idempotent).
-#   make demo   simulate a calibrator and a target and calibrate them with the CWL workflows
+#   make demo   simulate observations and run the six stages of tools/run_demo.sh with cwltool
 #   make test   run the whole test suite
 SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-APT_PACKAGES := wsclean casacore-data casacore-data-observatories slurm-wlm munge
+# Debian packages: what lofar-hires runs with (also installed by containers/Dockerfile and by the
+# README's "Using it without make"), and what the local SLURM tests need (tools/slurm_local.sh).
+APT_RUNTIME := python3-venv wsclean casacore-data casacore-data-observatories
+APT_SLURM := slurm-wlm munge
+APT_PACKAGES := $(APT_RUNTIME) $(APT_SLURM)
 STAMP := $(VENV)/.lofar-hires-installed
 DEMO_DIR ?= demo_output
 PYTEST_ARGS ?=

@@ -9,6 +9,7 @@ doc: |
   set and writes the result as the DATA column of a new measurement set, with a
   HISTORY row and <name>.provenance.json. Every station of the measurement set
   must have solutions. The input is not modified.
+  Command module: lofar_hires.cli.apply_solutions.
 
 baseCommand: [lofar-hires, apply-solutions]
 
@@ -19,7 +20,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -29,22 +32,26 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and one copy of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
 arguments:
   # The corrected MS keeps the input's name unless output_name is given.
   - prefix: --output
-    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
   # DP3 threads follow the cores the runner granted.
   - prefix: --threads
     valueFrom: $(runtime.cores)
 
 inputs:
-  ms:
+  msin:
     label: Measurement set
     doc: The measurement set to correct (read only).
     type: Directory
+    loadListing: deep_listing
     inputBinding:
       position: 10
   solutions:
@@ -85,6 +92,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 2000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need one copy of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: apply_solutions.log
 stderr: apply_solutions.stderr.log
@@ -95,13 +109,13 @@ outputs:
     doc: The corrected data (DATA), with a HISTORY row of this step.
     type: Directory
     outputBinding:
-      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
   provenance:
     label: Provenance
     doc: How the measurement set was made (inputs, what was applied, the DP3 command, version and duration).
     type: File
     outputBinding:
-      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename).provenance.json"
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename).provenance.json"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.

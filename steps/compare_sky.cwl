@@ -6,6 +6,7 @@ doc: |
   Runs `lofar-hires compare-sky`: measures every sky-model component brighter
   than a flux limit in a FITS image (peak and integrated flux, position offset)
   and writes the comparison table as JSON (or CSV, chosen by the file suffix).
+  Command module: lofar_hires.cli.compare_sky.
 
 baseCommand: [lofar-hires, compare-sky]
 

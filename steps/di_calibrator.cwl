@@ -9,6 +9,7 @@ doc: |
   plots). Returns the output directory, cal_solutions.h5, every intermediate
   h5parm, the report and the plots. The inputs are not modified. The same
   pipeline as separate steps is workflows/di_calibrator.cwl.
+  Command module: lofar_hires.cli.di_calibrator.
 
 baseCommand: [lofar-hires, di-calibrator]
 
@@ -19,6 +20,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -28,6 +32,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and two copies of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 2, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -40,10 +47,11 @@ arguments:
     valueFrom: threads=$(runtime.cores)
 
 inputs:
-  ms:
+  msin:
     label: Calibrator measurement sets
     doc: One MS per subband (same stations and time slots) or one MS; read only.
     type: Directory[]
+    loadListing: deep_listing
     inputBinding:
       position: 10
   skymodel:
@@ -60,7 +68,7 @@ inputs:
       prefix: --config
   overrides:
     label: Setting overrides
-    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. solve.uvlambdamin=500).
+    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. solve.minuv_lambda=500).
     type:
       - "null"
       - type: array
@@ -102,6 +110,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 4000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need two copies of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: di_calibrator.log
 stderr: di_calibrator.stderr.log

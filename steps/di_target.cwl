@@ -9,6 +9,7 @@ doc: |
   self-calibrates phases against a sky model (setting phase_calibration=true
   and a sky model). One corrected MS per input MS; the inputs are not
   modified. The same pipeline as separate steps is workflows/di_target.cwl.
+  Command module: lofar_hires.cli.di_target.
 
 baseCommand: [lofar-hires, di-target]
 
@@ -19,6 +20,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -28,6 +32,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and two copies of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 2, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -40,10 +47,11 @@ arguments:
     valueFrom: threads=$(runtime.cores)
 
 inputs:
-  ms:
+  msin:
     label: Target measurement sets
     doc: The target observations (read only).
     type: Directory[]
+    loadListing: deep_listing
     inputBinding:
       position: 10
   cal_solutions:
@@ -87,6 +95,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 4000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need two copies of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: di_target.log
 stderr: di_target.stderr.log

@@ -6,6 +6,7 @@ doc: |
   Runs `lofar-hires dical collect`: copies the soltabs polalign, bandpass,
   faraday, clock and tec of the fitted h5parms into one solset, the
   calibrator pipeline's product. The inputs are not modified.
+  Command module: lofar_hires.cli.dical.collect.
 
 baseCommand: [lofar-hires, dical, collect]
 

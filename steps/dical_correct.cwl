@@ -8,6 +8,7 @@ doc: |
   polarisation alignment, bandpass, clock) and the station beam at the phase
   centre, and averages into a new measurement set (averaging.* of
   configs/di_target.yaml). The input is not modified.
+  Command module: lofar_hires.cli.dical.correct.
 
 baseCommand: [lofar-hires, dical, correct]
 
@@ -18,7 +19,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -28,6 +31,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and one copy of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -39,13 +45,14 @@ arguments:
     valueFrom: $(runtime.outdir)/dp3_logs
   # The corrected MS keeps the input's name unless output_name is given.
   - prefix: --output
-    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
 
 inputs:
-  ms:
+  msin:
     label: Target measurement set
     doc: The target observation (read only).
     type: Directory
+    loadListing: deep_listing
     inputBinding:
       position: 10
   transfer:
@@ -85,6 +92,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 2000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need one copy of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: dical_correct.log
 stderr: dical_correct.stderr.log
@@ -95,7 +109,7 @@ outputs:
     doc: The DI-corrected, averaged target data (DATA), with a HISTORY row of this step.
     type: Directory
     outputBinding:
-      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.

@@ -8,6 +8,7 @@ doc: |
   MODEL_DATA and writes the result to MODEL_CORRUPTED, the model against which
   the bandpass and the clock are solved, in a copy of the measurement set
   (the output MS); the input is not modified.
+  Command module: lofar_hires.cli.dical.corrupt_model.
 
 baseCommand: [lofar-hires, dical, corrupt-model]
 
@@ -18,7 +19,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -28,6 +31,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and two copies of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 2, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -38,13 +44,14 @@ arguments:
     valueFrom: $(runtime.outdir)/dp3_logs
   # The output MS keeps the input's name unless output_name is given.
   - prefix: --output
-    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
 
 inputs:
-  ms:
+  msin:
     label: Measurement set
     doc: An MS with MODEL_DATA (from dical_predict.cwl); read only.
     type: Directory
+    loadListing: deep_listing
     inputBinding:
       position: 10
   output_name:
@@ -74,6 +81,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 2000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need two copies of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: dical_corrupt_model.log
 stderr: dical_corrupt_model.stderr.log
@@ -84,7 +98,7 @@ outputs:
     doc: The copy of the input MS with the corrupted model in MODEL_CORRUPTED (and a HISTORY row).
     type: Directory
     outputBinding:
-      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.

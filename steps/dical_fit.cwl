@@ -11,6 +11,7 @@ doc: |
   and TEC, proportional to 1/frequency, per time and station). Writes an h5parm
   with the fitted soltab(s); prints the fit summary as JSON. The input is not
   modified.
+  Command module: lofar_hires.cli.dical.fit.
 
 baseCommand: [lofar-hires, dical, fit]
 

@@ -7,6 +7,7 @@ doc: |
   (setting phase_mode, default scalarphase) against the sky model and applies
   them to DATA of a copy of the measurement set (the output MS); the input
   is not modified.
+  Command module: lofar_hires.cli.dical.phasecal.
 
 baseCommand: [lofar-hires, dical, phasecal]
 
@@ -17,7 +18,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -27,6 +30,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and one copy of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -38,16 +44,17 @@ arguments:
     valueFrom: $(runtime.outdir)/dp3_logs
   # The solutions are named after the MS unless output_name is given.
   - prefix: --output
-    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
   # The output MS keeps the input's name unless output_ms_name is given.
   - prefix: --output-ms
-    valueFrom: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
+    valueFrom: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.msin.basename)"
 
 inputs:
-  ms:
+  msin:
     label: Corrected target measurement set
     doc: A DI-corrected target MS (from dical_correct.cwl); read only.
     type: Directory
+    loadListing: deep_listing
     inputBinding:
       position: 10
   output_ms_name:
@@ -68,7 +75,7 @@ inputs:
     type: string?
   config:
     label: Target settings file
-    doc: YAML file overriding configs/di_target.yaml (phase_* and uvlambdamin are used).
+    doc: YAML file overriding configs/di_target.yaml (phase_* and minuv_lambda are used).
     type: File?
     inputBinding:
       prefix: --config
@@ -93,6 +100,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 2000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need one copy of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: dical_phasecal.log
 stderr: dical_phasecal.stderr.log
@@ -103,13 +117,13 @@ outputs:
     doc: The DDECal h5parm (provenance in the solset attributes).
     type: File
     outputBinding:
-      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename.replace(/\\.ms$/i, '') + '.phase.h5')"
   ms_out:
     label: Self-calibrated measurement set
     doc: The copy of the input MS with the phase solutions applied to DATA (and a HISTORY row).
     type: Directory
     outputBinding:
-      glob: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
+      glob: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.msin.basename)"
   dp3_logs:
     label: DP3 parsets and logs
     doc: The parsets and complete output of the solve and apply DP3 runs.

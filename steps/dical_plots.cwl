@@ -9,6 +9,7 @@ doc: |
   measure against time, bandpass against frequency, clock and TEC against
   time), like the figures of de Gasperin et al. (2019). The inputs are not
   modified.
+  Command module: lofar_hires.cli.dical.plots.
 
 baseCommand: [lofar-hires, dical, plots]
 

@@ -7,6 +7,7 @@ doc: |
   calibrator model) into the MODEL_DATA column of a copy of the measurement
   set, the output MS; the input is not modified. The coherence of DATA with
   the model on core baselines is logged.
+  Command module: lofar_hires.cli.dical.predict.
 
 baseCommand: [lofar-hires, dical, predict]
 
@@ -17,7 +18,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -27,6 +30,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and two copies of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 2, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -37,13 +43,14 @@ arguments:
     valueFrom: $(runtime.outdir)/dp3_logs
   # The output MS keeps the input's name unless output_name is given.
   - prefix: --output
-    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+    valueFrom: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
 
 inputs:
-  ms:
+  msin:
     label: Measurement set
     doc: The MS to predict for (read only; the output is a copy with MODEL_DATA).
     type: Directory
+    loadListing: deep_listing
     inputBinding:
       position: 10
   output_name:
@@ -66,6 +73,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 2000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need two copies of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: dical_predict.log
 stderr: dical_predict.stderr.log
@@ -76,7 +90,7 @@ outputs:
     doc: The copy of the input MS with the predicted MODEL_DATA column (and a HISTORY row of this step).
     type: Directory
     outputBinding:
-      glob: "$(inputs.output_name ? inputs.output_name : inputs.ms.basename)"
+      glob: "$(inputs.output_name ? inputs.output_name : inputs.msin.basename)"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.

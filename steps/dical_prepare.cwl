@@ -8,6 +8,7 @@ doc: |
   calibrator measurement set(s) to the resolution of the settings
   (`averaging.*` of configs/di_calibrator.yaml), joining several subbands in
   frequency, into a new measurement set. The inputs are not modified.
+  Command module: lofar_hires.cli.dical.prepare.
 
 baseCommand: [lofar-hires, dical, prepare]
 
@@ -18,6 +19,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -27,6 +31,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and one copy of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -38,10 +45,11 @@ arguments:
     valueFrom: $(runtime.outdir)/dp3_logs
 
 inputs:
-  ms:
+  msin:
     label: Calibrator measurement sets
     doc: One MS per subband (same stations and time slots) or one MS; read only.
     type: Directory[]
+    loadListing: deep_listing
     inputBinding:
       position: 10
   output_name:
@@ -78,6 +86,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 2000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need one copy of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: dical_prepare.log
 stderr: dical_prepare.stderr.log

@@ -8,6 +8,7 @@ doc: |
   corrupted by Faraday rotation and the beam) and adds it to the initial
   alignment. Writes a new h5parm with the soltab polalign; prints the summary
   as JSON. The inputs are not modified.
+  Command module: lofar_hires.cli.dical.refine_polalign.
 
 baseCommand: [lofar-hires, dical, refine-polalign]
 

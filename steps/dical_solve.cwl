@@ -10,6 +10,7 @@ doc: |
   column, writing an h5parm. CORRECTED_DATA (and the flags DP3 sets where a
   correction has no solution) are written into a copy of the measurement set,
   the output MS handed to the next step; the input is not modified.
+  Command module: lofar_hires.cli.dical.solve.
 
 baseCommand: [lofar-hires, dical, solve]
 
@@ -20,7 +21,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -30,6 +33,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and two copies of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 2, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -41,13 +47,14 @@ arguments:
     valueFrom: $(runtime.outdir)/dp3_logs
   # The output MS keeps the input's name unless output_ms_name is given.
   - prefix: --output-ms
-    valueFrom: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
+    valueFrom: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.msin.basename)"
 
 inputs:
-  ms:
+  msin:
     label: Measurement set
     doc: An MS with the model column (read only; the output MS is a copy).
     type: Directory
+    loadListing: deep_listing
     inputBinding:
       position: 10
   output_ms_name:
@@ -144,7 +151,7 @@ inputs:
       prefix: --config
   overrides:
     label: Setting overrides
-    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. solve.uvlambdamin=500).
+    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. solve.minuv_lambda=500).
     type:
       - "null"
       - type: array
@@ -163,6 +170,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 2000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need two copies of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: dical_solve.log
 stderr: dical_solve.stderr.log
@@ -179,7 +193,7 @@ outputs:
     doc: The copy of the input MS with CORRECTED_DATA (DATA with the corrections removed) and a HISTORY row.
     type: Directory
     outputBinding:
-      glob: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.ms.basename)"
+      glob: "$(inputs.output_ms_name ? inputs.output_ms_name : inputs.msin.basename)"
   dp3_logs:
     label: DP3 parset and log
     doc: The parset and the complete output of the DP3 run.

@@ -8,6 +8,7 @@ doc: |
   without their time axis (the clock as its median over the calibrator
   observation), ready to be applied to target observations made at other
   times. The input is not modified.
+  Command module: lofar_hires.cli.dical.transfer.
 
 baseCommand: [lofar-hires, dical, transfer]
 

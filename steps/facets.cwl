@@ -10,8 +10,9 @@ doc: |
   facet's point, for WSClean -facet-regions and DP3), facets.csv and facets.json
   (centre, size, area, source count, weak calibrators and an averaging
   suggestion per facet), facets.png and provenance.json. The field centre comes
-  from `ms` or from `centre_deg`: give exactly one of them. Give at most one of
+  from `msin` or from `centre_deg`: give exactly one of them. Give at most one of
   `box_deg` and `circle_deg`. The inputs are not modified.
+  Command module: lofar_hires.cli.facets.
 
 baseCommand: [lofar-hires, facets]
 
@@ -52,7 +53,7 @@ inputs:
     default: facets
     inputBinding:
       prefix: --outdir
-  ms:
+  msin:
     label: Measurement set
     doc: >-
       Its phase centre is the field centre; its integration time, channel width,
@@ -60,10 +61,10 @@ inputs:
       Give this or centre_deg.
     type: Directory?
     inputBinding:
-      prefix: --ms
+      prefix: --msin
   centre_deg:
     label: Field centre (deg)
-    doc: RA and Dec of the field centre in degrees (two numbers). Give this or ms.
+    doc: RA and Dec of the field centre in degrees (two numbers). Give this or msin.
     type: float[]?
     inputBinding:
       prefix: --centre-deg
@@ -101,7 +102,7 @@ inputs:
       prefix: --max-smearing-loss
   integration_s:
     label: Integration time (s)
-    doc: Integration time of the data; overrides the MS's (without ms, give all three of the data resolution inputs).
+    doc: Integration time of the data; overrides the MS's (without msin, give all three of the data resolution inputs).
     type: float?
     inputBinding:
       prefix: --integration-s

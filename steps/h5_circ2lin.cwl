@@ -8,6 +8,7 @@ doc: |
   linear (XX, XY, YX, YY) basis (J_circ = T J_lin T^-1, T = [[1, i], [1, -i]] / sqrt(2))
   and writes them as a full-Jones amplitude000/phase000 pair. Soltabs without a
   polarisation axis are copied unchanged. Inputs already in the target basis are refused.
+  Command module: lofar_hires.cli.h5.circ2lin.
 
 baseCommand: [lofar-hires, h5, circ2lin]
 

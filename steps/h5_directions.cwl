@@ -9,6 +9,7 @@ doc: |
   `copy_from` (a direction, nearest or identity). The source table and every
   soltab's dir axis are changed together; name clashes are refused. Every
   action except list writes `output_name`.
+  Command module: lofar_hires.cli.h5.directions.
 
 baseCommand: [lofar-hires, h5, directions]
 

@@ -8,6 +8,7 @@ doc: |
   (names and positions from its ANTENNA table). With `collapse` it does the
   reverse: the core stations become one superstation at their mean position
   with the first core station's solutions.
+  Command module: lofar_hires.cli.h5.expand_core.
 
 baseCommand: [lofar-hires, h5, expand-core]
 
@@ -37,12 +38,12 @@ inputs:
     type: File
     inputBinding:
       position: 10
-  ms:
+  msin:
     label: Measurement set
     doc: Measurement set whose ANTENNA table gives the core stations (required unless collapse; read only).
     type: Directory?
     inputBinding:
-      prefix: --ms
+      prefix: --msin
   superstation:
     label: Superstation
     doc: Name of the superstation (CLI default ST001).

@@ -7,6 +7,7 @@ doc: |
   their lengths and ranges (time span in s, frequency range in MHz, antennas,
   directions with RA/Dec in degrees, polarisations), the range of the unflagged
   values, the flagged fraction and the polarisation basis; as text or JSON.
+  Command module: lofar_hires.cli.h5.info.
 
 baseCommand: [lofar-hires, h5, info]
 

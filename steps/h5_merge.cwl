@@ -9,6 +9,7 @@ doc: |
   frequency grid. Phases add, amplitudes multiply, TEC and clock become phases,
   rotations become full-Jones matrices; a flagged input point flags the output;
   directions are matched by name. Inputs are not modified.
+  Command module: lofar_hires.cli.h5.merge.
 
 baseCommand: [lofar-hires, h5, merge]
 

@@ -5,6 +5,7 @@ label: Nearest direction of an h5parm
 doc: |
   Runs `lofar-hires h5 nearest`: prints the direction of the h5parm nearest to a
   position and its great-circle separation in degrees (text or JSON).
+  Command module: lofar_hires.cli.h5.nearest.
 
 baseCommand: [lofar-hires, h5, nearest]
 

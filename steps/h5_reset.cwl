@@ -9,6 +9,7 @@ doc: |
   Stations are given as station groups (core, remote, dutch, international,
   core_inner_remote, core_inner_middle_remote, closest_german,
   dutch_and_closest_german), station names or glob patterns.
+  Command module: lofar_hires.cli.h5.reset.
 
 baseCommand: [lofar-hires, h5, reset]
 

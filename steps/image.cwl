@@ -8,6 +8,7 @@ doc: |
   provenance record and WSClean's own log. Options left unset keep the CLI's
   defaults. With `channels_out` > 1 the main products are the MFS images and the
   per-channel images are returned in `channel_images`.
+  Command module: lofar_hires.cli.image.
 
 baseCommand: [lofar-hires, image]
 
@@ -18,6 +19,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # WSClean and numpy link a multi-threaded OpenBLAS; keep it to one thread
@@ -28,6 +32,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and one copy of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -40,10 +47,11 @@ arguments:
     valueFrom: $(runtime.cores)
 
 inputs:
-  ms:
+  msin:
     label: Measurement sets
     doc: Measurement set(s) to image together (read only).
     type: Directory[]
+    loadListing: deep_listing
     inputBinding:
       position: 10
   name:
@@ -163,6 +171,13 @@ inputs:
     doc: Memory to reserve for WSClean, in MiB.
     type: int
     default: 4000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need one copy of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: image.log
 stderr: image.stderr.log

@@ -13,6 +13,7 @@ doc: |
   with its provenance. Each candidate also gets a one-row table in
   `candidates_split/` (named after the candidate in a safe file-name form), returned as `candidates` for a scatter over the phasediff
   scoring step. The inputs are not modified.
+  Command module: lofar_hires.cli.select.candidates.
 
 baseCommand: [lofar-hires, select, candidates]
 

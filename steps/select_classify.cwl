@@ -10,6 +10,7 @@ doc: |
   neighbours closer than 0.15 deg (main) or 0.2 deg (weak), and computes the
   solution-interval metric (de Jong et al. 2025, section 6.3.1, eq. 6.2). The
   inputs are not modified.
+  Command module: lofar_hires.cli.select.classify.
 
 baseCommand: [lofar-hires, select, classify]
 

@@ -17,6 +17,7 @@ doc: |
   names become file names only in a safe form. Writes the scored table, its
   details (settings, per-station scores, noise simulation) and provenance. The
   input measurement sets are read only.
+  Command module: lofar_hires.cli.select.score.
 
 baseCommand: [lofar-hires, select, score]
 
@@ -27,7 +28,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -37,6 +40,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and one copy of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -49,10 +55,11 @@ arguments:
     position: 2
 
 inputs:
-  ms:
+  msin:
     label: DI-calibrated measurement sets
     doc: Measurement set(s) of one observation (subbands are concatenated in frequency); read only.
     type: Directory[]
+    loadListing: deep_listing
     inputBinding:
       position: 20
   candidates:
@@ -82,7 +89,7 @@ inputs:
       prefix: --config
   overrides:
     label: Setting overrides
-    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. score.solint_min=5).
+    doc: Single settings as KEY=VALUE, each passed as `--set KEY=VALUE` (e.g. score.solint_s=300).
     type:
       - "null"
       - type: array
@@ -107,6 +114,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 4000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need one copy of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: select_score.log
 stderr: select_score.stderr.log

@@ -15,6 +15,7 @@ doc: |
   the directory `selfcal` (cycles, metrics, montage, report, provenance, the
   prepared data under work/), which the run holds locked while it works. The
   input measurement sets are read only.
+  Command module: lofar_hires.cli.selfcal.
 
 baseCommand: [lofar-hires, selfcal]
 
@@ -25,7 +26,9 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
-  InlineJavascriptRequirement: {}
+  InlineJavascriptRequirement:
+    expressionLib:
+      - $include: resources.js
   EnvVarRequirement:
     envDef:
       # DP3 and numpy link a multi-threaded OpenBLAS; keep it to one thread.
@@ -35,6 +38,9 @@ hints:
   ResourceRequirement:
     coresMin: $(inputs.cores)
     ramMin: $(inputs.ram_mb)
+    # Disk from the work: the staged input measurement sets, and three copies of them written.
+    tmpdirMin: $(diskMiB(inputs.msin, 1, inputs.disk_mb))
+    outdirMin: $(diskMiB(inputs.msin, 3, inputs.disk_mb))
   DockerRequirement:
     dockerPull: lofar-hires:0.1.0
 
@@ -49,10 +55,11 @@ arguments:
     valueFrom: $(runtime.cores)
 
 inputs:
-  ms:
+  msin:
     label: Measurement sets
     doc: One or more observations of the field (read only); calibrated jointly.
     type: Directory[]
+    loadListing: deep_listing
     inputBinding:
       position: 20
   strategy:
@@ -130,6 +137,13 @@ inputs:
     doc: Memory to reserve, in MiB.
     type: int
     default: 8000
+  disk_mb:
+    label: Least disk (MiB)
+    doc: >-
+      Disk reserved at least, in MiB, for the staged inputs and for the outputs each; more when
+      the runner reports the input sizes (the outputs need three copies of the input measurement sets).
+    type: int
+    default: 2048
 
 stdout: selfcal.log
 stderr: selfcal.stderr.log
@@ -151,7 +165,7 @@ outputs:
     outputBinding:
       glob: |
         ${
-          return inputs.ms.map(function (d) {
+          return inputs.msin.map(function (d) {
             var obs = d.basename.replace(/\.(ms|MS)$/, "").replace(/[^A-Za-z0-9_+\-.]+/g, "_")
               .replace(/^[._]+/, "").replace(/\.+$/, "");
             return "selfcal/best_" + obs + ".h5";

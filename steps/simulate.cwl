@@ -8,6 +8,7 @@ doc: |
   the ground truth (sky model, per-observation h5parm and JSON) next to them.
   All products land in one output directory; the measurement sets, truth files
   and sky model are also returned individually so that workflows can wire them.
+  Command module: lofar_hires.cli.simulate.
 
 baseCommand: [lofar-hires, simulate]
 

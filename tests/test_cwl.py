@@ -103,6 +103,21 @@ IN_PLACE = {"dical predict": "--output", "dical corrupt-model": "--output", "dic
             "dical phasecal": "--output-ms"}
 #: Tasks whose DP3 threads come from the settings key ``threads`` (``--set threads=...``).
 THREADS_SETTING = {"di-calibrator", "di-target", "dical prepare", "dical solve", "dical correct", "dical phasecal"}
+#: Tasks that write measurement-set data into their output directory: task -> copies of the input MS data
+#: the outputs need (their step tools reserve that much disk, from the input MS size).
+MS_DATA_WRITERS = {
+    "dical predict": 2, "dical corrupt-model": 2, "dical solve": 2,  # a copy with one more column
+    "dical phasecal": 1, "dical prepare": 1, "dical correct": 1, "apply-solutions": 1,  # one MS, at most as large
+    "di-calibrator": 2, "di-target": 2,  # averaged working copies with model and corrected columns
+    "selfcal": 3,  # prepared copies with model and corrected columns
+    "image": 1,  # WSClean's reordered visibilities in the working directory
+    "select score": 1,  # one averaged work MS per candidate, removed after its score
+}
+#: Resource keys of a ResourceRequirement.
+RESOURCE_KEYS = {"coresMin", "coresMax", "ramMin", "ramMax", "tmpdirMin", "tmpdirMax", "outdirMin", "outdirMax"}
+#: The expression library of the step tools (resources from input sizes).
+RESOURCES_JS = STEPS / "resources.js"
+
 #: Text options that also take a file, bound to a File input: (task, option) -> why.
 TEXT_OPTION_AS_FILE = {
     ("di-calibrator", "--skymodel"): "a shipped model name or a makesourcedb file; the tool takes the file",
@@ -377,6 +392,84 @@ def test_step_tool_conventions(cwl: Path) -> None:
         assert "--set" in options and arguments.get("--set") == "threads=$(runtime.cores)"
 
 
+@pytest.mark.parametrize("cwl", STEP_TOOLS, ids=lambda p: p.name)
+def test_step_resources_follow_from_inputs(cwl: Path) -> None:
+    """Every resource a step asks for is an expression of its inputs, never a constant; a step that writes
+    measurement-set data reserves disk from the size of its input MS (listed deeply, so that runners that
+    report file sizes give them), with the step's ``disk_mb`` as the least."""
+    doc = load_cwl(cwl)
+    task = step_task(doc)
+    resources = requirement(doc, "hints", "ResourceRequirement") or requirement(
+        doc, "requirements", "ResourceRequirement")
+    assert resources is not None, "ResourceRequirement missing"
+    inputs = {inp["id"]: inp for inp in as_list(doc["inputs"])}
+    values = {k: v for k, v in resources.items() if k in RESOURCE_KEYS}
+    assert set(resources) - {"class", "id"} == set(values), f"unknown keys in {sorted(resources)}"
+    for key, value in values.items():
+        assert isinstance(value, str) and re.fullmatch(r"\$\(.*\)|\$\{.*\}", value, re.S), \
+            f"{key}: {value!r} is a constant, not an expression of the inputs"
+        used = set(re.findall(r"inputs\.(\w+)", value))
+        assert used and used <= set(inputs), f"{key}: {value!r} must refer to inputs of the step ({sorted(used)})"
+
+    msin = inputs.get("msin")
+    if task not in MS_DATA_WRITERS:
+        assert not {"tmpdirMin", "outdirMin"} & set(values), f"{task} writes no measurement-set data"
+        assert msin is None or "loadListing" not in msin, "a deep listing costs time; only the MS writers need it"
+        return
+    copies = MS_DATA_WRITERS[task]
+    assert msin is not None and msin.get("loadListing") == "deep_listing", "msin needs its sizes: deep_listing"
+    assert values["tmpdirMin"] == "$(diskMiB(inputs.msin, 1, inputs.disk_mb))"
+    assert values["outdirMin"] == f"$(diskMiB(inputs.msin, {copies}, inputs.disk_mb))"
+    assert cwl_type(inputs["disk_mb"]["type"])[0] == "int" and inputs["disk_mb"]["default"] > 0
+    js = requirement(doc, "requirements", "InlineJavascriptRequirement")
+    assert js is not None and {"$include": RESOURCES_JS.name} in js.get("expressionLib", [])
+
+
+def _node() -> str:
+    import shutil
+
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("no node.js, which cwltool needs for JavaScript expressions")
+    return node
+
+
+@pytest.mark.parametrize("listing, copies, floor, expected", [
+    ([{"class": "Directory", "listing": [
+        {"class": "File", "size": 3 << 20},
+        {"class": "Directory", "listing": [{"class": "File", "size": 1 << 20}, {"class": "Directory"}]}]}],
+     2, 1, 8),
+    ([{"class": "Directory", "listing": [{"class": "File", "size": 3 << 20}]}] * 3, 1, 1, 9),
+    ({"class": "Directory", "listing": [{"class": "File", "size": (1 << 20) + 1}]}, 3, 1, 4),
+    ([{"class": "Directory", "listing": [{"class": "File", "size": 5 << 20}]}], 2, 100, 100),
+    ([{"class": "Directory", "listing": [{"class": "File"}]}], 2, 7, 7),  # sizes not reported (cwltool)
+    ([{"class": "Directory"}, None], 2, 7, 7),  # no listing
+], ids=["nested", "array", "round-up", "floor", "no-sizes", "no-listing"])
+def test_disk_expression_sums_listed_sizes(listing, copies: int, floor: int, expected: int) -> None:
+    """``diskMiB`` of steps/resources.js: copies x the listed sizes in MiB, rounded up, at least the floor."""
+    script = (RESOURCES_JS.read_text() + f"\nprocess.stdout.write(String(diskMiB({json.dumps(listing)}, "
+              f"{copies}, {floor})));\n")
+    proc = subprocess.run([_node()], input=script, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == expected
+
+
+@pytest.mark.parametrize("cwl", STEP_TOOLS, ids=lambda p: p.name)
+def test_step_doc_names_its_command_module(cwl: Path) -> None:
+    """A step's doc names the module of its command (``lofar-hires dical solve`` -> lofar_hires.cli.dical.solve)."""
+    import importlib
+
+    from lofar_hires.cli import TASKS
+
+    doc = load_cwl(cwl)
+    words = step_task(doc).split()
+    module = TASKS[words[0]]
+    if len(words) == 2:
+        module = importlib.import_module(module).COMMANDS[words[1]]
+    assert f"Command module: {module}." in doc["doc"]
+    assert importlib.import_module(module).HELP
+
+
 # --------------------------------------------------------------------------- CLI consistency
 
 
@@ -545,7 +638,7 @@ def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
     that the tool's command line is checked in a second; the output MS is the one named by
     ``--output-ms`` (the input's name, in the step's output directory) and the input MS is not touched.
     """
-    from lofar_hires.cli.dical_solve import corrections_from
+    from lofar_hires.cli.dical.solve import corrections_from
     from lofar_hires.provenance import sha256_file
 
     fake_bin = tmp_path / "bin"
@@ -565,12 +658,12 @@ def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
     env["PATH"] = f"{fake_bin}{os.pathsep}{env['PATH']}"
     out = run_runner([str(VENV_BIN / "cwltool"), "--no-container", "--tmpdir-prefix", f"{tmp}/",
                       "--tmp-outdir-prefix", f"{tmp}/", "--outdir", str(tmp_path / "out"),
-                      str(STEPS / "dical_solve.cwl"), "--ms", str(ms), "--mode", "diagonal",
+                      str(STEPS / "dical_solve.cwl"), "--msin", str(ms), "--mode", "diagonal",
                       "--apply", str(tmp_path / "polalign.h5"), "--apply", str(tmp_path / "bandpass.h5"),
                       "--apply_soltabs", "polalign", "--apply_soltabs", "",
                       "--apply_beam", "--apply_after_beam", str(tmp_path / "faraday.h5"),
                       "--apply_after_beam_soltabs", "faraday", "--model_column", "MODEL_CORRUPTED",
-                      "--overrides", "solve.solint=2", "--cores", "3"],
+                      "--overrides", "solve.solint_s=2", "--cores", "3"],
                      cwd=tmp_path, env=env, log=tmp_path / "solve.cwltool.log")
     argv = Path(out["log"]["path"]).read_text().split("\n")[:-1]
     assert argv[:2] == ["dical", "solve"]
@@ -579,7 +672,7 @@ def test_dical_solve_step_tool_orders_corrections(tmp_path: Path) -> None:
     order = [a for a in argv if a in ("--apply", "--apply-beam")]
     assert order == ["--apply", "--apply", "--apply-beam", "--apply"]
     sets = [b for a, b in zip(argv, argv[1:]) if a == "--set"]
-    assert sets == ["threads=3", "solve.solint=2"]  # the user's overrides come last and win
+    assert sets == ["threads=3", "solve.solint_s=2"]  # the user's overrides come last and win
     assert "MODEL_CORRUPTED" in argv and argv[-1].endswith("/cal.MS")
     assert argv[argv.index("--output-ms") + 1] == "cal.MS"
     ms_out = Path(out["ms_out"]["path"])

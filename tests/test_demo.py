@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lofar_hires.calibration.truth import di_solution_errors
+from lofar_hires.validation.di import di_solution_errors
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow

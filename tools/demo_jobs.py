@@ -32,14 +32,14 @@ def _file(obj: dict) -> dict:
 
 def calibrator(sim: dict) -> dict:
     simulation = Path(sim["simulation"]["path"])
-    return {"ms": [_file(ms) for ms in sim["calibrator_ms"]],
+    return {"msin": [_file(ms) for ms in sim["calibrator_ms"]],
             "skymodel": {"class": "File", "path": str(simulation / "calibrator.skymodel")},
             "cores": 2}
 
 
 def target(sim: dict, cal: dict) -> dict:
     # Self-calibration against the true sky model (a survey model such as TGSS in real use).
-    return {"ms": [_file(ms) for ms in sim["target_ms"]], "cal_solutions": _file(cal["cal_solutions"]),
+    return {"msin": [_file(ms) for ms in sim["target_ms"]], "cal_solutions": _file(cal["cal_solutions"]),
             "skymodel": _file(sim["sky_model"]), "cores": 2}
 
 
@@ -55,7 +55,7 @@ def select(sim: dict) -> dict:
 def image(tgt: dict) -> dict:
     settings = yaml.safe_load(SIM_JOB.read_text())
     job = {k: settings[k] for k in ("size_pix", "scale_arcsec", "niter", "maxuv_lambda", "restoring_beam_arcsec")}
-    return {"ms": [_file(ms) for ms in tgt["corrected_ms"]][:1], "name": "target_corrected",
+    return {"msin": [_file(ms) for ms in tgt["corrected_ms"]][:1], "name": "target_corrected",
             "cores": settings["image_cores"], **job}
 
 

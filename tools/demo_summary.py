@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.truth import ERROR_UNITS, di_solution_errors, format_errors
+from lofar_hires.validation.di import ERROR_UNITS, di_solution_errors, format_errors
 
 
 def _path(obj: dict) -> str:

@@ -95,7 +95,7 @@ steps:
     label: Self-calibrate on the calibrator (all observations jointly)
     run: ../steps/selfcal.cwl
     in:
-      ms: msin
+      msin: msin
       strategy: strategy
       strategy_file: strategy_file
       overrides: strategy_overrides
@@ -113,10 +113,10 @@ steps:
   apply:
     label: Apply the best solutions (one step per MS)
     run: ../steps/apply_solutions.cwl
-    scatter: [ms, solutions]
+    scatter: [msin, solutions]
     scatterMethod: dotproduct
     in:
-      ms: msin
+      msin: msin
       solutions: selfcal/best_solutions
       data_column: data_column
       cores: apply_cores
@@ -126,7 +126,7 @@ steps:
   gather_logs:
     label: Gather the logs
     in:
-      ms: msin
+      msin: msin
       selfcal:
         source: [selfcal/log, selfcal/stderr_log]
         linkMerge: merge_flattened
@@ -139,7 +139,7 @@ steps:
       label: One list of logs
       doc: The self-calibration logs and the apply logs, named <MS name without .ms/.MS>.<file>.
       inputs:
-        ms:
+        msin:
           type: Directory[]
           label: Measurement sets
           doc: The input MSs, whose names prefix the apply logs.
@@ -168,7 +168,7 @@ steps:
       expression: |
         ${
           var out = inputs.selfcal.slice();
-          inputs.ms.forEach(function (ms, i) {
+          inputs.msin.forEach(function (ms, i) {
             var stem = ms.basename.replace(/\.ms$/i, "");
             var files = [inputs.apply_log[i], inputs.apply_stderr[i]].concat(inputs.apply_dp3[i]);
             files.forEach(function (f) {

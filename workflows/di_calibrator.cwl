@@ -37,7 +37,7 @@ requirements:
   MultipleInputFeatureRequirement: {}
 
 inputs:
-  ms:
+  msin:
     label: Calibrator measurement sets
     doc: One MS per subband (same stations and time slots) or one MS; read only.
     type: Directory[]
@@ -51,7 +51,7 @@ inputs:
     type: File?
   overrides:
     label: Setting overrides
-    doc: Single settings as KEY=VALUE (e.g. solve.uvlambdamin=500), handed to every step.
+    doc: Single settings as KEY=VALUE (e.g. solve.minuv_lambda=500), handed to every step.
     type: string[]?
   apply_beam:
     label: Take the station beam into account
@@ -89,7 +89,7 @@ steps:
     label: Flag, average and join the subbands
     run: ../steps/dical_prepare.cwl
     in:
-      ms: ms
+      msin: msin
       output_name: working_ms_name
       config: config
       overrides: overrides
@@ -101,7 +101,7 @@ steps:
     label: Predict the calibrator model
     run: ../steps/dical_predict.cwl
     in:
-      ms: prepare/ms_out
+      msin: prepare/ms_out
       skymodel: skymodel
       cores: cores
       ram_mb: ram_mb
@@ -111,7 +111,7 @@ steps:
     label: Solve rotation + diagonal
     run: ../steps/dical_solve.cwl
     in:
-      ms: predict/ms_out
+      msin: predict/ms_out
       mode: {default: rotation+diagonal}
       output_name: {default: solve1_rotation_diagonal.h5}
       config: config
@@ -137,7 +137,7 @@ steps:
     label: Solve rotation + diagonal without alignment and beam
     run: ../steps/dical_solve.cwl
     in:
-      ms: solve1/ms_out
+      msin: solve1/ms_out
       mode: {default: rotation+diagonal}
       apply:
         source: [fit_polalign/solutions]
@@ -166,7 +166,7 @@ steps:
     label: Corrupt the model with Faraday rotation and the beam
     run: ../steps/dical_corrupt_model.cwl
     in:
-      ms: solve2/ms_out
+      msin: solve2/ms_out
       faraday: fit_faraday/solutions
       no_beam:
         source: apply_beam
@@ -179,7 +179,7 @@ steps:
     label: Solve diagonal against the corrupted model
     run: ../steps/dical_solve.cwl
     in:
-      ms: corrupt_model/ms_out
+      msin: corrupt_model/ms_out
       mode: {default: diagonal}
       apply:
         source: [fit_polalign/solutions]
@@ -212,7 +212,7 @@ steps:
     when: $(inputs.refine)
     in:
       refine: refine_polalign
-      ms: solve3/ms_out
+      msin: solve3/ms_out
       mode: {default: diagonal}
       apply:
         source: [refine/solutions]
@@ -243,7 +243,7 @@ steps:
     label: Solve diagonal without alignment and bandpass
     run: ../steps/dical_solve.cwl
     in:
-      ms:
+      msin:
         source: [solve3b/ms_out, solve3/ms_out]
         pickValue: first_non_null
       mode: {default: diagonal}

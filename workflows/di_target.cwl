@@ -26,7 +26,7 @@ requirements:
   MultipleInputFeatureRequirement: {}
 
 inputs:
-  ms:
+  msin:
     label: Target measurement sets
     doc: The target observations (read only).
     type: Directory[]
@@ -74,7 +74,7 @@ steps:
 
   target:
     label: Correct (and self-calibrate) one target observation
-    scatter: ms
+    scatter: msin
     run:
       class: Workflow
       label: One target observation
@@ -84,7 +84,7 @@ steps:
         StepInputExpressionRequirement: {}
         MultipleInputFeatureRequirement: {}
       inputs:
-        ms:
+        msin:
           type: Directory
           label: Target measurement set
           doc: One target observation (read only).
@@ -116,7 +116,7 @@ steps:
         correct:
           run: ../steps/dical_correct.cwl
           in:
-            ms: ms
+            msin: msin
             transfer: transfer
             config: config
             overrides: overrides
@@ -127,7 +127,7 @@ steps:
           run: ../steps/dical_phasecal.cwl
           when: $(inputs.skymodel !== null)
           in:
-            ms: correct/ms_out
+            msin: correct/ms_out
             skymodel:
               # Optional for the workflow, required by the tool: the step only runs with one.
               source: skymodel
@@ -139,7 +139,7 @@ steps:
           out: [solutions, ms_out, dp3_logs, log, stderr_log]
         name_logs:
           in:
-            ms: ms
+            msin: msin
             correct:
               source: [correct/log, correct/stderr_log, correct/dp3_logs]
               linkMerge: merge_flattened
@@ -153,7 +153,7 @@ steps:
             label: Prefix file names with the MS and the step name
             doc: Returns the step logs named <MS name without .MS>.<step>.<file>.
             inputs:
-              ms:
+              msin:
                 type: Directory
                 label: Target measurement set
                 doc: The MS whose name prefixes the logs.
@@ -170,7 +170,7 @@ steps:
             expression: |
               ${
                 var out = [];
-                var stem = inputs.ms.basename.replace(/\.ms$/i, "");
+                var stem = inputs.msin.basename.replace(/\.ms$/i, "");
                 ["correct", "phasecal"].forEach(function (step) {
                   (inputs[step] || []).forEach(function (f) {
                     out.push({"class": "File", "location": f.location,
@@ -191,7 +191,7 @@ steps:
           type: File[]
           outputSource: name_logs/logs
     in:
-      ms: ms
+      msin: msin
       transfer: transfer_solutions/transfer
       skymodel: skymodel
       config: config

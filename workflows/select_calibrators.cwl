@@ -3,8 +3,8 @@ cwlVersion: v1.2
 class: Workflow
 label: Calibrator selection and facet layout
 doc: |
-  Module 4 of the 0.3-arcsecond strategy (de Jong et al. 2025, section 6.3.1;
-  SPEC section 3). Candidates come from a sky model, a source table or an image
+  Module 4 of the 0.3-arcsecond strategy (de Jong et al. 2025, section 6.3.1).
+  Candidates come from a sky model, a source table or an image
   (PyBDSF); each candidate is scored in its own step (a scatter) with the
   phasediff score on the DI-calibrated data; the scored tables are gathered and
   classified into main and weak calibrators with neighbour pruning and the
@@ -93,7 +93,7 @@ steps:
     run: ../steps/select_score.cwl
     scatter: candidates
     in:
-      ms: msin
+      msin: msin
       candidates: candidates/candidates
       config: config
       overrides: overrides
@@ -114,7 +114,7 @@ steps:
     run: ../steps/facets.cwl
     in:
       table: classify/table
-      ms:
+      msin:
         source: msin
         valueFrom: $(self[0])
       box_deg: box_deg

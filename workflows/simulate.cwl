@@ -144,7 +144,7 @@ steps:
     label: Image the first target observation
     run: ../steps/image.cwl
     in:
-      ms:
+      msin:
         source: simulate/target_ms
         # target_ms is sorted by name: element 0 is target_obs01.MS.
         valueFrom: $([self[0]])

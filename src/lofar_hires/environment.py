@@ -5,7 +5,12 @@
   their options: DP3 ``numthreads``, WSClean ``-j``).
 * Beam models need casacore measures data. The Debian tree lacks ``TAI_UTC``,
   so we generate a ``casarc`` pointing at the data shipped in the
-  python-casacore wheel and export ``CASARCFILES``.
+  python-casacore wheel and export ``CASARCFILES`` (the CLI also sets it for
+  its own process). When the IERS leap-second list of astropy-iers-data is
+  newer than the wheel's TAI_UTC table, the casarc points
+  ``measures.tai_utc.directory`` at a table written from it
+  (:mod:`lofar_hires.measures_table`), so that casacore does not call the
+  table "out-of-date".
 * DP3 and the everybeam module look for element-beam coefficients in
   ``/usr/local/share/everybeam`` unless ``EVERYBEAM_DATADIR`` points at the
   copy installed with the wheels; we set it.
@@ -16,12 +21,14 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import logging
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from lofar_hires.errors import InputError, MissingToolError
@@ -104,16 +111,69 @@ def cache_dir() -> Path:
     return path
 
 
+#: The IERS leap-second list inside the astropy-iers-data package (refreshed with each release).
+LEAP_SECOND_LIST = ("astropy_iers_data", "data/Leap_Second.dat")
+
+
+def leap_second_directory() -> Path | None:
+    """A folder holding a TAI_UTC table newer than the python-casacore wheel's, or None.
+
+    Written once per pair of sources (cached by their content) by
+    ``python -m lofar_hires.measures_table`` in a child process, from the pinned
+    astropy-iers-data package: no network access.
+    """
+    spec = importlib.util.find_spec(LEAP_SECOND_LIST[0])
+    if spec is None or spec.origin is None:
+        return None
+    source = Path(spec.origin).parent / LEAP_SECOND_LIST[1]
+    wheel_table = casacore_measures_dir() / "geodetic" / "TAI_UTC"
+    if not source.is_file() or not (wheel_table / "table.dat").is_file():
+        return None
+    digest = hashlib.sha256(source.read_bytes() + b"\0" + (wheel_table / "table.dat").read_bytes())
+    folder = cache_dir() / "measures" / digest.hexdigest()[:16]
+    if not folder.is_dir():
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        proc = subprocess.run([sys.executable, "-m", "lofar_hires.measures_table", str(source),
+                               str(wheel_table), str(tmp)], capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            last = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            log.warning("casacore keeps the leap-second table of python-casacore (%s)", last)
+            return None
+        try:
+            tmp.rename(folder)
+        except OSError:  # another process wrote the same folder first
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder if (folder / "TAI_UTC" / "table.dat").is_file() else None
+
+
 def ensure_casarc() -> Path:
-    """Write (once) a casarc that points casacore at the wheel's measures data."""
+    """Write (once) a casarc that points casacore at the wheel's measures data.
+
+    When :func:`leap_second_directory` has a newer leap-second table, the casarc
+    names it with ``measures.tai_utc.directory``.
+    """
     measures = casacore_measures_dir()
     casarc = cache_dir() / "casarc"
     content = f"measures.directory: {measures}\n"
+    leap_dir = leap_second_directory()
+    if leap_dir is not None:
+        content += f"measures.tai_utc.directory: {leap_dir}\n"
     if not casarc.is_file() or casarc.read_text() != content:
         tmp = casarc.with_name(f".casarc.{os.getpid()}.tmp")
         tmp.write_text(content)
         os.replace(tmp, casarc)
     return casarc
+
+
+def use_casarc() -> None:
+    """Point casacore in this process at :func:`ensure_casarc`.
+
+    casacore reads its resource files once, at its first table or measures
+    access: call this before that (the CLI does, before running a task).
+    """
+    os.environ["CASARCFILES"] = str(ensure_casarc())
 
 
 def tool_environment() -> dict[str, str]:

@@ -5,7 +5,7 @@ can turn it into a one-line message and a non-zero exit status. Exceptions that
 describe bad input also subclass the matching built-in (``ValueError``,
 ``FileNotFoundError``) so library callers can catch them the usual way.
 
-Exit status (SPEC section 16), also declared in every CWL tool so that a workflow
+Exit status, also declared in every CWL tool so that a workflow
 engine retries only what a retry can fix:
 
 ====  ==========================================================================
@@ -26,7 +26,15 @@ class LofarHiresError(Exception):
 
 
 class InputError(LofarHiresError, ValueError):
-    """Bad user input: an option, a configuration value or an input product."""
+    """Bad user input: an option, a configuration value or an input product.
+
+    ``setting`` names the setting at fault (a library function's argument or a
+    configuration key); the command line adds the option that sets it.
+    """
+
+    def __init__(self, message: str = "", *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class MissingInputError(LofarHiresError, FileNotFoundError):

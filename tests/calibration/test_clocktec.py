@@ -14,7 +14,7 @@ import pytest
 from lofar_hires.calibration.clocktec import separate_clock_tec
 from lofar_hires.calibration.phases import wrap
 from lofar_hires.errors import InputError, LofarHiresWarning
-from lofar_hires.simulation.corruptions import TEC_PHASE_CONSTANT
+from lofar_hires.physics import TEC_PHASE_CONSTANT
 
 FREQS_HZ = np.linspace(120e6, 168e6, 24)
 REF = 3

@@ -89,7 +89,7 @@ def test_cwl_workflows_match_the_pipeline_clis(tmp_path: Path) -> None:
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cwl_dir = tmp_path / "cwl_calibrator"
     args, log = cwltool(REPO / "workflows" / "di_calibrator.cwl",
-                        {"ms": [{"class": "Directory", "path": str(cal_ms)}],
+                        {"msin": [{"class": "Directory", "path": str(cal_ms)}],
                          "skymodel": {"class": "File", "path": str(sim / "calibrator.skymodel")}, "cores": 2},
                         cwl_dir, tmp_path, "di_calibrator")
     proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
@@ -130,7 +130,7 @@ def test_cwl_workflows_match_the_pipeline_clis(tmp_path: Path) -> None:
     check_run(proc, tmp_path / "cli_target.log", "lofar-hires di-target")
     target_dir = tmp_path / "cwl_target"
     args, log = cwltool(REPO / "workflows" / "di_target.cwl",
-                        {"ms": [{"class": "Directory", "path": str(target_ms)}],
+                        {"msin": [{"class": "Directory", "path": str(target_ms)}],
                          "cal_solutions": {"class": "File", "path": str(cal)},
                          "skymodel": {"class": "File", "path": str(sim / "sky_truth.skymodel")}},
                         target_dir, tmp_path, "di_target")

@@ -28,10 +28,10 @@ import pytest
 
 from lofar_hires.calibration.config import load_calibrator_config
 from lofar_hires.calibration.di_calibrator import run_di_calibrator
-from lofar_hires.calibration.truth import di_solution_errors, format_errors
 from lofar_hires.cli import main
 from lofar_hires.errors import EXIT_OK, EXIT_QUALITY
 from lofar_hires.io.h5parm import read_h5parm
+from lofar_hires.validation.di import di_solution_errors, format_errors
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +117,8 @@ def test_narrow_band_refuses_to_separate_clock_and_tec(simulated, tmp_path, capf
     capfd.readouterr()
     assert status == EXIT_OK
     with h5py.File(tmp_path / "combined" / "cal_solutions.h5", "r") as f:
-        assert b"NOT separated" in f["sol000/clock"].attrs["meaning"]
-        assert np.all(f["sol000/tec/weight"][()] == 0)
+        assert list(f) == ["calibrator"]  # LINC's solset name
+        assert b"NOT separated" in f["calibrator/clock"].attrs["meaning"]
+        assert np.all(f["calibrator/tec/weight"][()] == 0)
     report = json.loads((tmp_path / "combined" / "calibrator_report.json").read_text())
     assert report["clocktec"]["mode"] == "combined"

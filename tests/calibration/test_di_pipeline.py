@@ -26,10 +26,10 @@ from lofar_hires.calibration.di_calibrator import (
 from lofar_hires.calibration.di_target import run_di_target
 from lofar_hires.errors import InputError, LofarHiresWarning, OutputExistsError
 from lofar_hires.imaging.compare import compare_with_skymodel
+from lofar_hires.io.calibrator_models import calibrator_model_path
 from lofar_hires.io.h5parm import read_h5parm
 from lofar_hires.io.skymodel import read_makesourcedb, write_makesourcedb
-from lofar_hires.simulation.corruptions import TEC_PHASE_CONSTANT
-from lofar_hires.simulation.sky import calibrator_model_path
+from lofar_hires.physics import TEC_PHASE_CONSTANT
 
 REF = "CS002HBA0"
 pytestmark = pytest.mark.slow
@@ -104,7 +104,7 @@ def test_target_residual_phase_is_ionosphere_and_clock_drift(field, calibrated, 
     """Self-calibrating the corrected target leaves phases = ionosphere + clock drift since the
     calibrator (the transferred terms leave <= 0.3 rad rms on Dutch stations)."""
     target = field.targets()[0]
-    cfg = load_target_config(overrides=["phase_calibration=true", "phase_nchan=4", "phase_solint=2"])
+    cfg = load_target_config(overrides=["phase_calibration=true", "phase_solint_hz=8.0e+6", "phase_solint_s=16"])
     result = run_di_target([target.ms], calibrated.cal_solutions, tmp_path / "tgt", cfg, skymodel=field.sky_model)
     sol = read_h5parm(result.phase_solutions[0]).soltabs["phase000"].canonical()
     names = list(sol.axes["ant"])
@@ -132,7 +132,7 @@ def test_target_residual_phase_is_ionosphere_and_clock_drift(field, calibrated, 
 def test_target_image_recovers_fluxes(field, calibrated, tmp_path):
     """Transferred terms + beam + DI rotation+diagonal self-calibration: bright sources within 5 %."""
     target = field.targets()[0]
-    cfg = load_target_config(overrides=["phase_calibration=true", "phase_nchan=4", "phase_solint=2",
+    cfg = load_target_config(overrides=["phase_calibration=true", "phase_solint_hz=8.0e+6", "phase_solint_s=16",
                                         "phase_mode=rotation+diagonal"])
     result = run_di_target([target.ms], calibrated.cal_solutions, tmp_path / "tgt", cfg, skymodel=field.sky_model)
     fits = image(result.corrected[0], tmp_path, "target", size_pix=1024, scale_arcsec=4.0, niter=5000,

@@ -30,9 +30,8 @@ from lofar_hires.calibration.polalign import fit_polalign, fit_reference_delay
 from lofar_hires.calibration.separability import clocktec_separability, fit_combined_delay
 from lofar_hires.errors import QualityError
 from lofar_hires.io.h5parm import Soltab, read_h5parm, write_h5parm
+from lofar_hires.physics import C_M_S, TEC_PHASE_CONSTANT
 from lofar_hires.provenance import Provenance
-from lofar_hires.simulation.corruptions import TEC_PHASE_CONSTANT
-from lofar_hires.simulation.geometry import C_M_S
 
 FREQS_HZ = np.linspace(120e6, 166e6, 24)
 NAMES = ["CS001HBA0", "CS002HBA0", "RS106HBA", "DE601HBA", "LV614HBA", "IE613HBA"]

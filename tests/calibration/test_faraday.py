@@ -15,7 +15,7 @@ import pytest
 from lofar_hires.calibration.faraday import fit_rotation_measure, rotation_from_fulljones
 from lofar_hires.calibration.phases import wrap_half
 from lofar_hires.errors import InputError, LofarHiresWarning
-from lofar_hires.simulation.geometry import C_M_S
+from lofar_hires.physics import C_M_S
 from lofar_hires.simulation.predict import rotation_matrices
 
 REF = 1

@@ -9,8 +9,9 @@ import pytest
 from casacore.tables import table
 
 from lofar_hires.calibration.config import FlaggingConfig
-from lofar_hires.calibration.dp3ops import flagging_steps, run_steps
+from lofar_hires.calibration.dp3_settings import flagging as flagging_steps
 from lofar_hires.errors import InputError
+from lofar_hires.runners.dp3_steps import run_steps
 
 SHORT_DICAL = ("observation.duration_s=120", "calibrator.duration_s=120")
 

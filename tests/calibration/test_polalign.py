@@ -14,7 +14,7 @@ import pytest
 from lofar_hires.calibration.phases import wrap
 from lofar_hires.calibration.polalign import fit_polalign, polalign_soltab_values
 from lofar_hires.errors import InputError, LofarHiresWarning
-from lofar_hires.simulation.corruptions import TEC_PHASE_CONSTANT
+from lofar_hires.physics import TEC_PHASE_CONSTANT
 
 REF = 2
 FREQS_HZ = np.linspace(120e6, 168e6, 24)

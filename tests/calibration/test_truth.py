@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from lofar_hires.calibration.truth import di_solution_errors, format_errors
 from lofar_hires.errors import InputError
 from lofar_hires.io.h5parm import Soltab, write_h5parm
+from lofar_hires.validation.di import di_solution_errors, format_errors
 
 NAMES = ["CS001HBA0", "CS002HBA0", "RS106HBA", "DE601HBA"]
 FREQS = np.linspace(120e6, 166e6, 24)

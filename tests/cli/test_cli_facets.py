@@ -115,7 +115,7 @@ def test_centre_and_resolution_from_ms_and_sources(simulated, tmp_path, capsys):
     rows = [(sky.names[i], float(ra[i]), float(dec[i]), 1.0, "main") for i in brightest]
     table = make_table(tmp_path / "cal.csv", rows)
     out = tmp_path / "layout"
-    assert main(["facets", str(table), "-o", str(out), "--ms", str(ms), "--circle-deg", "0.45",
+    assert main(["facets", str(table), "-o", str(out), "--msin", str(ms), "--circle-deg", "0.45",
                  "--sources", str(sim.sky_model), "--resolution-arcsec", "20"]) == 0
     err = capsys.readouterr().err
     doc = json.loads((out / "facets.json").read_text())
@@ -135,24 +135,24 @@ def test_centre_and_resolution_from_ms_and_sources(simulated, tmp_path, capsys):
 
 
 BAD = [
-    (["{table}", "-o", "{out}"], "one of the arguments --ms --centre-deg is required"),
-    (["{table}", "-o", "{out}", "--centre-deg", "242", "55", "--ms", "{table}"],
-     "argument --ms: not allowed with argument --centre-deg"),
+    (["{table}", "-o", "{out}"], "one of the arguments --msin --centre-deg is required"),
+    (["{table}", "-o", "{out}", "--centre-deg", "242", "55", "--msin", "{table}"],
+     "argument --msin: not allowed with argument --centre-deg"),
     (["{table}", "-o", "{out}", "--centre-deg", "242", "55", "--box-deg", "2", "--circle-deg", "1"],
      "argument --circle-deg: not allowed with argument --box-deg"),
-    (["{table}", "-o", "{out}", "--centre-deg", "242", "95"], "--centre-deg 242.0 95.0 is not a sky position"),
+    (["{table}", "-o", "{out}", "--centre-deg", "242", "95"], "centre_deg 242.0 95.0 is not a sky position"),
     (["{nomain}", "-o", "{out}", "--centre-deg", "242.75", "55"], "has no calibrator of category main"),
     (["{dupes}", "-o", "{out}", "--centre-deg", "242.75", "55"],
      "calibrators calA and calA2 are 0.36 arcsec apart (less than 1 arcsec); keep only one of them"),
     (["{table}", "-o", "{out}", "--centre-deg", "10", "-30"], "no main calibrator lies inside the clip region"),
     (["{table}", "-o", "{out}", "--centre-deg", "242.75", "55", "--integration-s", "1"],
-     "--integration-s given without --chan-width-hz, --freq-hz; give all three (or --ms)"),
+     "integration_s given without chan_width_hz, freq_hz; give all three (or a measurement set)"),
     (["{table}", "-o", "{out}", "--centre-deg", "242.75", "55", "--box-deg", "-1"],
-     "--box-deg must be a positive number, got -1.0"),
+     "box_deg must be a positive number, got -1.0"),
     (["{table}", "-o", "{out}", "--centre-deg", "242.75", "55", "--max-smearing-loss", "5"],
-     "--max-smearing-loss is a fraction in (0, 1), got 5.0"),
+     "max_smearing_loss is a fraction in (0, 1), got 5.0"),
     (["{missing}", "-o", "{out}", "--centre-deg", "242.75", "55"], "does not exist"),
-    (["{table}", "-o", "{out}", "--ms", "{missing}"], "does not exist"),
+    (["{table}", "-o", "{out}", "--msin", "{missing}"], "does not exist"),
     (["{table}", "-o", "{out}", "--centre-deg", "242.75", "55", "--sources", "{table}"],
      "no FORMAT line before the first component"),
     (["{table}", "-o", "{table}", "--centre-deg", "242.75", "55", "--overwrite"], "is an input"),
@@ -269,11 +269,11 @@ def test_bad_measurement_sets(table, bad_ms, tmp_path, capsys, kind, message):
     empty_dir.mkdir()
     ms = {"zero": bad_ms["zero"], "flagged": bad_ms["flagged"], "not_an_ms": empty_dir}[kind]
     out = tmp_path / "layout"
-    run_bad(["facets", str(table), "-o", str(out), "--ms", str(ms)], [table, ms], out, message, capsys)
+    run_bad(["facets", str(table), "-o", str(out), "--msin", str(ms)], [table, ms], out, message, capsys)
 
 
 @pytest.mark.parametrize("centre, message", [
-    (("400", "55"), "--centre-deg 400.0 55.0 is not a sky position in degrees (RA must be in [0, 360)"),
+    (("400", "55"), "centre_deg 400.0 55.0 is not a sky position in degrees (RA must be in [0, 360)"),
     (("-117.25", "55"), "RA must be in [0, 360)"),
     (("nan", "55"), "is not a sky position"),
 ], ids=["ra_400", "ra_negative", "nan"])

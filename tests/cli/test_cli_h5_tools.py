@@ -122,8 +122,8 @@ BAD_INPUT = [
     (["lin2circ", "{circ}", "-o", "{out}"], "lin2circ: soltab amplitude000 is already circular (RR, RL, LR, LL)"),
     (["circ2lin", "{good}", "-o", "{out}"], "circ2lin: soltab amplitude000 is already linear (XX, YY)"),
     (["lin2circ", "{nopol}", "-o", "{out}"], "lin2circ: no soltab in sol000 has a polarisation axis"),
-    (["expand-core", "{good}", "-o", "{out}"], "--ms is required"),
-    (["expand-core", "{good}", "--ms", "{text}", "-o", "{out}"], "is not a measurement set"),
+    (["expand-core", "{good}", "-o", "{out}"], "--msin is required"),
+    (["expand-core", "{good}", "--msin", "{text}", "-o", "{out}"], "is not a measurement set"),
     (["expand-core", "{good}", "--collapse", "--superstation", "RS106HBA", "-o", "{out}"],
      "already holds RS106HBA"),
     (["reset", "{good}", "--stations", "core", "-o", "{good}", "--overwrite"], "is the input file"),
@@ -232,7 +232,7 @@ def test_losoto_runs_on_what_every_other_writer_writes(tmp_path, simulated):
         assert main([*args, str(tmp_path / f"{name}.h5")]) == 0, name
     assert main(["h5", "lin2circ", str(src), "-o", str(tmp_path / "circ.h5")]) == 0
     assert main(["h5", "circ2lin", str(tmp_path / "circ.h5"), "-o", str(tmp_path / "lin.h5")]) == 0
-    assert main(["h5", "expand-core", str(tmp_path / "collapse.h5"), "--ms", str(ms), "-o",
+    assert main(["h5", "expand-core", str(tmp_path / "collapse.h5"), "--msin", str(ms), "-o",
                  str(tmp_path / "expand.h5")]) == 0
     assert read_h5parm(tmp_path / "expand.h5").antenna_names[:4] == ["CS001HBA0", "CS002HBA0", "CS002HBA1",
                                                                       "CS003HBA0"]

@@ -34,7 +34,7 @@ CLEAN = ("calibrator.enabled=false", "observation.n_chan=32", "observation.smear
          *(f"corruptions.{c}.enabled=false" for c in ("clock", "polalign", "bandpass", "faraday", "tec", "tecscreen",
                                                        "scintillation")))
 #: 10 one-minute intervals x 31 channel pairs x 2 international stations = 620 values (at least 376 needed).
-SCORE_SETTINGS = ["--set", "score.stations=international", "--set", "score.solint_min=1"]
+SCORE_SETTINGS = ["--set", "score.stations=international", "--set", "score.solint_s=60"]
 LONG_NAME = "J" + "1234567890" * 30  # 301 characters
 
 
@@ -237,7 +237,7 @@ def test_score_refuses_an_unknown_name(clean, tmp_path, capsys):
     out = tmp_path / "scores.csv"
     assert main(["select", "score", str(clean.observations[0].ms), "--candidates", str(cands), "--name", "nope",
                  "-o", str(out)]) == 2
-    assert "--name 'nope'" in one_error_line(capsys)
+    assert "candidate 'nope' is not in the candidate table" in one_error_line(capsys)
 
 
 def test_classify_refuses_bad_manual_edits(tmp_path, capsys):

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 from lofar_hires.cli import main
-from lofar_hires.cli.select_candidates import provenance_path, pybdsf_workdir
+from lofar_hires.cli.select.candidates import pybdsf_workdir
 from lofar_hires.io.names import safe_name
 from lofar_hires.provenance import sha256_file
 from lofar_hires.selection.candidates import CandidateSettings, candidates_from_skymodel
-from lofar_hires.selection.table import read_table
+from lofar_hires.selection.table import provenance_path, read_table
 
 SKYMODEL = """\
 FORMAT = Name, Type, Patch, Ra, Dec, I, ReferenceFrequency='150e6', SpectralIndex='[]', MajorAxis, MinorAxis, \
@@ -157,7 +157,7 @@ def test_image_runs_pybdsf_quietly(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--skymodel", "{tmp}/missing.skymodel"], "--skymodel {tmp}/missing.skymodel does not exist"),
+    (["--skymodel", "{tmp}/missing.skymodel"], "sky model {tmp}/missing.skymodel does not exist"),
     (["--skymodel", "{sky}", "--min-peak-flux-jy", "10"],
      "no candidate left: the minimum peak flux 10 Jy removed all 4 source(s) (brightest peak brightness 5 Jy)"),
     (["--skymodel", "{sky}", "--max-distance-deg", "1"], "centre_deg and max_distance_deg go together"),

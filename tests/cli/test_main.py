@@ -56,3 +56,59 @@ def test_exit_status_per_failure(monkeypatch, capfd, raised, status):
     assert errors_logged and "Traceback" not in err
     if status != 3:
         assert len(errors_logged) == 1
+
+
+@pytest.mark.parametrize("setting, message, shown", [
+    ("seed", "seed must be at least 0, got -1", "seed must be at least 0, got -1 (--seed)"),
+    ("outdir", "outdir x is a file", "outdir x is a file (--outdir)"),
+    ("seed", "--seed must be at least 0", "--seed must be at least 0"),  # names its option already
+    ("observation.n_chan", "observation.n_chan must be >= 1", "observation.n_chan must be >= 1"),  # no option
+    (None, "bad input", "bad input"),
+], ids=["option", "path-option", "already-named", "config-key", "no-setting"])
+def test_an_input_error_names_the_option_of_its_setting(monkeypatch, capfd, setting, message, shown):
+    """A library error names the setting at fault; the command line adds the option that sets it."""
+    from lofar_hires.cli import simulate
+    from lofar_hires.errors import InputError
+
+    def fail(args):
+        raise InputError(message, setting=setting)
+
+    monkeypatch.setattr(simulate, "run", fail)
+    assert main(["simulate", "--preset", "tiny"]) == 2
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if " ERROR " in line]
+    assert line.endswith(f"lofar_hires.cli: {shown}")
+
+
+def test_a_group_command_error_names_the_option_of_its_own_parser(tmp_path, capfd):
+    """The option comes from the parser of the command that ran (``dical collect``, not ``dical``)."""
+    import argparse
+
+    from lofar_hires.cli import option_of
+
+    parser = build_parser()
+    for word in ("dical", "correct"):
+        action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = action.choices[word]
+    assert option_of(parser, "transfer") == "--transfer" and option_of(parser, "msin") == "MSIN"
+    assert option_of(parser, "no_such_setting") is None
+
+    good = tmp_path / "missing.h5"
+    a_dir = tmp_path / "a_dir.h5"
+    a_dir.mkdir()
+    assert main(["dical", "collect", "--polalign", str(a_dir), "--bandpass", str(good), "--faraday", str(good),
+                 "--clocktec", str(good), "-o", str(tmp_path / "out.h5")]) == 2
+    (line,) = [line for line in capfd.readouterr().err.splitlines() if " ERROR " in line]
+    assert line.endswith(f"polalign solutions {a_dir} is not a file (--polalign)")
+
+
+def test_every_command_group_is_a_listed_package():
+    """The command groups (cli/dical/, cli/h5/, cli/select/) ship: pyproject.toml lists every cli package."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    cli = root / "src" / "lofar_hires" / "cli"
+    packages = {"lofar_hires.cli"} | {f"lofar_hires.cli.{p.parent.name}" for p in cli.glob("*/__init__.py")}
+    assert {"lofar_hires.cli.dical", "lofar_hires.cli.h5", "lofar_hires.cli.select"} <= packages
+    assert packages <= listed, f"not in pyproject.toml packages: {sorted(packages - listed)}"

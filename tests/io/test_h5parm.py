@@ -134,3 +134,51 @@ def test_not_an_h5parm(tmp_path):
         write_h5parm(good, [], ["a"], np.zeros((1, 3)))
     with pytest.raises(InputError, match="no soltab 'tec000'"):
         read_soltab(good, "tec000")
+
+
+def test_rename_solset_keeps_everything_else(tmp_path):
+    from lofar_hires.io.h5parm import rename_solset
+
+    path = _example(tmp_path)
+    before = read_h5parm(path)
+    rename_solset(path, "sol000", "target")
+    after = read_h5parm(path)
+    assert solset_names(path) == ["target"] and after.name == "target"
+    assert after.antenna_names == before.antenna_names and after.directions == before.directions
+    for name, tab in before.soltabs.items():
+        np.testing.assert_array_equal(after.soltabs[name].val, tab.val)
+        np.testing.assert_array_equal(after.soltabs[name].weight, tab.weight)
+    with pytest.raises(InputError, match=r"no solset 'sol000' to rename \(has target\)"):
+        rename_solset(path, "sol000", "other")
+    with h5py.File(path, "a") as f:
+        f.copy("target", "calibrator")
+    with pytest.raises(InputError, match="cannot rename solset 'target' to 'calibrator': 'calibrator' exists"):
+        rename_solset(path, "target", "calibrator")
+    with pytest.raises(InputError, match="solset name 'a/b' cannot be written"):
+        rename_solset(path, "target", "a/b")
+
+
+@pytest.mark.parametrize("solsets, named, expected", [
+    (["calibrator", "target"], None, "calibrator"),  # LINC's cal_solutions.h5
+    (["sol000"], None, "sol000"),  # ours before LINC's names, or DP3's
+    (["sol000", "calibrator"], None, "calibrator"),
+    (["mine"], None, "mine"),  # a file's only solset
+    (["calibrator", "target"], "target", "target"),
+    (["a", "b"], None, "no solset 'calibrator' or 'sol000' among a, b"),
+    (["calibrator"], "target", "no solset 'target' (has calibrator)"),
+], ids=["linc", "dp3", "both", "only-one", "named", "ambiguous", "named-missing"])
+def test_calibrator_solset_choice(tmp_path, solsets, named, expected):
+    from lofar_hires.io.h5parm import calibrator_solset
+
+    path = _example(tmp_path)
+    with h5py.File(path, "a") as f:
+        for name in solsets:
+            if name != "sol000":
+                f.copy("sol000", name)
+        if "sol000" not in solsets:
+            del f["sol000"]
+    if expected.startswith("no solset"):
+        with pytest.raises(InputError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+            calibrator_solset(path, named)
+    else:
+        assert calibrator_solset(path, named) == expected

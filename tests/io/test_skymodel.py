@@ -69,18 +69,21 @@ def test_write_read_roundtrip(model_file, tmp_path):
 
 
 @pytest.mark.parametrize("text, deg", [("16:11:00", 242.75), ("16h11m00s", 242.75), ("242.75", 242.75),
-                                       ("0:00:00.0", 0.0)])
+                                       ("0:00:00.0", 0.0), ("16h11m", 242.75), ("16:11", 242.75),
+                                       ("16 11 00", 242.75), ("-10.0", 350.0), ("-0:30:00", 352.5),
+                                       ("242.75deg", 242.75)])
 def test_parse_ra(text, deg):
     assert math.degrees(parse_ra(text)) == pytest.approx(deg)
 
 
 @pytest.mark.parametrize("text, deg", [("+55.00.00.0", 55.0), ("-05.30.00", -5.5), ("55d30m00s", 55.5),
-                                       ("-0.5", -0.5)])
+                                       ("-0.5", -0.5), ("+55:30:00", 55.5), ("55:30", 55.5), ("55d30m", 55.5),
+                                       ("-05 30 00", -5.5), ("34.11.03.3360", 34 + 11 / 60 + 3.336 / 3600)])
 def test_parse_dec(text, deg):
     assert math.degrees(parse_dec(text)) == pytest.approx(deg)
 
 
-@pytest.mark.parametrize("text", ["25:00:00", "abc", "361"])
+@pytest.mark.parametrize("text", ["25:00:00", "abc", "361", "-361", "12:60:00"])
 def test_bad_ra(text):
     with pytest.raises(InputError):
         parse_ra(text)
@@ -122,7 +125,19 @@ BAD_MODELS = [
     (_HEADER.encode(), "contains no components"),
     ((_HEADER + ", , P1, 16:11:00, +55.00.00\n").encode(), "contains no components"),
     ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0\nrubbish\n").encode(), ":3: cannot parse component"),
-    ((_HEADER + ",,,\n").encode(), ":2: cannot parse line"),
+    ((_HEADER + ", , , 16:11:00, +55.00.00\n").encode(), ":2: cannot parse line"),
+    ((_HEADER + ",,,\n").encode(), "contains no components"),
+    (b"FORMAT = Name, Type, Ra, Dec, I, Tag\n", ":1: the format line lists the unknown column 'Tag'"),
+    (b"FORMAT = Name, Ra, Dec, I\n", ":1: the format line has no Type column"),
+    (b"FORMAT = Name, Type, Ra, Dec, I, , Q\n", ":1: the format line has an empty column name"),
+    (b"FORMAT = Name, Type, Ra, Dec, I, i\n", ":1: the format line lists the column I twice"),
+    ((_HEADER + "FORMAT = Name, Type, Ra, Dec, I\n").encode(), ":2: a second format line with other columns"),
+    ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0, 150e6, [], 1, 1, 7\n").encode(),
+     ":2: 11 fields but the format line lists 10 columns"),
+    ((_HEADER.replace("MinorAxis", "MinorAxis, LogarithmicSI") + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0, 150e6, "
+      "[], 1, 1, maybe\n").encode(), "LogarithmicSI 'maybe' is not true or false"),
+    ((_HEADER + "s1, POINT, P1, 16:61:00, +55.00.00, 1.0\n").encode(), "out of range"),
+    ((_HEADER + "s1, POINT, P1, -400, +55.00.00, 1.0\n").encode(), "outside [0, 360)"),
     ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, nan\n").encode(), ":2: component 's1' has a non-finite flux"),
     ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, inf\n").encode(), "non-finite flux"),
     ((_HEADER + "s1, POINT, P1, 16:11:00, +55.00.00, 1.0, 150e6, [nan]\n").encode(), "non-finite spectral index"),
@@ -143,7 +158,9 @@ BAD_MODELS = [
 
 
 @pytest.mark.parametrize("content, message", BAD_MODELS, ids=[
-    "binary", "empty", "comments-only", "prose", "format-only", "patches-only", "garbage-line", "commas-only",
+    "binary", "empty", "comments-only", "prose", "format-only", "patches-only", "garbage-line",
+    "patch-row-without-patch", "commas-only", "unknown-column", "no-type-column", "empty-column", "repeated-column",
+    "second-format-line", "extra-fields", "bad-logarithmic-si", "ra-minutes-out-of-range", "ra-below-minus-360",
     "nan-flux", "inf-flux", "nan-spectral-index", "inf-reference-frequency", "zero-reference-frequency",
     "ra-hours-out-of-range", "ra-degrees-out-of-range", "nan-ra", "dec-out-of-range", "nan-dec",
     "negative-axis", "unknown-type", "duplicate-names", "no-name"])
@@ -168,7 +185,55 @@ def test_non_finite_values_refused_when_built_in_code():
 
 
 def test_shipped_calibrator_models_pass_the_checks():
-    from lofar_hires.simulation.sky import calibrator_model_path
+    from lofar_hires.io.calibrator_models import calibrator_model_path
 
     for name in ("3C196", "3C295"):
         assert len(read_makesourcedb(calibrator_model_path(name))) > 0
+
+
+def test_patch_rows_give_patch_positions_that_are_written_back(model_file, tmp_path):
+    m = read_makesourcedb(model_file)
+    assert list(m.patch_positions) == ["P1"]  # P2 has no patch row
+    assert np.degrees(m.patch_positions["P1"]) == pytest.approx((242.75, 55.0))
+    back = read_makesourcedb(write_makesourcedb(m, tmp_path / "out.skymodel"))
+    assert np.degrees(back.patch_positions["P1"]) == pytest.approx((242.75, 55.0))
+    assert np.degrees(back.patch_positions["P2"]) == pytest.approx((242.5, 55 + 10 / 60))  # its first component
+    assert list(m.select(np.array([False, False, True])).patch_positions) == []
+
+
+def test_gsm_header_with_fixed_patch_and_defaults(tmp_path):
+    """gsm.py's header: ``(...) = format`` form, defaults, empty fields and a ``fixed`` patch column."""
+    path = tmp_path / "gsm.skymodel"
+    path.write_text(
+        "# (Name, Type, Ra, Dec, I, Q, U, V, ReferenceFrequency='60e6', SpectralIndex='[0.0]', MajorAxis, "
+        "MinorAxis, Orientation, patch=fixed'GSM') = format\n\n"
+        "# the next line defines the patch\n,, 08:13:36.0, +48.13.03, 84.35\n\n"
+        "# the next lines define the sources\n"
+        "VLSS J0813.6+4813, POINT, 08:13:36.05, +48.13.02.6, 83.1, , , , , [-0.699]\n"
+        "VLSS J0815.1+4820, GAUSSIAN, 08:15:06.00, +48.20.10.0, 1.25, , , , 74e6, [-0.8, 0.05], 45.0, 30.0, 120.0\n")
+    m = read_makesourcedb(path)
+    assert m.names == ["VLSS J0813.6+4813", "VLSS J0815.1+4820"] and m.patches == ["GSM", "GSM"]
+    assert np.degrees(m.patch_positions["GSM"]) == pytest.approx((123.4, 48 + 13 / 60 + 3 / 3600))
+    np.testing.assert_allclose(m.ref_freq_hz, [60e6, 74e6])
+    np.testing.assert_allclose(m.spectral_index, [[-0.699, 0.0], [-0.8, 0.05]])
+    assert m.types == ["POINT", "GAUSSIAN"] and m.major_arcsec[1] == 45.0 and m.orientation_deg[1] == 120.0
+
+
+def test_columns_in_any_order_and_case_with_ignored_stokes(tmp_path, caplog):
+    path = tmp_path / "any.skymodel"
+    path.write_text("format = dec, I, NAME, ra, type, q, RotationMeasure, referencefrequency='144e6', "
+                    "spectralindex='[-0.7]', Category, OrientationIsAbsolute\n"
+                    "+55.00.00, 2.5, src, 16:11:00, point, 0.3, 12.0, , , 1, true\n")
+    with caplog.at_level("INFO", logger="lofar_hires.io.skymodel"):
+        m = read_makesourcedb(path)
+    assert m.names == ["src"] and m.types == ["POINT"] and m.i_jy[0] == 2.5 and m.ref_freq_hz[0] == 144e6
+    assert np.degrees([m.ra_rad[0], m.dec_rad[0]]) == pytest.approx([242.75, 55.0])
+    np.testing.assert_allclose(m.spectral_index, [[-0.7]])
+    assert "columns Q, RotationMeasure are not used" in caplog.text
+
+
+def test_uncommented_format_line_wins_over_a_commented_one(tmp_path):
+    path = tmp_path / "two.skymodel"
+    path.write_text("# FORMAT = Name, Type, Ra, Dec, I, Q\nFORMAT = Name, Type, Ra, Dec, I\n"
+                    "s1, POINT, 16:11:00, +55.00.00, 1.0\n")
+    assert read_makesourcedb(path).i_jy[0] == 1.0

@@ -84,7 +84,7 @@ def test_wsclean_images_every_facet_of_the_layout(simulated, tmp_path_factory):
     # A clip box a little larger than the image, so that the outermost pixel centres are inside.
     box_deg = (N_PIX + 4) * SCALE_ARCSEC / 3600.0
     layout = tmp / "layout"
-    assert main(["--log-level", "WARNING", "facets", str(table), "-o", str(layout), "--ms", str(ms),
+    assert main(["--log-level", "WARNING", "facets", str(table), "-o", str(layout), "--msin", str(ms),
                  "--box-deg", str(box_deg), "--sources", str(sim.sky_model), "--resolution-arcsec", "30"]) == 0
     regions = layout / "facets.reg"
     polygons = read_ds9_polygons(regions)

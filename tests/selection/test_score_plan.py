@@ -66,7 +66,7 @@ def test_default_plan_phases_up_the_core_and_scores_distant_internationals():
 
 def test_without_phase_up_there_is_no_superstation_and_no_reference(caplog):
     with caplog.at_level(logging.WARNING, logger="lofar_hires.selection.score"):
-        plan = plan_score(ms_info(), score_cfg("score.phase_up_core=false"))
+        plan = plan_score(ms_info(), score_cfg("score.phaseup_core=false"))
     assert plan.core == []
     assert plan.stations_after == list(STATIONS)
     assert plan.score_stations == in_ms_order(DISTANT)
@@ -194,7 +194,7 @@ def test_prepare_steps_phase_centre_in_degrees():
 
 
 def test_prepare_steps_without_averaging_or_core():
-    cfg = score_cfg("score.phase_up_core=false")
+    cfg = score_cfg("score.phaseup_core=false")
     plan = plan_score(ms_info(integration_s=60.0, chan_width_hz=390625.0), cfg)
     steps = prepare_steps(242.75, 55.0, plan, cfg)
     assert [s.type for s in steps] == ["phaseshift"]
@@ -219,7 +219,7 @@ def test_prepare_steps_use_the_configured_superstation():
 
 
 def test_solve_step_options():
-    cfg = score_cfg("score.uvlambdamin=15000", "score.maxiter=50", "score.tolerance=1e-4")
+    cfg = score_cfg("score.minuv_lambda=15000", "score.maxiter=50", "score.tolerance=1e-4")
     step = solve_step(Path("/w/a.phasediff.h5"), Path("/w/a.point.skymodel"), 75, cfg)
     assert (step.name, step.type) == ("solve", "ddecal")
     assert step.options["mode"] == "diagonalphase"
@@ -267,7 +267,7 @@ def test_too_few_values_is_refused_with_the_minimum_in_user_terms():
         "the phasediff score needs at least 376 phase values to tell a main calibrator (sigma_c < 2 rad) from noise "
         "at false-alarm probability 0.001 (now 18: 2 solution intervals of 9.6 min x 9 channel pairs x 1 score "
         "station); use longer data, more channels (score.freq_resolution_hz) or more stations (score.stations), or a "
-        "shorter score.solint_min")
+        "shorter score.solint_s")
 
 
 def test_the_minimum_follows_the_main_threshold_and_the_false_alarm_probability():

@@ -114,7 +114,7 @@ def test_every_setting_and_the_station_set_are_recorded(run):
     score_files = [Path(s["path"]) for s in run["outputs"]["scores"]]
     assert len(score_files) == 9
     details = json.loads(score_files[0].with_suffix(".json").read_text())
-    assert details["settings"]["solint_min"] == 10.0 and details["settings"]["uvlambdamin"] == 20000.0
+    assert details["settings"]["solint_s"] == 600.0 and details["settings"]["minuv_lambda"] == 20000.0
     result = details["candidates"][0]
     assert result["stations"] == ["FR606HBA", "SE607HBA", "UK608HBA", "PL610HBA", "PL611HBA", "PL612HBA",
                                   "IE613HBA", "LV614HBA"]

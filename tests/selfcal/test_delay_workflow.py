@@ -26,7 +26,7 @@ import pytest
 from conftest import tree_sha256
 from lofar_hires.io.h5parm import read_h5parm
 from lofar_hires.io.skymodel import read_makesourcedb
-from lofar_hires.selfcal.truth import phase_errors_vs_truth
+from lofar_hires.validation.selfcal import phase_errors_vs_truth
 
 pytestmark = pytest.mark.slow
 

@@ -26,7 +26,7 @@ from lofar_hires.io.skymodel import read_makesourcedb
 from lofar_hires.selfcal.engine import SelfcalRequest, run_selfcal
 from lofar_hires.selfcal.metrics import read_metrics
 from lofar_hires.selfcal.strategy import load_strategy
-from lofar_hires.selfcal.truth import phase_errors_vs_truth
+from lofar_hires.validation.selfcal import phase_errors_vs_truth
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +38,8 @@ STRATEGY = """\
 name: test
 prepare: {time_resolution_s: 16.0, freq_resolution_hz: 390625.0, phaseup_core: true}
 solves:
-  - {name: phase, soltype: scalarphase, solint_s: 32.0, smoothness_mhz: 2.0, uvlambdamin: 20000.0%(reset)s}
-  - {name: gain, soltype: scalarcomplexgain, solint_min: 10.0, smoothness_mhz: 5.0, uvlambdamin: 20000.0,
+  - {name: phase, soltype: scalarphase, solint_s: 32.0, smoothness_hz: 2.0e+6, minuv_lambda: 20000.0%(reset)s}
+  - {name: gain, soltype: scalarcomplexgain, solint_s: 600.0, smoothness_hz: 5.0e+6, minuv_lambda: 20000.0,
      start_cycle: 1%(reset)s}
 imaging: {size_pix: 256, scale_arcsec: 0.08, niter: 20000, minuv_lambda: 20000.0}
 stopping: {min_cycles: 4, max_cycles: 6}
@@ -232,7 +232,7 @@ def test_a_uv_cut_without_data_is_refused_before_any_work(field, tmp_path, capsy
     _, targets, radec = field
     outdir = tmp_path / "run"
     code = run_cli([targets[0].ms, "--strategy", strategy_file(tmp_path), "--outdir", outdir, "--phase-centre",
-                    *radec, "--point-model-jy", "1.0", "--set", "solves.1.uvlambdamin=1.0e9"])
+                    *radec, "--point-model-jy", "1.0", "--set", "solves.1.minuv_lambda=1.0e9"])
     assert code == 2
     assert "no data to solve on" in capsys.readouterr().err.strip().splitlines()[-1]
     assert not outdir.exists()

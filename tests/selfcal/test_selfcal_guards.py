@@ -33,10 +33,10 @@ stopping: {min_cycles: 1, max_cycles: 2, stability_stations: core}
 """
 
 
-def strategy_file(folder: Path, names: tuple[str, ...] = ("phase",), uvlambdamin: float = 0.0,
+def strategy_file(folder: Path, names: tuple[str, ...] = ("phase",), minuv_lambda: float = 0.0,
                   file_name: str = "strategy.yaml") -> Path:
     solves = "\n".join(f"  - {{name: {json.dumps(n)}, soltype: scalarphase, solint_s: 60.0, "
-                       f"uvlambdamin: {uvlambdamin}}}" for n in names)
+                       f"minuv_lambda: {minuv_lambda}}}" for n in names)
     path = folder / file_name
     path.write_text(STRATEGY % {"solves": solves})
     return path
@@ -180,7 +180,7 @@ def _bad_fits(folder: Path, kind: str) -> Path:
     ("negative-point-model", ("--point-model-jy", "-1"), "--point-model-jy must be a positive number"),
     ("nan-phase-centre", ("--phase-centre", "nan", "55"), "--phase-centre nan 55.0: RA and Dec must be finite"),
     ("dec-above-90", ("--phase-centre", "240", "91"), "--phase-centre: declination 91.0 deg is outside [-90, 90]"),
-    ("nan-setting", ("--set", "solves.0.solint_s=nan"), "solves[0].solint_s: nan is not a finite number"),
+    ("nan-setting", ("--set", "solves.0.solint_s=nan"), "solves.0.solint_s: nan is not a finite number"),
     ("inf-setting", ("--set", "imaging.scale_arcsec=inf"), "imaging.scale_arcsec: inf is not a finite number"),
     ("garbage-skymodel", ("--skymodel", "{garbage_sky}"), "--skymodel: sky model"),
     ("empty-skymodel", ("--skymodel", "{empty_sky}"), "--skymodel: sky model"),
@@ -205,9 +205,10 @@ def test_bad_starting_models_and_settings_are_refused_before_any_work(ms, tmp_pa
 
 def test_a_uv_cut_above_every_baseline_is_refused_before_any_work(ms, tmp_path, capsys):
     outdir = tmp_path / "run"
-    assert run_cli(ms, "--strategy", strategy_file(tmp_path, uvlambdamin=1.0e9), "--outdir", outdir) == 2
+    assert run_cli(ms, "--strategy", strategy_file(tmp_path, minuv_lambda=1.0e9), "--outdir", outdir) == 2
     lines = errors(capsys)
-    assert len(lines) == 1 and "uvlambdamin=1e+09" in lines[0] and "no data to solve on" in lines[0], lines
+    assert len(lines) == 1 and "minuv_lambda" in lines[0] and "1e+09" in lines[0], lines
+    assert "no data to solve on" in lines[0], lines
     assert not outdir.exists()
 
 
@@ -252,9 +253,9 @@ def test_a_solve_that_finds_no_data_is_a_quality_failure_naming_cycle_and_solve(
         flags[long] = True
         t.putcol("FLAG", flags)
         freq_hz = 142e6
-    uvlambdamin = 1.2 * 20e3 * freq_hz / 299792458.0
+    minuv_lambda = 1.2 * 20e3 * freq_hz / 299792458.0
     outdir = tmp_path / "run"
-    code = run_cli(flagged, "--strategy", strategy_file(tmp_path, ("phase",), uvlambdamin), "--outdir", outdir,
+    code = run_cli(flagged, "--strategy", strategy_file(tmp_path, ("phase",), minuv_lambda), "--outdir", outdir,
                    "--point-model-jy", "1.0")
     lines = errors(capsys)
     assert code == 4, lines

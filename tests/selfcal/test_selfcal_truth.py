@@ -18,7 +18,7 @@ from conftest import make_config
 from lofar_hires.errors import InputError
 from lofar_hires.io.h5parm import Soltab, read_h5parm, write_h5parm
 from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
-from lofar_hires.selfcal.truth import (
+from lofar_hires.validation.selfcal import (
     PhaseErrors,
     amplitude_errors_vs_truth,
     phase_errors_vs_truth,

@@ -20,6 +20,7 @@ from lofar_hires.selfcal.strategy import (
     Strategy,
     load_strategy,
     shipped_strategies,
+    solint_channels,
     solint_slots,
 )
 from lofar_hires.solutions.stations import load_station_groups
@@ -61,7 +62,8 @@ def test_overrides_reach_list_items():
     ("solves: [{soltype: phasediffx}]", "phasediffx"),
     ("solves: [{soltype: scalarphase, solint_s: -8}]", "below the minimum"),
     ("solves: [{soltype: scalarphase, solint_s: 0}]", "must be positive"),
-    ("solves: [{soltype: scalarphase, solint_s: 8, solint_min: 1}]", "not both"),
+    ("solves: [{soltype: scalarphase, solint_s: 8, solint_min: 1}]", "unknown option solves.0.solint_min"),
+    ("solves: [{soltype: scalarphase, min_solint_s: 60, max_solint_s: 30}]", r"solves.0.max_solint_s \(solve1\)"),
     ("solves: []", "no solves"),
     ("solves: [{soltype: scalarphase, start_cycle: 1}]", "no solve starts in cycle 0"),
     ("solves: [{soltype: scalarphase}, {soltype: scalar, start_cycle: 5}]\nstopping: {max_cycles: 6}",
@@ -84,12 +86,14 @@ def test_unknown_strategy_name_lists_the_shipped_ones():
     (SolveSpec(soltype="scalarphase", solint_s=32.0), 8.0, 100, 4),
     (SolveSpec(soltype="scalarphase", solint_s=30.0), 8.0, 100, 4),   # 3.75 -> 4
     (SolveSpec(soltype="scalarphase", solint_s=27.0), 8.0, 100, 3),   # 3.375 -> 3
-    (SolveSpec(soltype="scalarphase", solint_min=2.0), 16.0, 100, 8),
+    (SolveSpec(soltype="scalarphase", solint_s=120.0), 16.0, 100, 8),
     (SolveSpec(soltype="scalarphase", solint_s=4.0), 8.0, 100, 1),    # never below one integration
     (SolveSpec(soltype="scalarphase"), 8.0, 100, 1),
-    (SolveSpec(soltype="scalarphase", solint_s=10.0, solint_min_s=32.0), 8.0, 100, 4),
-    (SolveSpec(soltype="scalarphase", solint_min=30.0, solint_max_s=180.0), 8.0, 100, 22),  # 22.5 -> 22
-    (SolveSpec(soltype="scalarphase", solint_min=600.0), 8.0, 100, 100),  # at most the whole observation
+    (SolveSpec(soltype="scalarphase", solint_s=10.0, min_solint_s=32.0), 8.0, 100, 4),
+    (SolveSpec(soltype="scalarphase", solint_s=10.0, min_solint_s=28.0), 8.0, 100, 4),  # 3.5 -> 4
+    (SolveSpec(soltype="scalarphase", solint_s=10.0, min_solint_s=27.0), 8.0, 100, 4),  # 3.375 -> 3 < min -> 4
+    (SolveSpec(soltype="scalarphase", solint_s=1800.0, max_solint_s=180.0), 8.0, 100, 22),  # 22.5 -> 23 > max
+    (SolveSpec(soltype="scalarphase", solint_s=36000.0), 8.0, 100, 100),  # at most the whole observation
 ])
 def test_solution_interval_is_clipped_and_rounded_to_integrations(spec, integration_s, n_times, slots):
     assert solint_slots(spec, integration_s, n_times) == slots
@@ -102,10 +106,22 @@ def test_soltype_aliases_and_combined_types_map_to_ddecal_modes():
     assert SolveSpec(soltype="rotation+diagonal").modes == ("rotation", "diagonal")
 
 
+@pytest.mark.parametrize("solint_hz, chan_width_hz, n_chan, channels", [
+    (None, 195312.5, 20, 1),          # null: one channel
+    (390625.0, 195312.5, 20, 2),
+    (300000.0, 195312.5, 20, 2),      # 1.54 -> 2 (and 2 divides 20)
+    (1.0e9, 195312.5, 20, 20),        # more than the band: one solution over the band
+    (50000.0, 195312.5, 20, 1),       # never below one channel
+])
+def test_frequency_interval_is_rounded_to_channels(solint_hz, chan_width_hz, n_chan, channels):
+    spec = SolveSpec(soltype="scalarphase", solint_hz=solint_hz)
+    assert solint_channels(spec, chan_width_hz, n_chan) == channels
+
+
 def test_ddecal_step_options():
-    spec = SolveSpec(soltype="scalarphase", smoothness_mhz=1.25, smoothness_ref_mhz=120.0, uvlambdamin=20000.0,
-                     nchan=2)
-    step = ddecal_step("scalarphase", Path("s.h5"), spec, 4, [["RS106HBA", "RS509HBA"]])
+    spec = SolveSpec(soltype="scalarphase", smoothness_hz=1.25e6, smoothness_ref_hz=120.0e6, minuv_lambda=20000.0,
+                     solint_hz=390625.0)
+    step = ddecal_step("scalarphase", Path("s.h5"), spec, 4, 2, [["RS106HBA", "RS509HBA"]])
     assert step.type == "ddecal"
     opts = step.options
     assert opts["mode"] == "scalarphase" and opts["solint"] == 4 and opts["nchan"] == 2
@@ -113,7 +129,7 @@ def test_ddecal_step_options():
     assert opts["smoothnessreffrequency"] == pytest.approx(120e6)
     assert opts["uvlambdamin"] == 20000.0 and opts["modeldatacolumns"] == ["MODEL_DATA"]
     assert opts["antennaconstraint"] == [["RS106HBA", "RS509HBA"]]
-    plain = ddecal_step("scalar", Path("s.h5"), SolveSpec(soltype="scalar"), 1).options
+    plain = ddecal_step("scalar", Path("s.h5"), SolveSpec(soltype="scalar"), 1, 1).options
     assert "smoothnessconstraint" not in plain and "antennaconstraint" not in plain
 
 
@@ -179,11 +195,11 @@ def test_amplitudes_are_normalised_before_the_reset():
 def test_a_solve_without_any_usable_solution_fails_the_cycle_as_a_quality_failure():
     phases = np.full((3, 2, len(STATIONS)), np.nan)
     with pytest.raises(QualityError, match="no usable solution"):
-        finish_solution(_solset(phases), "scalarphase", SolveSpec(soltype="scalarphase", uvlambdamin=1e9), [],
+        finish_solution(_solset(phases), "scalarphase", SolveSpec(soltype="scalarphase", minuv_lambda=1e9), [],
                         "cycle 1, phase")
     # finite values that are all flagged: DP3's output check passes them, this one does not
     flagged = _solset(np.zeros((3, 2, len(STATIONS))), weights=np.zeros((3, 2, len(STATIONS))))
-    with pytest.raises(QualityError, match="uvlambdamin") as info:
+    with pytest.raises(QualityError, match="minuv_lambda") as info:
         finish_solution(flagged, "scalarphase", SolveSpec(soltype="scalarphase"), [], "cycle 1, phase")
     assert exit_status(info.value) == 4
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import ALL_CORRUPTIONS_OFF
+from lofar_hires.physics import C_M_S
 from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
-from lofar_hires.simulation.geometry import C_M_S
 from lofar_hires.simulation.predict import Components, predict_visibilities
 
 

@@ -108,7 +108,7 @@ def test_check_direction():
     assert check_direction(one, "MODEL_DATA") == "[MODEL_DATA]"
     assert check_direction(two, "faint001") == "[faint001]"
     assert check_direction(two, "[bright01]") == "[bright01]"
-    with pytest.raises(InputError, match=r"2 directions \(bright01, faint001\); give --direction NAME"):
+    with pytest.raises(InputError, match=r"2 directions \(bright01, faint001\); give the direction to apply"):
         check_direction(two, None)
     with pytest.raises(InputError, match=r"no such direction \(has bright01, faint001\)"):
         check_direction(two, "faint002")
@@ -137,7 +137,7 @@ def test_plan_apply_on_an_example_solset(tmp_path):
     plan = plan_apply(stations, times, tmp_path / "x.h5", solset, None, "dir1")
     assert plan.soltabs == ("phase000", "amplitude000") and not plan.fulljones and plan.direction == "[dir1]"
     assert plan.step.options["direction"] == "[dir1]"
-    with pytest.raises(InputError, match="give --direction"):
+    with pytest.raises(InputError, match="give the direction to apply"):
         plan_apply(stations, times, tmp_path / "x.h5", solset)
     with pytest.raises(InputError, match="no solutions for 1 station.*: ST001"):
         plan_apply([*stations, "ST001"], times, tmp_path / "x.h5", solset, None, "dir0")
@@ -229,7 +229,7 @@ def test_one_direction_of_several_and_a_soltab_selection(ms, tmp_path):
         soltab("amplitude000", "amplitude", g, ["time", "freq", "ant", "dir", "pol2"],
                np.stack([g["amp"], g["amp"]], axis=3))],
         directions={"dir0": (4.2, 0.96), "dir1": (4.24, 0.96)})
-    with pytest.raises(InputError, match="give --direction"):
+    with pytest.raises(InputError, match="give the direction to apply"):
         apply_solutions(ms, h5, tmp_path / "x.MS")
     out = tmp_path / "dir1.MS"
     plan = apply_solutions(ms, h5, out, soltabs=["phase000"], direction="dir1", threads=2)

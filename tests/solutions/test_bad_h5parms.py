@@ -140,7 +140,7 @@ COMMAND_LINES = {
     "directions-add": ["h5", "directions", "{bad}", "add", "--name", "new", "--ra-deg", "243", "--dec-deg", "55",
                        "-o", "{out}"],
     "reset": ["h5", "reset", "{bad}", "--stations", "core", "-o", "{out}"],
-    "expand-core": ["h5", "expand-core", "{bad}", "--ms", "{ms}", "-o", "{out}"],
+    "expand-core": ["h5", "expand-core", "{bad}", "--msin", "{ms}", "-o", "{out}"],
     "collapse-core": ["h5", "expand-core", "{bad}", "--collapse", "-o", "{out}"],
     "lin2circ": ["h5", "lin2circ", "{bad}", "-o", "{out}"],
     "circ2lin": ["h5", "circ2lin", "{bad}", "-o", "{out}"],

@@ -87,7 +87,7 @@ def test_cli_expands_into_the_core_stations_of_the_ms_and_collapses_back(ms, tmp
     ss = example_solset(stations=PHASED_UP, soltypes=("phase", "amplitude"))
     ss.antenna_positions_m[1] = positions[[names.index(n) for n in core]].mean(axis=0)
     src = write_solset(tmp_path / "phased.h5", ss)
-    assert main(["h5", "expand-core", str(src), "--ms", str(ms), "-o", str(tmp_path / "exp.h5")]) == 0
+    assert main(["h5", "expand-core", str(src), "--msin", str(ms), "-o", str(tmp_path / "exp.h5")]) == 0
     exp = read_h5parm(tmp_path / "exp.h5")
     assert exp.antenna_names == ["RS106HBA", *core, "RS305HBA", "DE601HBA"]
     np.testing.assert_allclose(exp.antenna_positions_m[1:5], positions[[names.index(n) for n in core]], atol=0.5)

@@ -50,7 +50,7 @@ from lofar_hires.calibration.phases import (
     wrapped_least_squares,
 )
 from lofar_hires.errors import InputError, LofarHiresWarning
-from lofar_hires.simulation.corruptions import TEC_PHASE_CONSTANT
+from lofar_hires.physics import TEC_PHASE_CONSTANT
 
 log = logging.getLogger(__name__)
 

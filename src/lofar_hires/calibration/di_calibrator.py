@@ -17,7 +17,8 @@ beam and Faraday rotation instead, so that the beam never mixes X and Y:
    bandpass (the polarisation delay is refined on this solve first) -> ``bandpass``;
 6. apply alignment and bandpass, solve diagonal against that model; separate
    clock (prop. to nu) and TEC (prop. to 1/nu) per time and station -> ``clock``, ``tec``;
-7. collect everything into ``cal_solutions.h5``.
+7. collect everything into ``cal_solutions.h5``, in the solset ``calibrator`` with the
+   soltab names LINC's calibrator pipeline uses.
 
 Every intermediate h5parm is kept in the output directory, so any step can be
 rerun by hand with the ``lofar-hires dical`` commands.
@@ -37,9 +38,8 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires import __version__
-from lofar_hires.calibration import dp3ops
+from lofar_hires.calibration import dp3_settings
 from lofar_hires.calibration.config import CalibratorConfig
-from lofar_hires.calibration.dp3ops import Correction
 from lofar_hires.calibration.effects import (  # noqa: F401 (the step commands import them from here)
     fit_bandpass_step,
     fit_clocktec_step,
@@ -51,13 +51,15 @@ from lofar_hires.calibration.effects import (  # noqa: F401 (the step commands i
 from lofar_hires.calibration.model_check import check_calibrator_model
 from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.atomic import atomic_output, check_output_path
-from lofar_hires.io.h5parm import Soltab, read_h5parm, write_h5parm
+from lofar_hires.io.h5parm import CALIBRATOR_SOLSET, Soltab, read_h5parm, write_h5parm
 from lofar_hires.io.ms import MsInfo, read_ms_info, require_ms
 from lofar_hires.provenance import Provenance
+from lofar_hires.runners import dp3_steps
+from lofar_hires.runners.dp3_steps import Correction
 
 log = logging.getLogger(__name__)
 
-#: Soltab names of ``cal_solutions.h5`` (solset sol000).
+#: Soltab names of ``cal_solutions.h5`` (solset ``calibrator``; LINC's names).
 CAL_SOLTABS = ("polalign", "bandpass", "faraday", "clock", "tec")
 
 
@@ -107,25 +109,25 @@ def prepare(ms_paths: Sequence[Path], out_ms: Path, cfg: CalibratorConfig, workd
     ``name`` names the DP3 parset and log in ``workdir``.
     """
     infos = check_subbands(ms_paths)
-    steps = dp3ops.flagging_steps(cfg.flagging) + dp3ops.averaging_steps(infos[0], cfg.averaging)
+    steps = dp3_settings.flagging(cfg.flagging) + dp3_settings.averaging(infos[0], cfg.averaging)
     msin = [i.path for i in infos] if len(infos) > 1 else infos[0].path
-    dp3ops.run_steps(msin, out_ms, steps, workdir, name, threads=cfg.threads, provenance=provenance)
+    dp3_steps.run_steps(msin, out_ms, steps, workdir, name, threads=cfg.threads, provenance=provenance)
     return out_ms
 
 
 def predict(ms: Path, skymodel: Path, workdir: Path, threads: int = 1,
             provenance: Provenance | None = None, name: str = "predict") -> None:
     """Predict ``skymodel`` into MODEL_DATA of ``ms`` (in place); ``name`` names the parset and log."""
-    dp3ops.run_steps(ms, None, dp3ops.predict_steps(skymodel), workdir, name, out_column="MODEL_DATA",
-                     threads=threads, provenance=provenance)
+    dp3_steps.run_steps(ms, None, [dp3_steps.predict(skymodel)], workdir, name, out_column="MODEL_DATA",
+                        threads=threads, provenance=provenance)
 
 
 def corrupt_model(ms: Path, effects: Sequence[Correction], workdir: Path, name: str, threads: int = 1,
                   provenance: Provenance | None = None) -> str:
     """MODEL_DATA corrupted by ``effects`` (innermost first) into MODEL_CORRUPTED; returns that column."""
-    steps = dp3ops.correction_steps(effects, corrupt=True)
-    dp3ops.run_steps(ms, None, steps, workdir, name, data_column="MODEL_DATA", out_column="MODEL_CORRUPTED",
-                     threads=threads, provenance=provenance)
+    steps = dp3_steps.correction_steps(effects, corrupt=True)
+    dp3_steps.run_steps(ms, None, steps, workdir, name, data_column="MODEL_DATA", out_column="MODEL_CORRUPTED",
+                        threads=threads, provenance=provenance)
     return "MODEL_CORRUPTED"
 
 
@@ -136,17 +138,19 @@ def solve(ms: Path, h5parm: Path, mode: str, corrections: Sequence[Correction], 
     The h5parm is written under a temporary name and replaces ``h5parm`` when DP3 has finished.
     """
     with atomic_output(h5parm, overwrite=True) as tmp:
-        steps = dp3ops.correction_steps(corrections) + [dp3ops.ddecal_step(mode, tmp, cfg.solve, model_column)]
-        dp3ops.run_steps(ms, None, steps, workdir, name, out_column="CORRECTED_DATA", threads=cfg.threads,
-                         provenance=provenance)
+        info = read_ms_info(ms)
+        steps = dp3_steps.correction_steps(corrections) + [dp3_settings.solve(mode, tmp, cfg.solve, info, model_column)]
+        dp3_steps.run_steps(ms, None, steps, workdir, name, out_column="CORRECTED_DATA", threads=cfg.threads,
+                            provenance=provenance)
     return h5parm
 
 
 # --------------------------------------------------------------------------- fits
 
 
-def collect(parts: dict[str, Path], out_h5: Path, provenance: Provenance) -> Path:
-    """``cal_solutions.h5``: the soltabs polalign, bandpass, faraday, clock and tec in one solset."""
+def collect(parts: dict[str, Path], out_h5: Path, provenance: Provenance, solset: str = CALIBRATOR_SOLSET) -> Path:
+    """``cal_solutions.h5``: the soltabs polalign, bandpass, faraday, clock and tec in one solset
+    (``solset``, by default LINC's ``calibrator``)."""
     tabs: list[Soltab] = []
     names = positions = None
     for key, path in parts.items():
@@ -160,8 +164,9 @@ def collect(parts: dict[str, Path], out_h5: Path, provenance: Provenance) -> Pat
     if missing:
         raise InputError(f"cannot collect cal_solutions: soltab(s) {missing} missing")
     with atomic_output(out_h5, overwrite=True) as tmp:
-        write_h5parm(tmp, tabs, names, positions, attrs={"lofar_hires_provenance": provenance.to_json(),
-                                                         "made_by": f"lofar-hires {__version__} di-calibrator"})
+        write_h5parm(tmp, tabs, names, positions, solset=solset,
+                     attrs={"lofar_hires_provenance": provenance.to_json(),
+                            "made_by": f"lofar-hires {__version__} di-calibrator"})
     return out_h5
 
 
@@ -180,8 +185,11 @@ class CalibratorResult:
 
 def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cfg: CalibratorConfig, *,
                       overwrite: bool = False, keep_working_ms: bool = False,
-                      make_plots: bool = True) -> CalibratorResult:
-    """Run the whole calibrator pipeline into ``outdir`` (written atomically)."""
+                      make_plots: bool = True, solset_name: str = CALIBRATOR_SOLSET) -> CalibratorResult:
+    """Run the whole calibrator pipeline into ``outdir`` (written atomically).
+
+    ``solset_name`` is the solset of ``cal_solutions.h5`` (default LINC's ``calibrator``).
+    """
     outdir = Path(outdir)
     check_output_path(outdir, overwrite)
     infos = check_calibrator_inputs([Path(p) for p in ms_paths], Path(skymodel))
@@ -240,7 +248,7 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
 
         log.info("step 7/7: collect cal_solutions.h5")
         cal = collect({"polalign": polalign_h5, "bandpass": bandpass_h5, "faraday": faraday_h5,
-                       "clocktec": clocktec_h5}, tmp / "cal_solutions.h5", prov)
+                       "clocktec": clocktec_h5}, tmp / "cal_solutions.h5", prov, solset_name)
         report["flagged_stations"] = _fully_flagged_stations(cal)
         requested = requested_flags(infos[0].station_names, cfg.flagging.flag_stations)
         report["flagged_by_request"] = requested

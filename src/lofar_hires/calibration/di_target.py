@@ -12,6 +12,14 @@ unflagged data.
 The clock is transferred as its median over the calibrator observation (the
 calibrator and the target are observed at different times); polarisation
 alignment and bandpass are time-independent by construction.
+
+``cal_solutions.h5`` may be this project's or LINC's: the calibrator solutions are
+read from the solset ``calibrator`` (LINC's name; ``sol000`` or a file's only solset
+otherwise), whatever the axis order, with a time axis or a direction axis of length
+one, and ``transfer.h5`` holds them in one solset ``calibrator`` that DP3 applies
+without further options. The phase solutions of the self-calibration are written to
+the solset ``target``, LINC's name for them (DDECal writes ``sol000``; the solset is
+renamed before the file is published).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,49 +35,91 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires import __version__
-from lofar_hires.calibration import dp3ops
+from lofar_hires.calibration import dp3_settings
 from lofar_hires.calibration.config import TargetConfig
-from lofar_hires.calibration.dp3ops import Correction
 from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.atomic import atomic_output, check_output_path
-from lofar_hires.io.h5parm import Soltab, read_h5parm, require_values, write_h5parm
+from lofar_hires.io.h5parm import (
+    CALIBRATOR_SOLSET,
+    DP3_SOLSET,
+    TARGET_SOLSET,
+    Solset,
+    Soltab,
+    read_calibrator_solutions,
+    rename_solset,
+    require_values,
+    solset_names,
+    write_h5parm,
+)
 from lofar_hires.io.ms import read_ms_info, require_ms
 from lofar_hires.provenance import Provenance
+from lofar_hires.runners import dp3_steps
+from lofar_hires.runners.dp3_steps import Correction
 
 log = logging.getLogger(__name__)
 
+#: Reference station of the plotted phases: a CS002 field, else the first core station (as the calibrator's fits).
+PLOT_REFERENCE = "CS002HBA0"
+
 
 def transfer_solutions(cal_solutions: Path, soltabs: Sequence[str], out_h5: Path,
-                       provenance: Provenance) -> Path:
-    """Time-independent copies of the transferred soltabs (the clock as its median over time)."""
-    ss = read_h5parm(cal_solutions)
-    missing = [s for s in soltabs if s not in ss.soltabs]
-    if missing:
-        raise InputError(f"{cal_solutions} has no soltab(s) {missing}; it has {', '.join(ss.soltabs)}")
-    tabs = []
-    for name in soltabs:
-        tab = ss.soltabs[name].canonical()
-        if "time" in tab.axes:
-            ax = 0
-            valid = np.where(tab.weight > 0, tab.val, np.nan)
-            with np.errstate(all="ignore"):
-                val = np.nanmedian(valid, axis=ax)
-            weight = (np.isfinite(val)).astype(float)
-            axes = {k: v for k, v in tab.axes.items() if k != "time"}
-            tab = Soltab(name, tab.soltype, axes, val, weight, dict(tab.attrs))
-        tabs.append(tab)
+                       provenance: Provenance, *, solset: str | None = None) -> Path:
+    """Time-independent copies of the transferred soltabs (the clock as its median over time).
+
+    ``cal_solutions`` is ours or LINC's (see :func:`lofar_hires.io.h5parm.read_calibrator_solutions`;
+    ``solset`` names the solset to read, default ``calibrator``, then ``sol000``). A direction axis
+    of length one is dropped. The copies go to ``out_h5``, solset ``calibrator``.
+
+    Raises
+    ------
+    InputError
+        A soltab missing (the message names the file, solset and soltabs) or with several directions.
+    """
+    ss = read_calibrator_solutions(cal_solutions, list(soltabs), solset)
+    tabs = [transferable(ss.soltabs[name], f"{cal_solutions}: solset {ss.name}") for name in soltabs]
     with atomic_output(out_h5, overwrite=True) as tmp:
-        write_h5parm(tmp, tabs, ss.antenna_names, ss.antenna_positions_m,
+        write_h5parm(tmp, tabs, ss.antenna_names, ss.antenna_positions_m, solset=CALIBRATOR_SOLSET,
                      attrs={"lofar_hires_provenance": provenance.to_json()})
     return out_h5
 
 
+def transferable(tab: Soltab, where: str) -> Soltab:
+    """``tab`` in DP3's axis order without its time axis (median of the unflagged values) and without a
+    direction axis of length one.
+
+    Raises
+    ------
+    InputError
+        The soltab has more than one direction (not a direction-independent solution).
+    """
+    tab = tab.canonical()
+    if "dir" in tab.axes:
+        if len(tab.axes["dir"]) != 1:
+            raise InputError(f"{where}, soltab {tab.name} has {len(tab.axes['dir'])} directions; calibrator "
+                             "solutions must be direction independent (one direction)")
+        ax = tab.axis_names.index("dir")
+        axes = {k: v for k, v in tab.axes.items() if k != "dir"}
+        tab = Soltab(tab.name, tab.soltype, axes, np.take(tab.val, 0, axis=ax), np.take(tab.weight, 0, axis=ax),
+                     dict(tab.attrs))
+    if "time" in tab.axes:
+        valid = np.where(tab.weight > 0, tab.val, np.nan)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: flagged stations stay NaN
+            val = np.nanmedian(valid, axis=0)
+        weight = (np.isfinite(val)).astype(float)
+        axes = {k: v for k, v in tab.axes.items() if k != "time"}
+        tab = Soltab(tab.name, tab.soltype, axes, val, weight, dict(tab.attrs))
+    return tab
+
+
 def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: TargetConfig,
-                        skymodel: Path | None) -> None:
+                        skymodel: Path | None, *, solset: str | None = None) -> None:
     """Clear errors for missing or mismatched inputs, before any work.
 
     A sky model is checked with the makesourcedb reader; one given without ``phase_calibration``
-    is refused rather than ignored.
+    is refused rather than ignored. ``cal_solutions`` is ours or LINC's (``solset``: as for
+    :func:`transfer_solutions`); a soltab of ``cfg.corrections`` that it lacks is named in a one-line
+    error.
     """
     from lofar_hires.io.skymodel import require_skymodel
 
@@ -84,12 +135,10 @@ def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: Targ
                              "--set phase_calibration=true, or leave out --skymodel")
         require_skymodel(Path(skymodel))
     try:
-        ss = read_h5parm(cal_solutions)
-        missing = [name for name in cfg.corrections if name not in ss.soltabs]
-        if missing:
-            raise InputError(f"{cal_solutions} has no soltab(s) {', '.join(missing)} (setting corrections); it has "
-                             f"{', '.join(ss.soltabs) or 'none'}")
+        ss = read_calibrator_solutions(cal_solutions, list(cfg.corrections), solset, what="setting corrections")
         require_values(ss, Path(cal_solutions), list(cfg.corrections))
+        for name in cfg.corrections:
+            transferable(ss.soltabs[name], f"{cal_solutions}: solset {ss.name}")
     except InputError as exc:
         raise InputError(f"--cal-solutions: {exc}") from None
     for path in ms_paths:
@@ -97,27 +146,40 @@ def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: Targ
         unknown = [s for s in info.station_names if s not in ss.antenna_names]
         if unknown:
             raise InputError(f"{Path(path).name} has stations without calibrator solutions: {', '.join(unknown)}")
-        for name in cfg.corrections:
-            tab = ss.soltabs.get(name)
-            if tab is not None and "freq" in tab.axes:
-                f = tab.axes["freq"]
-                step = np.median(np.diff(f)) if len(f) > 1 else info.chan_width_hz
-                if info.freqs_hz.min() < f.min() - step or info.freqs_hz.max() > f.max() + step:
-                    log.warning("%s covers %.2f-%.2f MHz but %s has solutions for %.2f-%.2f MHz only; the "
-                                "nearest channels are used", Path(path).name, info.freqs_hz.min() / 1e6,
-                                info.freqs_hz.max() / 1e6, name, f.min() / 1e6, f.max() / 1e6)
+        _warn_frequency_coverage(ss, cfg.corrections, info, Path(path).name)
+
+
+def _warn_frequency_coverage(ss: Solset, corrections: Sequence[str], info, ms_name: str) -> None:
+    """Warn when the MS's channels reach beyond the frequencies of the solutions (DP3 uses the nearest)."""
+    for name in corrections:
+        tab = ss.soltabs.get(name)
+        if tab is not None and "freq" in tab.axes:
+            f = tab.axes["freq"]
+            step = np.median(np.diff(f)) if len(f) > 1 else info.chan_width_hz
+            if info.freqs_hz.min() < f.min() - step or info.freqs_hz.max() > f.max() + step:
+                log.warning("%s covers %.2f-%.2f MHz but %s has solutions for %.2f-%.2f MHz only; the "
+                            "nearest channels are used", ms_name, info.freqs_hz.min() / 1e6,
+                            info.freqs_hz.max() / 1e6, name, f.min() / 1e6, f.max() / 1e6)
 
 
 def correct_target(ms: Path, out_ms: Path, transfer_h5: Path, cfg: TargetConfig, workdir: Path,
                    provenance: Provenance) -> Path:
-    """One DP3 run: flag, remove the transferred terms and the beam, average into ``out_ms``."""
+    """One DP3 run: flag, remove the transferred terms and the beam, average into ``out_ms``.
+
+    ``transfer_h5`` must hold one solset (:func:`transfer_solutions` writes such a file): DP3's
+    applycal reads a file with several solsets only when told which.
+    """
+    solsets = solset_names(transfer_h5)
+    if len(solsets) != 1:
+        raise InputError(f"{transfer_h5} has {len(solsets)} solsets ({', '.join(solsets)}); DP3 applies "
+                         "transferred solutions with one solset (as transfer_solutions writes them)")
     info = read_ms_info(ms)
     corrections = [Correction(transfer_h5, (name,)) for name in cfg.corrections]
     if cfg.apply_beam:
         corrections.append(Correction.station_beam())
-    steps = (dp3ops.flagging_steps(cfg.flagging) + dp3ops.correction_steps(corrections)
-             + dp3ops.averaging_steps(info, cfg.averaging))
-    dp3ops.run_steps(ms, out_ms, steps, workdir, f"correct_{ms.stem}", threads=cfg.threads,
+    steps = (dp3_settings.flagging(cfg.flagging) + dp3_steps.correction_steps(corrections)
+             + dp3_settings.averaging(info, cfg.averaging))
+    dp3_steps.run_steps(ms, out_ms, steps, workdir, f"correct_{ms.stem}", threads=cfg.threads,
                      provenance=provenance)
     check_usable_product(out_ms, f"the corrected {Path(ms).name}",
                          "does flagging.flag_stations name every station, or are the transferred solutions "
@@ -140,30 +202,28 @@ def check_usable_product(ms: Path, what: str, hint: str) -> None:
 
 
 def phase_calibrate(ms: Path, skymodel: Path, solutions_h5: Path, cfg: TargetConfig, workdir: Path,
-                    provenance: Provenance, name: str | None = None) -> Path:
+                    provenance: Provenance, name: str | None = None, *, solset_name: str = TARGET_SOLSET) -> Path:
     """Direction-independent self-calibration of ``ms`` against ``skymodel``, applied to DATA in place.
 
     ``cfg.phase_mode`` is the DDECal mode (one direction holding every patch of the model);
-    ``name`` (default: the MS name without its extension) names DP3's parsets and logs.
+    ``name`` (default: the MS name without its extension) names DP3's parsets and logs. The
+    solutions are in the solset ``solset_name`` (default LINC's ``target``).
     """
     from lofar_hires.io.skymodel import read_makesourcedb
 
     patches = sorted(set(read_makesourcedb(skymodel).patches))
     name = ms.stem if name is None else name
-    options = {"mode": cfg.phase_mode, "h5parm": solutions_h5, "sourcedb": Path(skymodel),
-               "directions": [patches], "solint": cfg.phase_solint, "nchan": cfg.phase_nchan,
-               "uvlambdamin": cfg.uvlambdamin}
-    if cfg.phase_smoothness_hz > 0:
-        options["smoothnessconstraint"] = cfg.phase_smoothness_hz
-    soltabs = {"scalarphase": ("phase000",), "diagonalphase": ("phase000",),
-               "rotation+diagonal": ("amplitude000", "phase000", "rotation000")}[cfg.phase_mode]
+    info = read_ms_info(ms)
+    slots, nchan = cfg.phase_cells(info.integration_s, info.chan_width_hz, len(info.freqs_hz))
+    soltabs = dp3_steps.solve_mode(cfg.phase_mode).soltabs
     with atomic_output(solutions_h5, overwrite=True) as tmp:
-        options["h5parm"] = tmp
-        dp3ops.run_steps(ms, None, [dp3ops.Dp3Step("solve", "ddecal", options)], workdir, f"phasecal_{name}",
-                         threads=cfg.threads, provenance=provenance)
-        apply = dp3ops.correction_steps([Correction(tmp, soltabs)])
-        dp3ops.run_steps(ms, None, apply, workdir, f"applyphase_{name}", out_column="DATA", threads=cfg.threads,
-                         provenance=provenance)
+        step = dp3_steps.ddecal(cfg.phase_mode, tmp, solint_slots=slots, nchan=nchan, minuv_lambda=cfg.minuv_lambda,
+                                sourcedb=Path(skymodel), directions=[patches], smoothness_hz=cfg.phase_smoothness_hz)
+        dp3_steps.run_steps(ms, None, [step], workdir, f"phasecal_{name}", threads=cfg.threads, provenance=provenance)
+        rename_solset(tmp, DP3_SOLSET, solset_name)
+        apply = dp3_steps.correction_steps([Correction(tmp, soltabs, solset=solset_name)])
+        dp3_steps.run_steps(ms, None, apply, workdir, f"applyphase_{name}", out_column="DATA", threads=cfg.threads,
+                            provenance=provenance)
     return solutions_h5
 
 
@@ -175,15 +235,24 @@ class TargetResult:
     corrected: list[Path] = field(default_factory=list)
     phase_solutions: list[Path] = field(default_factory=list)
     report: Path | None = None
+    plots: list[Path] = field(default_factory=list)
 
 
 def run_di_target(ms_paths: Sequence[Path], cal_solutions: Path, outdir: Path, cfg: TargetConfig, *,
-                  skymodel: Path | None = None, overwrite: bool = False) -> TargetResult:
-    """Correct every target MS into ``outdir/<name>.MS`` (written atomically)."""
+                  skymodel: Path | None = None, overwrite: bool = False, cal_solset: str | None = None,
+                  solset_name: str = TARGET_SOLSET, make_plots: bool = True) -> TargetResult:
+    """Correct every target MS into ``outdir/<name>.MS`` (written atomically).
+
+    With ``make_plots``, ``outdir/plots`` holds a station grid of every soltab applied
+    (``transfer.h5``) and of every phase solution file.
+
+    ``cal_solset`` names the solset of ``cal_solutions`` to read (default: ``calibrator``, then
+    ``sol000``, then the file's only solset); ``solset_name`` is the solset of the phase solutions.
+    """
     outdir = Path(outdir)
     ms_paths = [Path(p) for p in ms_paths]
     check_output_path(outdir, overwrite)
-    check_target_inputs(ms_paths, Path(cal_solutions), cfg, skymodel)
+    check_target_inputs(ms_paths, Path(cal_solutions), cfg, skymodel, solset=cal_solset)
     prov = Provenance(task="di-target", parameters={"config": repr(cfg), "skymodel": str(skymodel)})
     for path in [*ms_paths, Path(cal_solutions)]:
         prov.add_input(path)
@@ -194,15 +263,24 @@ def run_di_target(ms_paths: Sequence[Path], cal_solutions: Path, outdir: Path, c
         tmp.mkdir(parents=True)
         logs = tmp / "logs"
         logs.mkdir()
-        transfer = transfer_solutions(Path(cal_solutions), cfg.corrections, tmp / "transfer.h5", prov)
+        transfer = transfer_solutions(Path(cal_solutions), cfg.corrections, tmp / "transfer.h5", prov,
+                                      solset=cal_solset)
         for k, ms in enumerate(ms_paths):
             log.info("target %d/%d: %s", k + 1, len(ms_paths), ms.name)
             out = correct_target(ms, tmp / f"{ms.stem}.MS", transfer, cfg, logs, prov)
             entry = {"input": str(ms), "output": out.name}
             if cfg.phase_calibration:
-                sol = phase_calibrate(out, Path(skymodel), tmp / f"{ms.stem}.phase.h5", cfg, logs, prov)
+                sol = phase_calibrate(out, Path(skymodel), tmp / f"{ms.stem}.phase.h5", cfg, logs, prov,
+                                      solset_name=solset_name)
                 entry["phase_solutions"] = sol.name
             report["outputs"].append(entry)
+        plots: list[Path] = []
+        if make_plots:
+            from lofar_hires.calibration.solution_grid import target_plots
+
+            solved = [tmp / e["phase_solutions"] for e in report["outputs"] if "phase_solutions" in e]
+            plots = target_plots([transfer, *solved], tmp / "plots", PLOT_REFERENCE)
+            report["plots"] = [str(p.relative_to(tmp)) for p in plots]
         report["wall_time_s"] = round(time.monotonic() - t0, 1)
         (tmp / "target_report.json").write_text(json.dumps(report, indent=2) + "\n")
         prov.write(tmp / "provenance.json")
@@ -210,4 +288,4 @@ def run_di_target(ms_paths: Sequence[Path], cal_solutions: Path, outdir: Path, c
     return TargetResult(outdir=outdir, corrected=[outdir / e["output"] for e in report["outputs"]],
                         phase_solutions=[outdir / e["phase_solutions"] for e in report["outputs"]
                                          if "phase_solutions" in e],
-                        report=outdir / "target_report.json")
+                        report=outdir / "target_report.json", plots=[outdir / p.relative_to(tmp) for p in plots])

@@ -3,7 +3,7 @@
 Each ``fit_*_step`` reads a solve's h5parm, fits one effect per station (polarisation
 alignment, Faraday rotation, bandpass, clock and TEC; de Gasperin et al. 2019, section 4)
 and writes it as a soltab of a new h5parm. None of them returns a value it cannot stand
-behind (SPEC section 16): a station whose fit ends on the edge of its search range (after
+behind: a station whose fit ends on the edge of its search range (after
 widening the range up to the largest allowed), whose residual is poor, which has no data,
 or whose clock and TEC the band cannot separate, is *failed*: its solutions get weight 0
 (and NaN values) and the step's report lists it under ``failed`` with the reason. The

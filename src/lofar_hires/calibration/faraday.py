@@ -32,7 +32,7 @@ from lofar_hires.calibration.phases import (
     wrapped_least_squares,
 )
 from lofar_hires.errors import InputError, LofarHiresWarning
-from lofar_hires.simulation.geometry import C_M_S
+from lofar_hires.physics import C_M_S
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,10 @@
 * ``polalign.png``: the referenced XX-YY phase against frequency with the fitted delay;
 * ``faraday.png``: rotation measure against time;
 * ``bandpass.png``: bandpass amplitudes against frequency (XX and YY);
-* ``clocktec.png``: clock and TEC against time.
+* ``clocktec.png``: clock and TEC against time;
+* ``<h5parm>_<soltab>[_<direction>][_<pol>].png``: every soltab of ``cal_solutions.h5`` and the
+  phase soltabs of each solve with a panel per station
+  (:func:`lofar_hires.calibration.solution_grid.calibrator_grids`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lofar_hires.calibration.solution_grid import calibrator_grids
 from lofar_hires.io.h5parm import read_h5parm
 
 log = logging.getLogger(__name__)
@@ -146,10 +150,12 @@ def plot_bandpass(h5: Path, out: Path, reference: str) -> Path:
 
 def calibrator_plots(products: Path, outdir: Path, reference: str) -> list[Path]:
     """All inspection plots of a calibrator run whose products are in ``products`` (file names of
-    :func:`lofar_hires.calibration.di_calibrator.run_di_calibrator`)."""
-    return plot_calibrator_products(sorted(products.glob("solve*_*.h5")), products / "solve1_rotation_diagonal.h5",
-                                    products / "polalign.h5", products / "faraday.h5", products / "bandpass.h5",
-                                    products / "clocktec.h5", outdir, reference)
+    :func:`lofar_hires.calibration.di_calibrator.run_di_calibrator`): the figures of
+    :func:`plot_calibrator_products` and the station grids of :func:`calibrator_grids`."""
+    plots = plot_calibrator_products(sorted(products.glob("solve*_*.h5")), products / "solve1_rotation_diagonal.h5",
+                                     products / "polalign.h5", products / "faraday.h5", products / "bandpass.h5",
+                                     products / "clocktec.h5", outdir, reference)
+    return plots + calibrator_grids(products, outdir, reference)
 
 
 def plot_calibrator_products(solves: Sequence[Path], polalign_solve: Path, polalign: Path, faraday: Path,

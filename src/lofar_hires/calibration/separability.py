@@ -4,7 +4,7 @@ Clock (phase proportional to frequency) and first-order ionosphere (inversely
 proportional) are nearly degenerate over a narrow band. :func:`clocktec_separability`
 gives the errors a separation would have, from the Fisher information of the model for
 the channels used and the phase noise, and how far the nearest alias is; where they are
-too large, :func:`fit_combined_delay` fits one delay that holds both (SPEC section 16: a
+too large, :func:`fit_combined_delay` fits one delay that holds both (a
 quantity the data cannot determine is reported as such, never as a value).
 """
 

@@ -1,7 +1,12 @@
 """The ``lofar-hires`` command: one sub-command per task.
 
 Each task module defines ``HELP`` (one line), ``add_arguments(parser)`` and
-``run(args) -> int``; the table :data:`TASKS` maps task names to modules.
+``run(args) -> int``; the table :data:`TASKS` maps task names to modules. A task
+with several commands is a group: a sub-package (``cli/dical/``, ``cli/h5/``,
+``cli/select/``) whose ``__init__`` is the group (``HELP``, ``COMMANDS``,
+``add_arguments``, ``run``) and which holds one module per command
+(``lofar-hires dical solve`` -> ``lofar_hires.cli.dical.solve``). Command modules
+only parse and check their arguments, call the library and print the result.
 Every failure ends with a one-line message and the exit status of
 :mod:`lofar_hires.errors`: 2 bad input or usage, 3 an external tool failed (worth
 a retry), 4 a result failed its quality checks, 1 an internal error.
@@ -11,11 +16,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from lofar_hires import __version__
 from lofar_hires.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, LofarHiresError, exit_status
@@ -74,12 +80,39 @@ def add_command_group(parser: argparse.ArgumentParser, commands: dict[str, str],
         module = importlib.import_module(module_name)
         cmd = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=task_parents())
         module.add_arguments(cmd)
-        cmd.set_defaults(_command_module=module)
+        cmd.set_defaults(_command_module=module, _parser=cmd)
 
 
 def run_command_group(args: argparse.Namespace) -> int:
     """Run the sub-command chosen in a group made by :func:`add_command_group`."""
     return int(args._command_module.run(args) or 0)
+
+
+def command_parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The parsed arguments of a command as JSON-compatible values, for its provenance record."""
+    values = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
+    return json.loads(json.dumps(values, default=str))
+
+
+def option_of(parser: argparse.ArgumentParser | None, setting: str | None) -> str | None:
+    """The command-line option (or positional argument) of ``parser`` that sets ``setting``, if any."""
+    if parser is None or not setting:
+        return None
+    for action in parser._actions:
+        if action.dest == setting and action.dest != argparse.SUPPRESS:
+            if action.option_strings:
+                return max(action.option_strings, key=len)
+            return action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+    return None
+
+
+def with_option(message: str, exc: LofarHiresError, parser: argparse.ArgumentParser | None) -> str:
+    """``message`` naming the option that sets the setting at fault (:attr:`InputError.setting`)."""
+    option = option_of(parser, getattr(exc, "setting", None))
+    if option is None or option in message:
+        return message
+    first, newline, rest = message.partition("\n")
+    return f"{first} ({option}){newline}{rest}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(module_name)
         task_parser = sub.add_parser(name, help=module.HELP, description=module.HELP, parents=task_parents())
         module.add_arguments(task_parser)
-        task_parser.set_defaults(_module=module)
+        task_parser.set_defaults(_module=module, _parser=task_parser)
     return parser
 
 
@@ -113,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._module.run(args) or 0)
     except LofarHiresError as exc:
-        message = str(exc)
+        message = with_option(str(exc), exc, getattr(args, "_parser", None))
         first, _, rest = message.partition("\n")
         log.error("%s", first)
         if rest:

@@ -22,7 +22,7 @@ HELP = "apply calibration solutions (h5parm) to a measurement set, writing a new
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ms", type=Path, help="measurement set to correct (read only)")
+    parser.add_argument("msin", type=Path, metavar="MSIN", help="measurement set to correct (read only)")
     parser.add_argument("--solutions", type=Path, required=True,
                         help="h5parm with the solutions (first solset), e.g. best_<obs>.h5 of `lofar-hires selfcal`")
     parser.add_argument("-o", "--output", type=Path, required=True,
@@ -37,7 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lofar_hires.cli.dical import record_ms_history
+    from lofar_hires.calibration.step_products import record_ms_history
+    from lofar_hires.cli import command_parameters
     from lofar_hires.errors import InputError, OutputExistsError
     from lofar_hires.provenance import Provenance
     from lofar_hires.solutions.apply import ApplyPlan, apply_solutions, parse_soltabs
@@ -48,18 +49,18 @@ def run(args: argparse.Namespace) -> int:
     record = args.output.with_name(args.output.name + ".provenance.json")
     if record.exists() and not args.overwrite:
         raise OutputExistsError(f"output {record} already exists; pass --overwrite to replace it")
-    parameters = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")}
-    log.info("settings: %s", json.dumps(parameters, default=str))
-    prov = Provenance(task="apply-solutions", parameters=json.loads(json.dumps(parameters, default=str)))
+    parameters = command_parameters(args)
+    log.info("settings: %s", json.dumps(parameters))
+    prov = Provenance(task="apply-solutions", parameters=parameters)
 
     def finalize(ms: Path, plan: ApplyPlan) -> None:
-        for path in (args.ms, args.solutions):
+        for path in (args.msin, args.solutions):
             prov.add_input(path)
         prov.parameters["applied"] = {"soltabs": list(plan.soltabs), "fulljones": plan.fulljones,
                                       "direction": plan.direction}
         record_ms_history(ms, prov)
 
-    apply_solutions(args.ms, args.solutions, args.output, data_column=args.data_column, soltabs=soltabs,
+    apply_solutions(args.msin, args.solutions, args.output, data_column=args.data_column, soltabs=soltabs,
                     direction=args.direction, threads=args.threads, overwrite=args.overwrite, provenance=prov,
                     finalize=finalize)
     prov.write(record)

@@ -10,13 +10,14 @@ HELP = "calibrator pipeline: polarisation alignment, Faraday rotation, bandpass,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ms", nargs="+", type=Path, help="calibrator MS(s): one per subband or one joined MS")
+    parser.add_argument("msin", nargs="+", type=Path, metavar="MSIN",
+                        help="calibrator MS(s): one per subband or one joined MS")
     parser.add_argument("--skymodel", required=True,
                         help="calibrator model: 3C196, 3C295 (shipped) or a makesourcedb file")
     parser.add_argument("--outdir", type=Path, default=Path("di_calibrator"), help="output directory")
     parser.add_argument("--config", type=Path, default=None, help="YAML overriding configs/di_calibrator.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one setting, e.g. solve.uvlambdamin=500 (repeatable)")
+                        help="override one setting, e.g. solve.minuv_lambda=500 (repeatable)")
     parser.add_argument("--keep-working-ms", action="store_true", help="keep the averaged working MS")
     parser.add_argument("--no-plots", action="store_true", help="skip the inspection plots")
     parser.add_argument("--allow-failed-stations", action="store_true",
@@ -28,11 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.calibration.config import load_calibrator_config
     from lofar_hires.calibration.di_calibrator import run_di_calibrator
-    from lofar_hires.simulation.sky import calibrator_model_path
+    from lofar_hires.io.calibrator_models import calibrator_model_path
 
     overrides = [*args.overrides, *(["allow_failed_stations=true"] if args.allow_failed_stations else [])]
     cfg = load_calibrator_config(args.config, overrides)
-    result = run_di_calibrator(args.ms, calibrator_model_path(args.skymodel), args.outdir, cfg,
+    result = run_di_calibrator(args.msin, calibrator_model_path(args.skymodel), args.outdir, cfg,
                                overwrite=args.overwrite, keep_working_ms=args.keep_working_ms,
                                make_plots=not args.no_plots)
     report = json.loads(result.report.read_text())

@@ -9,7 +9,7 @@ HELP = "target pipeline: apply polalign, bandpass, clock and beam; flag; average
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ms", nargs="+", type=Path, help="target MS(s), read only")
+    parser.add_argument("msin", nargs="+", type=Path, metavar="MSIN", help="target MS(s), read only")
     parser.add_argument("--cal-solutions", type=Path, required=True, help="cal_solutions.h5 of di-calibrator")
     parser.add_argument("--outdir", type=Path, default=Path("di_target"), help="output directory")
     parser.add_argument("--skymodel", type=Path, default=None,
@@ -25,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.calibration.di_target import run_di_target
 
     cfg = load_target_config(args.config, args.overrides)
-    result = run_di_target(args.ms, args.cal_solutions, args.outdir, cfg, skymodel=args.skymodel,
+    result = run_di_target(args.msin, args.cal_solutions, args.outdir, cfg, skymodel=args.skymodel,
                            overwrite=args.overwrite)
     for ms in result.corrected:
         print(f"corrected: {ms}")

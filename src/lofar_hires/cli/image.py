@@ -12,7 +12,7 @@ HELP = "image measurement sets with WSClean (FITS products and provenance)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ms", nargs="+", type=Path, help="measurement set(s) to image")
+    parser.add_argument("msin", nargs="+", type=Path, metavar="MSIN", help="measurement set(s) to image")
     parser.add_argument("--outdir", type=Path, default=Path("."), help="directory for the FITS files")
     parser.add_argument("--name", default="image", help="product name prefix (default image)")
     parser.add_argument("--size-pix", type=int, nargs=2, default=[1024, 1024], metavar=("NX", "NY"),
@@ -99,6 +99,6 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         no_update_model_required=not args.update_model,
     )
-    products = make_image(args.ms, args.outdir, options, overwrite=args.overwrite)
+    products = make_image(args.msin, args.outdir, options, overwrite=args.overwrite)
     print(json.dumps({k: str(v) for k, v in sorted(products.fits.items())}, indent=2))
     return 0

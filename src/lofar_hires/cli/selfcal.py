@@ -21,7 +21,7 @@ HELP = "self-calibration cycles (image, predict, DDECal solves, reset, merge) un
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("ms", type=Path, nargs="+",
+    parser.add_argument("msin", type=Path, nargs="+", metavar="MSIN",
                         help="measurement set(s); several observations of one field are calibrated jointly (read only)")
     parser.add_argument("--strategy", required=True,
                         help="shipped strategy name (delay, ...) or a strategy YAML file")
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("strategy %s: %d solve(s), cycles %d..%d", strategy.name, len(strategy.solves),
              strategy.stopping.min_cycles, strategy.stopping.max_cycles)
     request = SelfcalRequest(
-        ms_paths=tuple(args.ms),
+        ms_paths=tuple(args.msin),
         phase_centre_deg=tuple(args.phase_centre_deg) if args.phase_centre_deg else None,
         skymodel=args.skymodel, model_image=args.model_image, point_flux_jy=args.point_flux_jy,
         pre_apply=tuple(args.pre_apply),

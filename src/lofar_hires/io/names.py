@@ -5,7 +5,7 @@ models, h5parms and YAML files: any of them may hold ``/``, ``..``, a NUL byte, 
 absolute path or thousands of characters. Every product path built from such a name
 goes through :func:`safe_name` (one file-name component from an allow-list of
 characters) and :func:`inside` (the resolved path must lie inside the output
-directory) before anything is written or removed (SPEC section 16).
+directory) before anything is written or removed.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ bundle casacore). A misspelled or unused parset key does not make DP3 fail, so
 its "keywords were not used" warning is treated as an error. DP3's exit status 0
 is not taken as success either: :func:`check_dp3_outputs` checks that the
 measurement set, the data column and the h5parms it was asked for exist and hold
-data (SPEC section 16).
+data.
 """
 
 from __future__ import annotations

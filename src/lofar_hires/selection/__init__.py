@@ -1,1 +1,4 @@
-"""Calibrator selection: candidates, phasediff scores, classification and the facet layout (SPEC 3)."""
+"""Calibrator selection: candidates, phasediff scores, classification and the facet layout.
+
+Follows de Jong et al. 2025, section 6.3.1.
+"""

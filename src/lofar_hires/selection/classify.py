@@ -1,4 +1,4 @@
-"""Classification of scored candidates into main and weak calibrators (SPEC section 3).
+"""Classification of scored candidates into main and weak calibrators (de Jong et al. 2025, section 6.3.1).
 
 1. Manual removals (``removed``) and additions (kept whatever their score).
 2. Significance: a score that is not below its noise threshold (the score pure noise

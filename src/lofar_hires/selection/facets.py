@@ -1,4 +1,4 @@
-"""The facet layout: Voronoi cells of the main calibrators, clipped to the field (SPEC section 3).
+"""The facet layout: Voronoi cells of the main calibrators, clipped to the field (de Jong et al. 2025, section 6.3.1).
 
 Every facet holds one main calibrator and is the part of the field that is closer
 (in great-circle distance) to that calibrator than to any other. The cells are

@@ -1,4 +1,4 @@
-"""What the phasediff score of pure noise is, for the samples a score used (SPEC section 3).
+"""What the phasediff score of pure noise is, for the samples a score used (de Jong et al. 2025, section 6.3.1).
 
 The score sigma_c = sqrt(-2 ln R) (:mod:`lofar_hires.selection.phasediff`) of N pooled
 phase values that are pure noise is not near pi: the mean resultant length R of N

@@ -1,4 +1,4 @@
-"""The phasediff score: how well a candidate calibrates the longest baselines (SPEC section 3).
+"""The phasediff score: how well a candidate calibrates the longest baselines (de Jong et al. 2025, section 6.3.1).
 
 The data, phase-shifted to the candidate, are converted to the circular basis and
 solved for one phase per station, polarisation (R, L), solution interval and

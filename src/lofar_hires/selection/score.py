@@ -36,14 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.dp3ops import phaseup_steps, run_steps, time_slots_per
 from lofar_hires.errors import InputError
 from lofar_hires.io.h5parm import read_h5parm
 from lofar_hires.io.ms import MsInfo, read_ms_info, require_ms
 from lofar_hires.io.names import inside, safe_name
 from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
 from lofar_hires.provenance import Provenance
-from lofar_hires.runners.dp3 import Dp3Step
+from lofar_hires.runners import dp3_steps
+from lofar_hires.runners.dp3_steps import Dp3Step, run_steps, time_slots
 from lofar_hires.selection.config import ClassifyConfig, ScoreConfig
 from lofar_hires.selection.noise import minimum_values, noise_level
 from lofar_hires.selection.phasediff import lin_to_circ_visibilities, phase_differences, phasediff_score
@@ -128,7 +128,7 @@ def plan_score(info: MsInfo, cfg: ScoreConfig, n_subbands: int = 1) -> ScorePlan
     score cannot use). ``n_subbands`` MSs like ``info`` are concatenated in frequency."""
     names = list(info.station_names)
     core: list[str] = []
-    if cfg.phase_up_core:
+    if cfg.phaseup_core:
         core = resolve_stations(cfg.core_stations, names, where="score.core_stations")
         if len(core) < 2:
             log.warning("score: %d core station(s) match %r; the core is not phased up", len(core),
@@ -157,19 +157,16 @@ def plan_score(info: MsInfo, cfg: ScoreConfig, n_subbands: int = 1) -> ScorePlan
         score_stations = [s for s in score_stations if s != reference]
         if not score_stations:
             raise InputError("score.stations holds only the reference station")
-    timestep = max(1, int(round(cfg.time_resolution_s / info.integration_s))) if info.integration_s > 0 else 1
     n_chan = len(info.freqs_hz)
-    freqstep = max(1, int(round(cfg.freq_resolution_hz / info.chan_width_hz))) if info.chan_width_hz > 0 else 1
-    freqstep = min(freqstep, max(1, n_chan // 2))
-    while freqstep > 1 and n_chan % freqstep:
-        freqstep -= 1
+    timestep = dp3_steps.time_slots(cfg.time_resolution_s, info.integration_s)
+    freqstep = dp3_steps.freq_channels(cfg.freq_resolution_hz, info.chan_width_hz, n_chan, min_out=2)
     n_out = n_chan // freqstep
     if n_out < 2:
         raise InputError(f"{info.path.name} has {n_chan} channel(s); the phasediff score needs at least two "
                          "channels after averaging")
     slot_s = info.integration_s * timestep
     n_slots = math.ceil(len(info.times_mjd_s) / timestep)
-    solint = time_slots_per(cfg.solint_min * 60.0, slot_s) if slot_s > 0 else 1
+    solint = time_slots(cfg.solint_s, slot_s)
     n_intervals = max(1, math.ceil(n_slots / solint))
     return ScorePlan(core, after, score_stations, reference, timestep, freqstep, n_out, n_intervals, solint,
                      solint * slot_s, max(1, int(n_subbands)))
@@ -198,25 +195,22 @@ def require_enough_values(plan: ScorePlan, cfg: ScoreConfig,
             f"the phasediff score needs at least {needed} phase values to tell a main calibrator (sigma_c < "
             f"{main_max_rad:g} rad) from noise at false-alarm probability {cfg.false_alarm:g} (now "
             f"{plan.n_values}: {plan.describe_values()}); use longer data, more channels (score.freq_resolution_hz) "
-            f"or more stations (score.stations), or a shorter score.solint_min")
+            f"or more stations (score.stations), or a shorter score.solint_s")
     return needed
 
 
 def prepare_steps(ra_deg: float, dec_deg: float, plan: ScorePlan, cfg: ScoreConfig) -> list[Dp3Step]:
     """Phase shift, averaging and phase-up of the core (pure)."""
-    steps = [Dp3Step("shift", "phaseshift", {"phasecenter": [f"{ra_deg:.10f}deg", f"{dec_deg:.10f}deg"]})]
-    if plan.timestep > 1 or plan.freqstep > 1:
-        steps.append(Dp3Step("avg", "averager", {"timestep": plan.timestep, "freqstep": plan.freqstep}))
-    steps += phaseup_steps(plan.core, cfg.superstation)
+    steps = [dp3_steps.phaseshift(ra_deg, dec_deg), *dp3_steps.averager(plan.timestep, plan.freqstep)]
+    steps += dp3_steps.phaseup(plan.core, cfg.superstation)
     return steps
 
 
 def solve_step(h5parm: Path, skymodel: Path, solint: int, cfg: ScoreConfig) -> Dp3Step:
     """DDECal diagonalphase per channel against the point model (pure)."""
-    return Dp3Step("solve", "ddecal", {
-        "mode": "diagonalphase", "h5parm": h5parm, "sourcedb": skymodel, "solint": solint, "nchan": 1,
-        "uvlambdamin": cfg.uvlambdamin, "maxiter": cfg.maxiter, "tolerance": cfg.tolerance,
-        "propagatesolutions": False})
+    return dp3_steps.ddecal("diagonalphase", h5parm, solint_slots=solint, nchan=1, minuv_lambda=cfg.minuv_lambda,
+                            maxiter=cfg.maxiter, tolerance=cfg.tolerance, sourcedb=skymodel,
+                            propagate_solutions=False)
 
 
 def convert_to_circular(ms: Path, column: str = "DATA", chunk_rows: int = CHUNK_ROWS) -> None:
@@ -344,7 +338,7 @@ def score_candidate(setup: ScoreSetup, row: CalibratorRow, cfg: ScoreConfig, wor
         run_steps(msin, ms_out, prepare_steps(row.ra_deg, row.dec_deg, plan, cfg), work, f"{stem}.prepare",
                   data_column=cfg.data_column, threads=cfg.threads, provenance=provenance)
         convert_to_circular(ms_out)
-        solint = time_slots_per(cfg.solint_min * 60.0, info.integration_s * plan.timestep)
+        solint = time_slots(cfg.solint_s, info.integration_s * plan.timestep)
         h5.unlink(missing_ok=True)
         run_steps(ms_out, None, [solve_step(h5, skymodel, solint, cfg)], work, f"{stem}.solve",
                   threads=cfg.threads, provenance=provenance)

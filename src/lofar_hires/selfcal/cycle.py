@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.dp3ops import Correction, correction_steps, predict_steps, run_steps
 from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.h5parm import read_h5parm, write_solset
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.io.names import inside, safe_name, safe_names
 from lofar_hires.provenance import Provenance
+from lofar_hires.runners.dp3_steps import Correction, correction_steps, predict, run_steps
 from lofar_hires.runners.wsclean import WSCleanOptions, run_wsclean
 from lofar_hires.selfcal.metrics import CycleMetrics, amplitude_stability, image_metrics, phase_stability_rad
 from lofar_hires.selfcal.solves import (
@@ -38,7 +38,7 @@ from lofar_hires.selfcal.solves import (
     solution_correction,
     solve_steps,
 )
-from lofar_hires.selfcal.strategy import ImagingSpec, SolveSpec, Strategy, solint_slots, solve_name
+from lofar_hires.selfcal.strategy import ImagingSpec, SolveSpec, Strategy, solint_channels, solint_slots, solve_name
 from lofar_hires.solutions.apply import is_fulljones
 from lofar_hires.solutions.merge import MergeInput, merge_h5parms
 from lofar_hires.solutions.stations import StationGroup, resolve_stations
@@ -151,16 +151,16 @@ def check_uv_cuts(strategy: Strategy, longest_lambda: Mapping[str, float]) -> No
     Raises
     ------
     InputError
-        ``uvlambdamin`` of a solve is at or above an observation's longest baseline.
+        ``minuv_lambda`` of a solve is at or above an observation's longest baseline.
     """
     for i, solve in enumerate(strategy.solves):
-        if solve.uvlambdamin <= 0:
+        if solve.minuv_lambda <= 0:
             continue
         for name, longest in longest_lambda.items():
-            if solve.uvlambdamin >= longest:
-                raise InputError(f"solves[{i}] ({solve_name(solve, i)}) has uvlambdamin={solve.uvlambdamin:g} but the "
+            if solve.minuv_lambda >= longest:
+                raise InputError(f"solves.{i}.minuv_lambda ({solve_name(solve, i)}) is {solve.minuv_lambda:g} but the "
                                  f"longest baseline of {name} is {longest:.0f} lambda: no data to solve on; lower "
-                                 "uvlambdamin")
+                                 "it", setting=f"solves.{i}.minuv_lambda")
 
 
 def apply_solutions(ctx: CycleContext, solutions: Mapping[str, Path], logdir: Path, cycle: int) -> None:
@@ -189,7 +189,7 @@ def predict_start_model(ctx: CycleContext, folder: Path) -> None:
     """Cycle 0 with a starting model: predict it into ``MODEL_DATA`` of every observation."""
     if ctx.start.skymodel is not None:
         for name, ms in ctx.work.ms.items():
-            run_steps(ms, None, predict_steps(ctx.start.skymodel), folder / "logs", f"predict_{name}",
+            run_steps(ms, None, [predict(ctx.start.skymodel)], folder / "logs", f"predict_{name}",
                       out_column="MODEL_DATA", threads=ctx.threads, provenance=ctx.provenance)
         return
     model = folder / "start-model.fits"
@@ -218,20 +218,21 @@ def run_solves(ctx: CycleContext, folder: Path, cycle: int) -> dict[str, list[Pa
             for name, ms in ctx.work.ms.items():
                 info = ctx.work.info[name]
                 slots = solint_slots(solve, info.integration_s, len(info.times_mjd_s))
+                channels = solint_channels(solve, info.chan_width_hz, len(info.freqs_hz))
                 log.info("cycle %d: solve %d/%d %s (%s, solint %d x %.0f s, nchan %d, smoothness %g MHz) on %s",
-                         cycle, k, n_total, solve_name(solve, index), mode, slots, info.integration_s, solve.nchan,
-                         solve.smoothness_mhz, name)
+                         cycle, k, n_total, solve_name(solve, index), mode, slots, info.integration_s, channels,
+                         solve.smoothness_hz / 1e6, name)
                 h5 = solve_h5parm_path(folder, solve_name(solve, index) + suffix, name)
                 h5.parent.mkdir(exist_ok=True)
-                step = ddecal_step(mode, h5, solve, slots, constraint)
+                step = ddecal_step(mode, h5, solve, slots, channels, constraint)
                 # The solve writes the partly corrected data into CORRECTED_DATA, never into DATA.
                 try:
                     run_steps(ms, None, solve_steps(corrections[name], step), folder / "logs", h5.stem,
                               data_column="DATA", out_column="CORRECTED_DATA", threads=ctx.threads,
                               provenance=ctx.provenance)
                 except QualityError as exc:  # DDECal wrote only NaN: say which solve of which cycle
-                    raise QualityError(f"{where} on {name}: {exc}; this solve has uvlambdamin="
-                                       f"{solve.uvlambdamin:g}") from None
+                    raise QualityError(f"{where} on {name}: {exc}; this solve has minuv_lambda="
+                                       f"{solve.minuv_lambda:g}") from None
                 solset = finish_solution(read_h5parm(h5), mode, solve, reset, f"{where} on {name}")
                 tmp = h5.with_name(f".{h5.name}.tmp")
                 write_solset(tmp, solset)

@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.dp3ops import Correction, run_steps
 from lofar_hires.config_schema import to_mapping
 from lofar_hires.errors import InputError, LofarHiresError, MissingInputError
 from lofar_hires.io.atomic import atomic_output, remove_path
@@ -42,7 +41,9 @@ from lofar_hires.io.h5parm import Solset, read_h5parm, require_values
 from lofar_hires.io.lock import LOCK_NAME, output_lock
 from lofar_hires.io.ms import MsInfo, read_antennas, read_ms_info, require_ms
 from lofar_hires.io.names import inside
+from lofar_hires.physics import C_M_S
 from lofar_hires.provenance import Provenance
+from lofar_hires.runners.dp3_steps import Correction, run_steps
 from lofar_hires.selfcal.cycle import (
     CycleContext,
     StartModel,
@@ -68,7 +69,6 @@ log = logging.getLogger(__name__)
 #: Largest frequency difference (Hz) between observations that are calibrated jointly.
 FREQ_MATCH_HZ = 1.0
 #: Speed of light (m/s), for baseline lengths in wavelengths.
-SPEED_OF_LIGHT_M_S = 299792458.0
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def longest_station_distance_lambda(info: MsInfo) -> float:
     if len(pos) < 2:
         return 0.0
     dist = np.sqrt(np.max(np.sum((pos[:, None, :] - pos[None, :, :]) ** 2, axis=-1)))
-    return float(dist * np.max(info.freqs_hz) / SPEED_OF_LIGHT_M_S)
+    return float(dist * np.max(info.freqs_hz) / C_M_S)
 
 
 def check_solve_baselines(strategy: Strategy, infos: Sequence[MsInfo]) -> None:

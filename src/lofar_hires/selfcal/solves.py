@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.config import AveragingConfig
-from lofar_hires.calibration.dp3ops import Correction, averaging_steps, correction_steps, phaseup_steps
 from lofar_hires.calibration.phases import reference_phases as referenced
 from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.h5parm import Solset, Soltab, read_h5parm
 from lofar_hires.io.ms import MsInfo
-from lofar_hires.runners.dp3 import Dp3Step
+from lofar_hires.physics import C_M_S
+from lofar_hires.runners import dp3_steps
+from lofar_hires.runners.dp3_steps import Correction, Dp3Step, correction_steps
 from lofar_hires.selfcal.strategy import AMPLITUDE_MODES, PrepareSpec, SolveSpec
 from lofar_hires.solutions.reset import reset_stations
 from lofar_hires.solutions.stations import StationGroup, resolve_stations
@@ -52,12 +52,10 @@ def plan_prepare(info: MsInfo, prepare: PrepareSpec, groups: Mapping[str, Statio
     """
     steps = list(correction_steps(pre_apply))
     if phase_centre_deg is not None:
-        ra, dec = phase_centre_deg
-        steps.append(Dp3Step("shift", "phaseshift", {"phasecenter": [f"{ra:.10f}deg", f"{dec:.10f}deg"]}))
-    averaging = averaging_steps(info, AveragingConfig(prepare.time_resolution_s, prepare.freq_resolution_hz))
-    steps += averaging
-    timestep = int(averaging[0].options["timestep"]) if averaging else 1
-    freqstep = int(averaging[0].options["freqstep"]) if averaging else 1
+        steps.append(dp3_steps.phaseshift(*phase_centre_deg))
+    timestep, freqstep, averager = dp3_steps.averaging(info.integration_s, info.chan_width_hz, len(info.freqs_hz),
+                                                       prepare.time_resolution_s, prepare.freq_resolution_hz)
+    steps += averager
     names = list(info.station_names)
     core: list[str] = []
     if prepare.phaseup_core:
@@ -67,7 +65,7 @@ def plan_prepare(info: MsInfo, prepare: PrepareSpec, groups: Mapping[str, Statio
         if len(core) < 2:
             raise InputError(f"prepare.core_stations={prepare.core_stations!r} selects {len(core)} station(s) of "
                              f"{info.path.name}; phasing up needs at least two (or set prepare.phaseup_core: false)")
-        steps += phaseup_steps(core, prepare.superstation)
+        steps += dp3_steps.phaseup(core, prepare.superstation)
     after = [n for n in names if n not in core] + ([prepare.superstation] if core else [])
     return PreparePlan(tuple(steps), tuple(core), tuple(after), timestep, freqstep)
 
@@ -85,26 +83,21 @@ def antenna_constraint(solve: SolveSpec, stations: Sequence[str], groups: Mappin
     return out
 
 
-def ddecal_step(mode: str, h5parm: Path, solve: SolveSpec, slots: int,
+def ddecal_step(mode: str, h5parm: Path, solve: SolveSpec, slots: int, channels: int,
                 constraint: Sequence[Sequence[str]] = ()) -> Dp3Step:
-    """One DDECal solve against ``MODEL_DATA`` (pure)."""
-    options: dict = {"mode": mode, "h5parm": h5parm, "modeldatacolumns": ["MODEL_DATA"], "solint": slots,
-                     "nchan": solve.nchan, "uvlambdamin": solve.uvlambdamin, "maxiter": solve.maxiter,
-                     "tolerance": solve.tolerance}
-    if solve.smoothness_mhz > 0:
-        options["smoothnessconstraint"] = solve.smoothness_mhz * 1e6
-        if solve.smoothness_ref_mhz > 0:
-            options["smoothnessreffrequency"] = solve.smoothness_ref_mhz * 1e6
-    if constraint:
-        options["antennaconstraint"] = [list(c) for c in constraint]
-    return Dp3Step("solve", "ddecal", options)
+    """One DDECal solve against ``MODEL_DATA`` (pure): ``slots`` and ``channels`` per solution."""
+    return dp3_steps.ddecal(mode, h5parm, solint_slots=slots, nchan=channels, minuv_lambda=solve.minuv_lambda,
+                            maxiter=solve.maxiter, tolerance=solve.tolerance, model_columns=["MODEL_DATA"],
+                            smoothness_hz=solve.smoothness_hz, smoothness_ref_hz=solve.smoothness_ref_hz,
+                            antenna_constraint=constraint)
 
 
 def solution_correction(h5parm: Path, mode: str) -> Correction:
     """How to apply a solve's h5parm: its soltabs (fulljones as one full-Jones correction)."""
     names = tuple(read_h5parm(h5parm).soltabs)
-    if mode == "fulljones":
-        return Correction(h5parm, ("amplitude000", "phase000"), fulljones=True)
+    spec = dp3_steps.solve_mode(mode)
+    if spec.fulljones:
+        return Correction(h5parm, spec.soltabs, fulljones=True)
     return Correction(h5parm, names)
 
 
@@ -123,7 +116,7 @@ def longest_baseline_lambda(ms: Path, max_freq_hz: float, chunk_rows: int = 1000
             uvw = t.getcol("UVW", start, min(chunk_rows, t.nrows() - start))
             if len(uvw):
                 longest = max(longest, float(np.sqrt(np.max(uvw[:, 0] ** 2 + uvw[:, 1] ** 2))))
-    return longest * max_freq_hz / 299792458.0
+    return longest * max_freq_hz / C_M_S
 
 
 def _valid_fraction(tab: Soltab) -> float:
@@ -167,7 +160,7 @@ def finish_solution(solset: Solset, mode: str, solve: SolveSpec, reset: Sequence
         fraction = _valid_fraction(tab)
         if fraction == 0.0:
             raise QualityError(f"{where}: DDECal produced no usable solution in {name} (every value flagged or "
-                               f"NaN); the data left after uvlambdamin={solve.uvlambdamin:g} and the flags cannot be "
+                               f"NaN); the data left after minuv_lambda={solve.minuv_lambda:g} and the flags cannot be "
                                "solved")
         if fraction < 0.5:
             log.warning("%s: only %.0f%% of the solutions in %s are valid", where, 100 * fraction, name)

@@ -80,4 +80,4 @@ def load_state(outdir: Path) -> RunState | None:
         return RunState(**data, cycles=cycles)
     except (ValueError, TypeError, KeyError) as exc:
         raise InputError(f"{path} is not a readable self-calibration record ({exc}); use a new output directory "
-                         "or --overwrite") from None
+                         "or overwrite the run", setting="overwrite") from None

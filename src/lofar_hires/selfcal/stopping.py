@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lofar_hires.config_schema import option
+from lofar_hires.config_schema import option, shipped_defaults
 from lofar_hires.errors import InputError
 from lofar_hires.selfcal.metrics import CycleMetrics
 
@@ -38,25 +38,26 @@ CRITERIA = ("classifier", "rms", "dynamic_range", "phase_stability")
 
 
 @dataclass(frozen=True)
+@shipped_defaults("selfcal_defaults.yaml", "strategy.stopping")
 class StoppingRule:
     """Settings of the stopping rule (cycle 0 is the image before self-calibration)."""
 
-    min_cycles: int = option(3, help="self-calibration may stop once this many cycles (cycle 0, the "
+    min_cycles: int = option(help="self-calibration may stop once this many cycles (cycle 0, the "
                              "uncalibrated image, included) exist", min=1)
-    max_cycles: int = option(10, help="stop once this many cycles (cycle 0 included) exist", min=1)
-    phase_stability_rad: float = option(0.1, help="phases are stable when the circular standard deviation of "
+    max_cycles: int = option(help="stop once this many cycles (cycle 0 included) exist", min=1)
+    phase_stability_rad: float = option(help="phases are stable when the circular standard deviation of "
                                         "this cycle's minus the previous cycle's phases is below this",
                                         unit="rad", min=0.0)
-    max_rms_increase_fraction: float = option(0.05, help="largest allowed increase of the image rms over the "
+    max_rms_increase_fraction: float = option(help="largest allowed increase of the image rms over the "
                                               "uncalibrated image (0.05 = 5 %)", min=0.0)
-    require_dynamic_range_gain: bool = option(True, help="converge only when the dynamic range is higher than "
+    require_dynamic_range_gain: bool = option(help="converge only when the dynamic range is higher than "
                                               "that of the uncalibrated image")
-    classifier_threshold: float = option(0.5, help="converge only when the image classifier's 'continue' "
+    classifier_threshold: float = option(help="converge only when the image classifier's 'continue' "
                                          "probability is below this (ignored without a classifier model)",
                                          min=0.0, max=1.0)
-    divergence_cycles: int = option(3, help="diverged when rms and |min/max| both grew in each of this many "
+    divergence_cycles: int = option(help="diverged when rms and |min/max| both grew in each of this many "
                                     "consecutive cycles", min=1)
-    stability_stations: str = option("international", help="stations whose phases measure the stability "
+    stability_stations: str = option(help="stations whose phases measure the stability "
                                      "(station groups, names or patterns)")
 
     def __post_init__(self) -> None:

@@ -2,24 +2,34 @@
 
 A strategy lists the solves of a cycle (in the order they are solved and applied),
 the imaging settings, the preparation of the data (averaging, phase-up of the core
-into a superstation) and the stopping rule. Every value has a default, a unit and
-limits here; :func:`load_strategy` reads a shipped strategy or a user's YAML file
+into a superstation) and the stopping rule. The classes here hold types, units,
+limits and help; the default of every value, with its source, lives in
+``configs/selfcal_defaults.yaml`` (section ``solve`` for each entry of
+``solves``, section ``strategy`` for the rest), and a strategy file lists only what
+it changes. :func:`load_strategy` reads a shipped strategy or a user's YAML file
 and applies ``key=value`` overrides (``solves.0.solint_s=32``).
+
+Intervals are given in seconds and hertz and rounded to the data's grid by
+:func:`lofar_hires.runners.dp3_steps.time_slots` and ``freq_channels``
+(:func:`solint_slots`, :func:`solint_channels`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from lofar_hires.config_schema import apply_overrides, from_mapping, load_yaml, option, to_mapping
+from lofar_hires.config_schema import apply_overrides, from_mapping, load_yaml, option, shipped_defaults, to_mapping
 from lofar_hires.errors import InputError
 from lofar_hires.io.names import safe_name, safe_names
+from lofar_hires.runners import dp3_steps
 from lofar_hires.selfcal.stopping import StoppingRule
+
+#: The shipped file with the default of every strategy setting.
+DEFAULTS_FILE = "selfcal_defaults.yaml"
 
 #: Solution types of a strategy -> the DDECal modes solved for it, in order. ``rotation+diagonal`` is
 #: solved as a rotation followed by a diagonal gain (DDECal's combined mode is broken in DP3 6.6).
@@ -39,39 +49,38 @@ SOLTYPES: dict[str, tuple[str, ...]] = {
 SOLTYPE_ALIASES = {"scalar": "scalarcomplexgain", "diagonal": "complexgain", "phaseonly": "diagonalphase",
                    "amplitudeonly": "diagonalamplitude"}
 #: DDECal modes whose solutions hold amplitudes.
-AMPLITUDE_MODES = ("scalaramplitude", "scalar", "diagonalamplitude", "diagonal", "fulljones")
+AMPLITUDE_MODES = tuple(name for name, mode in dp3_steps.SOLVE_MODES.items() if mode.amplitude)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "solve")
 class SolveSpec:
     soltype: str = option(help="solution type: " + ", ".join([*SOLTYPES, *SOLTYPE_ALIASES]),
-                          choices=[*SOLTYPES, *SOLTYPE_ALIASES])
-    name: str = option("", help="name of the solve in logs and file names (default solveN); letters, digits, "
-                       "_ + - . are kept, any other run of characters becomes _")
-    solint_s: float | None = option(None, help="solution interval (rounded to whole integrations of the "
-                                    "data; default one integration)", unit="s", min=0.0)
-    solint_min: float | None = option(None, help="solution interval in minutes (instead of solint_s)",
-                                      unit="min", min=0.0)
-    solint_min_s: float = option(0.0, help="the solution interval is clipped to at least this", unit="s",
-                                 min=0.0)
-    solint_max_s: float | None = option(None, help="the solution interval is clipped to at most this",
+                          choices=[*SOLTYPES, *SOLTYPE_ALIASES], required=True)
+    name: str = option(help="name of the solve in logs and file names (default solveN); letters, digits, _ + - . "
+                       "are kept, any other run of characters becomes _")
+    solint_s: float | None = option(help="time interval of a solution, clipped to [min_solint_s, max_solint_s] "
+                                    "and rounded to whole integrations of the data (null: one integration)",
+                                    unit="s", min=0.0)
+    min_solint_s: float = option(help="the solution interval is clipped to at least this", unit="s", min=0.0)
+    max_solint_s: float | None = option(help="the solution interval is clipped to at most this (null: no limit)",
                                         unit="s", min=0.0)
-    nchan: int = option(1, help="channels per solution (0: one solution over the whole band)", min=0)
-    smoothness_mhz: float = option(0.0, help="DDECal frequency smoothness kernel (0: none)", unit="MHz",
-                                   min=0.0)
-    smoothness_ref_mhz: float = option(0.0, help="frequency at which the kernel has that width; it scales "
-                                       "linearly with frequency (0: the same width everywhere)", unit="MHz",
-                                       min=0.0)
-    uvlambdamin: float = option(0.0, help="shortest baseline used in the solve", unit="lambda", min=0.0)
-    reset: str = option("", help="stations whose solutions are set to the identity after the solve: group "
-                        "names of station_groups.yaml, names or patterns, comma-separated ('' : none)")
-    antenna_constraint: list[str] = option([], help="groups of stations that share one solution, each a "
-                                           "station specification like `reset` (DDECal antennaconstraint)")
-    start_cycle: int = option(0, help="first cycle (0 = the first) in which this solve is made", min=0)
-    normalize_amplitudes: bool = option(True, help="divide amplitude solutions by their geometric mean over "
-                                        "stations, times and frequencies, so the flux scale is kept")
-    maxiter: int = option(100, help="maximum DDECal iterations", min=1)
-    tolerance: float = option(1e-4, help="DDECal convergence tolerance", min=0.0)
+    solint_hz: float | None = option(help="frequency interval of a solution, rounded to whole channels of the "
+                                     "data (null: one channel; the band or more: one solution over the band)",
+                                     unit="Hz", min=0.0)
+    smoothness_hz: float = option(help="DDECal frequency smoothness kernel (0: none)", unit="Hz", min=0.0)
+    smoothness_ref_hz: float = option(help="frequency at which the kernel has that width; it scales linearly "
+                                      "with frequency (0: the same width everywhere)", unit="Hz", min=0.0)
+    minuv_lambda: float = option(help="shortest baseline used in the solve", unit="lambda", min=0.0)
+    reset: str = option(help="stations whose solutions are set to the identity after the solve: group names of "
+                        "station_groups.yaml, names or patterns, comma-separated ('' : none)")
+    antenna_constraint: list[str] = option(help="groups of stations that share one solution, each a station "
+                                           "specification like `reset` (DDECal antennaconstraint)")
+    start_cycle: int = option(help="first cycle (0 = the first) in which this solve is made", min=0)
+    normalize_amplitudes: bool = option(help="divide amplitude solutions by their geometric mean over stations, "
+                                        "times and frequencies, so the flux scale is kept")
+    maxiter: int = option(help="maximum DDECal iterations", min=1)
+    tolerance: float = option(help="DDECal convergence tolerance", min=0.0)
 
     @property
     def canonical_soltype(self) -> str:
@@ -81,85 +90,91 @@ class SolveSpec:
     def modes(self) -> tuple[str, ...]:
         return SOLTYPES[self.canonical_soltype]
 
-    def validate(self, where: str) -> None:
-        if self.solint_s is not None and self.solint_min is not None:
-            raise InputError(f"{where}: give solint_s or solint_min, not both")
-        interval = self.requested_solint_s
-        if interval is not None and interval <= 0:
-            raise InputError(f"{where}: the solution interval must be positive, got {interval:g} s")
-        if self.solint_max_s is not None and self.solint_max_s < self.solint_min_s:
-            raise InputError(f"{where}: solint_max_s {self.solint_max_s:g} s is below solint_min_s "
-                             f"{self.solint_min_s:g} s")
+    def validate(self, where: str, label: str = "") -> None:
+        """Cross-field checks; ``where`` is the solve's dotted key (``solves.0``), ``label`` its name.
 
-    @property
-    def requested_solint_s(self) -> float | None:
-        if self.solint_min is not None:
-            return self.solint_min * 60.0
-        return self.solint_s
+        Raises
+        ------
+        InputError
+            A non-positive interval, or ``max_solint_s`` below ``min_solint_s``.
+        """
+        named = f" ({label})" if label else ""
+        if self.solint_s is not None and self.solint_s <= 0:
+            raise InputError(f"{where}.solint_s{named}: the solution interval must be positive, got "
+                             f"{self.solint_s:g} s", setting=f"{where}.solint_s")
+        if self.max_solint_s is not None and self.max_solint_s < self.min_solint_s:
+            raise InputError(f"{where}.max_solint_s{named}: {self.max_solint_s:g} s is below min_solint_s "
+                             f"{self.min_solint_s:g} s", setting=f"{where}.max_solint_s")
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "strategy.imaging")
 class ImagingSpec:
-    size_pix: int = option(256, help="image size (square)", unit="pixel", min=16, max=65536)
-    scale_arcsec: float = option(0.1, help="pixel size", unit="arcsec", min=0.0)
-    niter: int = option(10000, help="maximum clean iterations", min=0)
-    mgain: float = option(0.8, help="major-cycle gain", min=0.0, max=1.0)
-    auto_mask_sigma: float = option(4.0, help="auto-mask threshold", unit="sigma", min=0.0)
-    auto_threshold_sigma: float = option(1.5, help="clean down to this threshold inside the mask", unit="sigma",
+    size_pix: int = option(help="image size (square)", unit="pixel", min=16, max=65536)
+    scale_arcsec: float = option(help="pixel size", unit="arcsec", min=0.0)
+    niter: int = option(help="maximum clean iterations", min=0)
+    mgain: float = option(help="major-cycle gain", min=0.0, max=1.0)
+    auto_mask_sigma: float = option(help="auto-mask threshold", unit="sigma", min=0.0)
+    auto_threshold_sigma: float = option(help="clean down to this threshold inside the mask", unit="sigma",
                                          min=0.0)
-    weighting: str = option("briggs", help="visibility weighting", choices=["briggs", "uniform", "natural"])
-    robust: float = option(-0.5, help="Briggs robustness", min=-2.0, max=2.0)
-    multiscale: bool = option(False, help="multi-scale clean")
-    channels_out: int = option(1, help="output channels (> 1 with join_channels gives a spectral model)",
-                               min=1)
-    fit_spectral_pol: int | None = option(None, help="spectral polynomial terms of the model (with channels_out "
-                                          "> 1)", min=1)
-    minuv_lambda: float | None = option(None, help="shortest baseline used in imaging", unit="lambda", min=0.0)
-    taper_gaussian_arcsec: float | None = option(None, help="Gaussian taper", unit="arcsec", min=0.0)
-    mem_gb: float | None = option(None, help="WSClean's absolute memory limit", unit="GB", min=0.1)
+    weighting: str = option(help="visibility weighting", choices=["briggs", "uniform", "natural"])
+    robust: float = option(help="Briggs robustness", min=-2.0, max=2.0)
+    multiscale: bool = option(help="multi-scale clean")
+    channels_out: int = option(help="output channels (> 1 with join_channels gives a spectral model)", min=1)
+    fit_spectral_pol: int | None = option(help="spectral polynomial terms of the model (with channels_out > 1; "
+                                          "null: none)", min=1)
+    minuv_lambda: float | None = option(help="shortest baseline used in imaging (null: all)", unit="lambda",
+                                        min=0.0)
+    taper_gaussian_arcsec: float | None = option(help="Gaussian taper (null: none)", unit="arcsec", min=0.0)
+    mem_gb: float | None = option(help="WSClean's absolute memory limit (null: WSClean's own)", unit="GB",
+                                  min=0.1)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "strategy.prepare")
 class PrepareSpec:
-    time_resolution_s: float = option(0.0, help="average to this time resolution before self-calibration (0: "
-                                      "keep; rounded to whole integrations)", unit="s", min=0.0)
-    freq_resolution_hz: float = option(0.0, help="average to this channel width (0: keep)", unit="Hz", min=0.0)
-    phaseup_core: bool = option(False, help="phase up the core stations into one superstation (DP3 stationadder) "
-                                "before solving; solutions are expanded back to the core stations at the end")
-    core_stations: str = option("core_stations", help="the stations that are phased up")
-    superstation: str = option("ST001", help="name of the superstation")
+    time_resolution_s: float = option(help="average to this time resolution before self-calibration (0: keep; "
+                                      "rounded to whole integrations)", unit="s", min=0.0)
+    freq_resolution_hz: float = option(help="average to this channel width (0: keep)", unit="Hz", min=0.0)
+    phaseup_core: bool = option(help="phase up the core stations into one superstation (DP3 stationadder) before "
+                                "solving; solutions are expanded back to the core stations at the end")
+    core_stations: str = option(help="the stations that are phased up")
+    superstation: str = option(help="name of the superstation")
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "strategy")
 class Strategy:
-    name: str = option("custom", help="name of the strategy")
-    description: str = option("", help="what the strategy is for, and where its numbers come from")
-    solves: list[SolveSpec] = option([], help="solves of each cycle, in order; each solves on the data "
-                                     "corrected by the previous solves of the cycle")
-    imaging: ImagingSpec = option(default_factory=ImagingSpec, help="WSClean settings of each cycle")
-    prepare: PrepareSpec = option(default_factory=PrepareSpec, help="averaging and phase-up of the data")
-    stopping: StoppingRule = option(default_factory=StoppingRule, help="when to stop")
-    reference_station: str = option("CS002HBA0", help="reference of the phase-stability metric (the "
-                                    "superstation is used when the core is phased up)")
+    name: str = option(help="name of the strategy")
+    description: str = option(help="what the strategy is for, and where its numbers come from")
+    solves: list[SolveSpec] = option(help="solves of each cycle, in order; each solves on the data corrected by "
+                                     "the previous solves of the cycle")
+    imaging: ImagingSpec = option(help="WSClean settings of each cycle")
+    prepare: PrepareSpec = option(help="averaging and phase-up of the data")
+    stopping: StoppingRule = option(help="when to stop")
+    reference_station: str = option(help="reference of the phase-stability metric (the superstation is used when "
+                                    "the core is phased up)")
 
     def validate(self) -> None:
         """Cross-field checks (the schema checks single values, finite numbers included)."""
         if not self.solves:
-            raise InputError("strategy has no solves: list at least one under `solves`")
+            raise InputError("strategy has no solves: list at least one under `solves`", setting="solves")
         try:
             safe_names([raw_solve_name(s, i) for i, s in enumerate(self.solves)], what="solve")
         except InputError as exc:
-            raise InputError(f"strategy: {exc}") from None
+            raise InputError(f"strategy: {exc}", setting="solves") from None
         names = [solve_name(s, i) for i, s in enumerate(self.solves)]
         for i, solve in enumerate(self.solves):
-            solve.validate(f"solves[{i}] ({names[i]})")
+            solve.validate(f"solves.{i}", names[i])
         if not any(s.start_cycle == 0 for s in self.solves):
-            raise InputError("strategy: no solve starts in cycle 0 (set start_cycle: 0 on the first)")
+            raise InputError("strategy: no solve starts in cycle 0 (set start_cycle: 0 on the first)",
+                             setting="solves.0.start_cycle")
         self.stopping.validate()
         last_start = max(s.start_cycle for s in self.solves)
         if last_start + 2 > self.stopping.max_cycles:
             raise InputError(f"strategy: a solve starts in cycle {last_start}, so at least {last_start + 2} cycles are "
-                             f"needed to judge it, but stopping.max_cycles is {self.stopping.max_cycles}")
+                             f"needed to judge it, but stopping.max_cycles is {self.stopping.max_cycles}",
+                             setting="stopping.max_cycles")
 
     def digest(self) -> str:
         """A hash of the settings (what a resumed run must match)."""
@@ -184,7 +199,11 @@ def solve_name(solve: SolveSpec, index: int) -> str:
 
 
 def solint_slots(solve: SolveSpec, integration_s: float, n_times: int) -> int:
-    """Time slots per solution: the requested interval clipped to [min, max], rounded to whole integrations.
+    """Time slots per solution: the interval clipped to [min, max], rounded to whole integrations.
+
+    The rounding is :func:`lofar_hires.runners.dp3_steps.time_slots`; when whole
+    integrations fit between the limits, the result stays inside them. At most
+    ``n_times`` (the whole observation).
 
     Raises
     ------
@@ -193,18 +212,27 @@ def solint_slots(solve: SolveSpec, integration_s: float, n_times: int) -> int:
     """
     if integration_s <= 0:
         raise InputError(f"the data have an integration time of {integration_s} s")
-    interval = solve.requested_solint_s
-    interval = integration_s if interval is None else interval
-    interval = max(interval, solve.solint_min_s)
-    if solve.solint_max_s is not None:
-        interval = min(interval, solve.solint_max_s)
-    slots = max(1, int(math.floor(interval / integration_s + 0.5)))
+    interval = integration_s if solve.solint_s is None else solve.solint_s
+    interval = max(interval, solve.min_solint_s)
+    if solve.max_solint_s is not None:
+        interval = min(interval, solve.max_solint_s)
+    slots = dp3_steps.time_slots(interval, integration_s)
     # Rounding never takes the interval outside the limits (when whole integrations fit inside them).
-    if solve.solint_max_s is not None and slots * integration_s > solve.solint_max_s * (1 + 1e-9):
-        slots = max(1, int(math.floor(solve.solint_max_s / integration_s)))
-    elif slots * integration_s < solve.solint_min_s * (1 - 1e-9):
-        slots = int(math.ceil(solve.solint_min_s / integration_s))
+    if solve.max_solint_s is not None and slots * integration_s > solve.max_solint_s * (1 + 1e-9):
+        slots = max(1, slots - 1)
+    elif slots * integration_s < solve.min_solint_s * (1 - 1e-9):
+        slots += 1
     return min(slots, max(1, n_times))
+
+
+def solint_channels(solve: SolveSpec, chan_width_hz: float, n_chan: int) -> int:
+    """Channels per solution: ``solint_hz`` rounded to whole channels (one for null; at most the band).
+
+    The rounding is :func:`lofar_hires.runners.dp3_steps.freq_channels`.
+    """
+    if solve.solint_hz is None:
+        return 1
+    return dp3_steps.freq_channels(solve.solint_hz, chan_width_hz, n_chan)
 
 
 def shipped_strategies() -> list[str]:

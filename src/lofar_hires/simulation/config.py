@@ -1,8 +1,10 @@
-"""Settings of the simulator: one schema (defaults, units, limits, help) for YAML and CLI.
+"""Settings of the simulator: one schema (units, limits, help) for YAML and CLI.
 
-Presets live in ``configs/simulation/<name>.yaml`` and only list what differs
-from the defaults below; ``lofar-hires simulate --preset small --set
-observation.n_chan=32`` overrides single values.
+The default of every setting, with its source, lives in
+``configs/simulation_defaults.yaml``. Presets live in
+``configs/simulation/<name>.yaml`` and list only what differs from those
+defaults; ``lofar-hires simulate --preset small --set observation.n_chan=32``
+overrides single values.
 """
 
 from __future__ import annotations
@@ -12,226 +14,235 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from lofar_hires.config_schema import apply_overrides, from_mapping, load_yaml, option
+from lofar_hires.config_schema import (
+    apply_overrides,
+    from_mapping,
+    load_yaml,
+    merge_mappings,
+    option,
+    shipped_defaults,
+)
 from lofar_hires.errors import InputError
 
-#: Default station sets (names as they appear in the MS).
-DEFAULT_CORE = [
-    "CS001HBA0", "CS002HBA0", "CS002HBA1", "CS003HBA0", "CS004HBA0",
-    "CS005HBA0", "CS006HBA0", "CS007HBA0", "CS101HBA0", "CS103HBA0",
-]
-DEFAULT_REMOTE = [
-    "RS106HBA", "RS205HBA", "RS305HBA", "RS306HBA", "RS503HBA", "RS407HBA", "RS208HBA", "RS509HBA",
-]
-DEFAULT_INTERNATIONAL = ["DE601HBA", "DE605HBA", "FR606HBA", "SE607HBA", "IE613HBA", "LV614HBA"]
+#: The shipped file with the default of every simulator setting.
+DEFAULTS_FILE = "simulation_defaults.yaml"
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "observation")
 class ObservationConfig:
-    field_name: str = option("ELAIS-N1", help="name written to the FIELD table")
-    pointing_ra_deg: float = option(242.75, help="phase centre right ascension (J2000)",
+    field_name: str = option(help="name written to the FIELD table")
+    pointing_ra_deg: float = option(help="phase centre right ascension (J2000)",
                                     unit="deg", min=0.0, max=360.0)
-    pointing_dec_deg: float = option(55.0, help="phase centre declination (J2000)",
+    pointing_dec_deg: float = option(help="phase centre declination (J2000)",
                                      unit="deg", min=-30.0, max=90.0)
-    freq_min_hz: float = option(140e6, help="centre frequency of the first channel",
+    freq_min_hz: float = option(help="centre frequency of the first channel",
                                 unit="Hz", min=110e6, max=190e6)
-    n_chan: int = option(16, help="number of channels", min=1, max=65536)
-    chan_width_hz: float = option(195312.5, help="channel width", unit="Hz", min=1e3, max=20e6)
-    integration_s: float = option(8.0, help="integration time per time slot", unit="s",
+    n_chan: int = option(help="number of channels", min=1, max=65536)
+    chan_width_hz: float = option(help="channel width", unit="Hz", min=1e3, max=20e6)
+    integration_s: float = option(help="integration time per time slot", unit="s",
                                   min=0.1, max=600.0)
-    duration_s: float = option(3600.0, help="length of each observation", unit="s",
+    duration_s: float = option(help="length of each observation", unit="s",
                                min=1.0, max=86400.0)
-    start_date: str = option("2026-03-15", help="UTC date (YYYY-MM-DD) of the first observation")
-    start_lst_h: float | None = option(
-        None, help="local sidereal time at the start of each observation; "
-        "default centres the observation on the field's transit", unit="h", min=0.0, max=24.0)
-    n_observations: int = option(1, help="observations of the target on successive dates, "
+    start_date: str = option(help="UTC date (YYYY-MM-DD) of the first observation")
+    start_lst_h: float | None = option(help="local sidereal time at the start of each observation (null: "
+                                       "centred on the field's transit)", unit="h", min=0.0, max=24.0)
+    n_observations: int = option(help="observations of the target on successive dates, "
                                  "all covering the same LST range", min=1, max=50)
-    date_step_days: int = option(1, help="days between successive observations", min=1, max=3650)
-    autocorrelations: bool = option(False, help="write autocorrelation rows (sva refuses them)")
-    smearing: bool = option(False, help="average every visibility over its channel width and "
+    date_step_days: int = option(help="days between successive observations", min=1, max=3650)
+    autocorrelations: bool = option(help="write autocorrelation rows (sva refuses them)")
+    smearing: bool = option(help="average every visibility over its channel width and "
                             "integration time (bandwidth and time smearing, as the correlator and "
                             "averaging do); slower: sources are summed baseline by baseline")
-    min_elevation_deg: float = option(10.0, help="refuse observations where the field is lower",
+    min_elevation_deg: float = option(help="refuse observations where the field is lower",
                                       unit="deg", min=0.0, max=90.0)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "stations")
 class StationsConfig:
-    core: list[str] = option(DEFAULT_CORE, help="core stations (split HBA0/HBA1 names)")
-    remote: list[str] = option(DEFAULT_REMOTE, help="remote stations")
-    international: list[str] = option(DEFAULT_INTERNATIONAL, help="international stations")
-    reference: str = option("CS002HBA0", help="reference station for truth tables (phases are "
+    core: list[str] = option(help="core stations (split HBA0/HBA1 names)")
+    remote: list[str] = option(help="remote stations")
+    international: list[str] = option(help="international stations")
+    reference: str = option(help="reference station for truth tables (phases are "
                             "differential); must be one of the stations")
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "sky")
 class SkyConfig:
-    skymodel: Path | None = option(None, help="use this makesourcedb model instead of "
+    skymodel: Path | None = option(help="use this makesourcedb model instead of "
                                    "generating one (paths relative to the working directory)")
-    field_radius_deg: float = option(1.0, help="radius within which sources are placed",
+    field_radius_deg: float = option(help="radius within which sources are placed",
                                      unit="deg", min=0.001, max=10.0)
-    n_bright: int = option(4, help="compact bright calibrator-like sources", min=0, max=1000)
-    bright_flux_jy: tuple[float, float] = option((0.3, 2.0), help="flux range of bright sources "
+    n_bright: int = option(help="compact bright calibrator-like sources", min=0, max=1000)
+    bright_flux_jy: tuple[float, float] = option(help="flux range of bright sources "
                                                  "at the reference frequency", unit="Jy", min=0.0)
-    bright_min_separation_deg: float = option(0.3, help="minimum separation between bright "
+    bright_min_separation_deg: float = option(help="minimum separation between bright "
                                               "sources", unit="deg", min=0.0, max=10.0)
-    n_resolved: int = option(2, help="Gaussian sources resolved on international baselines",
+    n_resolved: int = option(help="Gaussian sources resolved on international baselines",
                              min=0, max=1000)
-    resolved_flux_jy: tuple[float, float] = option((0.2, 0.8), help="flux range of resolved "
+    resolved_flux_jy: tuple[float, float] = option(help="flux range of resolved "
                                                    "sources", unit="Jy", min=0.0)
-    resolved_fwhm_arcsec: tuple[float, float] = option((6.0, 20.0), help="FWHM range of "
+    resolved_fwhm_arcsec: tuple[float, float] = option(help="FWHM range of "
                                                        "resolved sources", unit="arcsec", min=0.0)
-    n_faint: int = option(20, help="faint point sources (power-law flux distribution)",
+    n_faint: int = option(help="faint point sources (power-law flux distribution)",
                           min=0, max=100000)
-    faint_flux_jy: tuple[float, float] = option((0.005, 0.05), help="flux range of faint sources",
+    faint_flux_jy: tuple[float, float] = option(help="flux range of faint sources",
                                                 unit="Jy", min=0.0)
-    faint_count_slope: float = option(-1.6, help="slope of dN/dS for faint sources",
+    faint_count_slope: float = option(help="slope of dN/dS for faint sources",
                                       min=-4.0, max=0.0)
-    spectral_index_mean: float = option(-0.7, help="mean spectral index", min=-5.0, max=5.0)
-    spectral_index_std: float = option(0.2, help="spread of spectral indices", min=0.0, max=5.0)
-    reference_freq_hz: float = option(150e6, help="reference frequency of the model",
+    spectral_index_mean: float = option(help="mean spectral index", min=-5.0, max=5.0)
+    spectral_index_std: float = option(help="spread of spectral indices", min=0.0, max=5.0)
+    reference_freq_hz: float = option(help="reference frequency of the model",
                                       unit="Hz", min=1e6, max=1e10)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "calibrator")
 class CalibratorConfig:
-    enabled: bool = option(True, help="also simulate a calibrator observation per date")
-    model: str = option("3C295", help="shipped calibrator model (3C196, 3C295) or a "
+    enabled: bool = option(help="also simulate a calibrator observation per date")
+    model: str = option(help="shipped calibrator model (3C196, 3C295) or a "
                         "makesourcedb path; the model's first patch sets the pointing")
-    duration_s: float = option(600.0, help="length of the calibrator observation", unit="s",
+    duration_s: float = option(help="length of the calibrator observation", unit="s",
                                min=1.0, max=86400.0)
-    gap_s: float = option(60.0, help="time between calibrator end and target start",
+    gap_s: float = option(help="time between calibrator end and target start",
                           unit="s", min=0.0, max=86400.0)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.clock")
 class ClockConfig:
-    enabled: bool = option(True, help="station clock delays (core stations share one clock)")
-    offset_rms_ns: float = option(10.0, help="rms clock offset of remote/international stations",
+    enabled: bool = option(help="station clock delays (core stations share one clock)")
+    offset_rms_ns: float = option(help="rms clock offset of remote/international stations",
                                   unit="ns", min=0.0, max=1e4)
-    drift_rms_ns_per_hour: float = option(15.0, help="rms clock drift rate", unit="ns/h",
+    drift_rms_ns_per_hour: float = option(help="rms clock drift rate", unit="ns/h",
                                           min=0.0, max=1e4)
-    gps_correction_interval_s: float = option(1200.0, help="clocks are re-aligned (jump back) "
+    gps_correction_interval_s: float = option(help="clocks are re-aligned (jump back) "
                                               "this often", unit="s", min=1.0)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.polalign")
 class PolAlignConfig:
-    enabled: bool = option(True, help="XX-YY polarisation delay per station")
-    delay_rms_ns: float = option(1.0, help="rms XX-YY delay", unit="ns", min=0.0, max=1e3)
+    enabled: bool = option(help="XX-YY polarisation delay per station")
+    delay_rms_ns: float = option(help="rms XX-YY delay", unit="ns", min=0.0, max=1e3)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.bandpass")
 class BandpassConfig:
-    enabled: bool = option(True, help="station bandpass (diagonal, time independent)")
-    gain_rms: float = option(0.1, help="rms relative gain between stations", min=0.0, max=1.0)
-    ripple_fraction: float = option(0.03, help="amplitude of the ripple", min=0.0, max=0.5)
-    ripple_period_hz: float = option(1.0e6, help="period of the ripple", unit="Hz", min=1e3)
-    xy_difference_rms: float = option(0.02, help="rms X/Y gain difference", min=0.0, max=0.5)
-    curvature: float = option(0.2, help="fractional drop of the gain 40 MHz from 150 MHz",
+    enabled: bool = option(help="station bandpass (diagonal, time independent)")
+    gain_rms: float = option(help="rms relative gain between stations", min=0.0, max=1.0)
+    ripple_fraction: float = option(help="amplitude of the ripple", min=0.0, max=0.5)
+    ripple_period_hz: float = option(help="period of the ripple", unit="Hz", min=1e3)
+    xy_difference_rms: float = option(help="rms X/Y gain difference", min=0.0, max=0.5)
+    curvature: float = option(help="fractional drop of the gain 40 MHz from 150 MHz",
                               min=0.0, max=0.9)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.faraday")
 class FaradayConfig:
-    enabled: bool = option(True, help="differential Faraday rotation per station")
-    rm_rms_at_100km: float = option(0.1, help="rms differential RM at 100 km from the core "
-                                    "(scales as distance^(5/6))", unit="rad/m^2", min=0.0, max=100.0)
-    variation_fraction: float = option(0.3, help="fraction of the RM that varies in time",
+    enabled: bool = option(help="differential Faraday rotation per station")
+    rm_rms_at_100km_rad_m2: float = option(help="rms differential RM at 100 km from the core (scales as "
+                                           "distance^(5/6))", unit="rad/m^2", min=0.0, max=100.0)
+    variation_fraction: float = option(help="fraction of the RM that varies in time",
                                        min=0.0, max=10.0)
-    timescale_s: float = option(1800.0, help="correlation time of RM variations", unit="s",
+    timescale_s: float = option(help="correlation time of RM variations", unit="s",
                                 min=1.0)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.tec")
 class TecConfig:
-    enabled: bool = option(True, help="direction-independent differential TEC per station")
-    rms_at_100km_tecu: float = option(0.2, help="rms differential TEC at 100 km from the core "
+    enabled: bool = option(help="direction-independent differential TEC per station")
+    rms_at_100km_tecu: float = option(help="rms differential TEC at 100 km from the core "
                                       "(scales as distance^(5/6))", unit="TECU", min=0.0, max=100.0)
-    timescale_s: float = option(900.0, help="correlation time of TEC variations", unit="s",
+    timescale_s: float = option(help="correlation time of TEC variations", unit="s",
                                 min=1.0)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.tecscreen")
 class TecScreenConfig:
-    enabled: bool = option(True, help="direction-dependent TEC from a frozen Kolmogorov screen")
-    diffractive_scale_km: float = option(10.0, help="distance over which the phase structure "
+    enabled: bool = option(help="direction-dependent TEC from a frozen Kolmogorov screen")
+    diffractive_scale_km: float = option(help="distance over which the phase structure "
                                          "function at 150 MHz reaches 1 rad^2", unit="km",
                                          min=0.01, max=1e5)
-    height_km: float = option(300.0, help="height of the thin screen", unit="km", min=1.0,
+    height_km: float = option(help="height of the thin screen", unit="km", min=1.0,
                               max=2000.0)
-    velocity_m_s: float = option(100.0, help="speed of the frozen-flow screen", unit="m/s",
+    velocity_m_s: float = option(help="speed of the frozen-flow screen", unit="m/s",
                                  min=0.0, max=5000.0)
-    direction_deg: float = option(60.0, help="direction the screen moves to (north through "
+    direction_deg: float = option(help="direction the screen moves to (north through "
                                   "east)", unit="deg", min=0.0, max=360.0)
-    outer_scale_km: float = option(300.0, help="largest structures of the screen", unit="km",
+    outer_scale_km: float = option(help="largest structures of the screen", unit="km",
                                    min=1.0, max=1e5)
-    inner_scale_km: float = option(0.5, help="smallest structures of the screen", unit="km",
+    inner_scale_km: float = option(help="smallest structures of the screen", unit="km",
                                    min=0.001, max=1e4)
-    n_modes: int = option(512, help="Fourier modes used to synthesise the screen", min=16,
+    n_modes: int = option(help="Fourier modes used to synthesise the screen", min=16,
                           max=100000)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.scintillation")
 class ScintillationConfig:
-    enabled: bool = option(True, help="amplitude scintillation (scalar, time variable)")
-    rms_core: float = option(0.005, help="rms fractional amplitude, core stations", min=0.0, max=1.0)
-    rms_remote: float = option(0.02, help="rms fractional amplitude, remote stations", min=0.0,
+    enabled: bool = option(help="amplitude scintillation (scalar, time variable)")
+    rms_core: float = option(help="rms fractional amplitude, core stations", min=0.0, max=1.0)
+    rms_remote: float = option(help="rms fractional amplitude, remote stations", min=0.0,
                                max=1.0)
-    rms_international: float = option(0.05, help="rms fractional amplitude, international "
+    rms_international: float = option(help="rms fractional amplitude, international "
                                       "stations", min=0.0, max=1.0)
-    timescale_s: float = option(30.0, help="correlation time", unit="s", min=0.1)
+    timescale_s: float = option(help="correlation time", unit="s", min=0.1)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.beam")
 class BeamConfig:
-    enabled: bool = option(True, help="station beam (EveryBeam, Hamaker element model)")
-    time_step_s: float = option(300.0, help="beam evaluated every this many seconds and "
+    enabled: bool = option(help="station beam (EveryBeam, Hamaker element model)")
+    time_step_s: float = option(help="beam evaluated every this many seconds and "
                                 "interpolated", unit="s", min=1.0)
-    freq_step_hz: float = option(2.0e6, help="beam evaluated every this many Hz and "
+    freq_step_hz: float = option(help="beam evaluated every this many Hz and "
                                  "interpolated", unit="Hz", min=1e3)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions.noise")
 class NoiseConfig:
-    enabled: bool = option(True, help="thermal noise from the radiometer equation")
-    sefd_48_tiles_jy: float = option(2900.0, help="SEFD of a 48-tile HBA field at "
+    enabled: bool = option(help="thermal noise from the radiometer equation")
+    sefd_48_tiles_jy: float = option(help="SEFD of a 48-tile HBA field at "
                                      "reference_freq_hz (scales as 48/tiles)", unit="Jy", min=0.0)
-    sefd_spectral_index: float = option(0.0, help="SEFD proportional to (nu/nu_ref)^index",
+    sefd_spectral_index: float = option(help="SEFD proportional to (nu/nu_ref)^index",
                                         min=-5.0, max=5.0)
-    reference_freq_hz: float = option(150e6, help="frequency of sefd_48_tiles_jy", unit="Hz",
+    reference_freq_hz: float = option(help="frequency of sefd_48_tiles_jy", unit="Hz",
                                       min=1e6)
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE, "corruptions")
 class CorruptionsConfig:
-    clock: ClockConfig = option(default_factory=ClockConfig, help="station clocks")
-    polalign: PolAlignConfig = option(default_factory=PolAlignConfig, help="polarisation delay")
-    bandpass: BandpassConfig = option(default_factory=BandpassConfig, help="bandpass")
-    faraday: FaradayConfig = option(default_factory=FaradayConfig, help="Faraday rotation")
-    tec: TecConfig = option(default_factory=TecConfig, help="direction-independent TEC")
-    tecscreen: TecScreenConfig = option(default_factory=TecScreenConfig,
-                                        help="direction-dependent TEC screen")
-    scintillation: ScintillationConfig = option(default_factory=ScintillationConfig,
-                                                help="amplitude scintillation")
-    beam: BeamConfig = option(default_factory=BeamConfig, help="station beam")
-    noise: NoiseConfig = option(default_factory=NoiseConfig, help="thermal noise")
+    clock: ClockConfig = option(help="station clocks")
+    polalign: PolAlignConfig = option(help="polarisation delay")
+    bandpass: BandpassConfig = option(help="bandpass")
+    faraday: FaradayConfig = option(help="Faraday rotation")
+    tec: TecConfig = option(help="direction-independent TEC")
+    tecscreen: TecScreenConfig = option(help="direction-dependent TEC screen")
+    scintillation: ScintillationConfig = option(help="amplitude scintillation")
+    beam: BeamConfig = option(help="station beam")
+    noise: NoiseConfig = option(help="thermal noise")
 
 
 @dataclass(frozen=True)
+@shipped_defaults(DEFAULTS_FILE)
 class SimulationConfig:
-    name: str = option("custom", help="name of the configuration (preset name)")
-    seed: int = option(20261121, help="random seed; equal seeds give identical outputs", min=0)
-    observation: ObservationConfig = option(default_factory=ObservationConfig,
-                                            help="observation set-up")
-    stations: StationsConfig = option(default_factory=StationsConfig, help="stations")
-    sky: SkyConfig = option(default_factory=SkyConfig, help="sky model")
-    calibrator: CalibratorConfig = option(default_factory=CalibratorConfig,
-                                          help="calibrator observation")
-    corruptions: CorruptionsConfig = option(default_factory=CorruptionsConfig,
-                                            help="instrumental and ionospheric corruptions")
-    time_chunk: int = option(16, help="time slots predicted and written per chunk (memory)",
+    name: str = option(help="name of the configuration (preset name)")
+    seed: int = option(help="random seed; equal seeds give identical outputs", min=0)
+    observation: ObservationConfig = option(help="observation set-up")
+    stations: StationsConfig = option(help="stations")
+    sky: SkyConfig = option(help="sky model")
+    calibrator: CalibratorConfig = option(help="calibrator observation")
+    corruptions: CorruptionsConfig = option(help="instrumental and ionospheric corruptions")
+    time_chunk: int = option(help="time slots predicted and written per chunk (memory)",
                              min=1, max=100000)
 
     @property
@@ -264,8 +275,6 @@ def load_simulation_config(
         data = load_yaml(preset_path(preset))
         data.setdefault("name", preset)
     if config_file is not None:
-        from lofar_hires.config_schema import merge_mappings
-
         data = merge_mappings(data, load_yaml(config_file))
     data = apply_overrides(data, list(overrides))
     if seed is not None:
@@ -276,29 +285,44 @@ def load_simulation_config(
 
 
 def validate_simulation_config(config: SimulationConfig) -> None:
-    """Cross-field checks that the schema alone cannot express."""
+    """Cross-field checks that the schema alone cannot express (errors name the setting).
+
+    Raises
+    ------
+    InputError
+        Unknown, misgrouped or duplicate stations, a reference outside the stations,
+        a band beyond 190 MHz, an observation shorter than one integration, a range
+        whose lower bound is above its upper bound, or a sky model that does not exist.
+    """
     from lofar_hires.simulation.stations import validate_station_names
 
     st = config.stations
-    validate_station_names(st.core, "core")
-    validate_station_names(st.remote, "remote")
-    validate_station_names(st.international, "international")
+    for group in ("core", "remote", "international"):
+        try:
+            validate_station_names(getattr(st, group), group)
+        except InputError as exc:
+            raise InputError(f"stations.{group}: {exc}", setting=f"stations.{group}") from None
     names = config.station_names
-    validate_station_names(names)
+    try:
+        validate_station_names(names)
+    except InputError as exc:
+        raise InputError(f"stations: {exc}", setting="stations") from None
     if len(names) < 2:
-        raise InputError("stations: at least 2 stations are needed")
+        raise InputError("stations: at least 2 stations are needed", setting="stations")
     if st.reference not in names:
-        raise InputError(f"stations.reference {st.reference} is not among the stations")
+        raise InputError(f"stations.reference: {st.reference} is not among the stations",
+                         setting="stations.reference")
     obs = config.observation
     top = obs.freq_min_hz + (obs.n_chan - 1) * obs.chan_width_hz
     if top > 190e6:
-        raise InputError(f"observation: the last channel ({top / 1e6:.2f} MHz) is above 190 MHz; "
-                         "reduce n_chan or chan_width_hz")
+        raise InputError(f"observation.n_chan: the last channel ({top / 1e6:.2f} MHz) is above 190 MHz; reduce "
+                         "observation.n_chan or observation.chan_width_hz", setting="observation.n_chan")
     if obs.duration_s < obs.integration_s:
-        raise InputError("observation.duration_s is shorter than one integration")
+        raise InputError(f"observation.duration_s: {obs.duration_s:g} s is shorter than one integration "
+                         f"(observation.integration_s {obs.integration_s:g} s)", setting="observation.duration_s")
     for key in ("bright_flux_jy", "resolved_flux_jy", "resolved_fwhm_arcsec", "faint_flux_jy"):
         lo, hi = getattr(config.sky, key)
         if lo > hi:
-            raise InputError(f"sky.{key}: lower bound {lo} is above upper bound {hi}")
+            raise InputError(f"sky.{key}: lower bound {lo} is above upper bound {hi}", setting=f"sky.{key}")
     if config.sky.skymodel is not None and not Path(config.sky.skymodel).is_file():
-        raise InputError(f"sky.skymodel {config.sky.skymodel} does not exist")
+        raise InputError(f"sky.skymodel: {config.sky.skymodel} does not exist", setting="sky.skymodel")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import j0
 
+from lofar_hires.physics import C_M_S, TEC_PHASE_CONSTANT
 from lofar_hires.simulation.config import (
     BandpassConfig,
     ClockConfig,
@@ -32,7 +33,6 @@ from lofar_hires.simulation.config import (
     TecScreenConfig,
 )
 from lofar_hires.simulation.geometry import (
-    C_M_S,
     azimuth_elevation_rad,
     itrf_to_geodetic_lonlat,
     local_sidereal_time_rad,
@@ -40,7 +40,6 @@ from lofar_hires.simulation.geometry import (
 from lofar_hires.simulation.stations import StationLayout, enu_offsets_m
 
 #: Phase (rad) per TECU at 1 Hz, as used by DP3 and LoSoTo: phase = K * dTEC / nu.
-TEC_PHASE_CONSTANT = -8.44797245e9
 #: Mean Earth radius used for the thin-shell obliquity (m).
 EARTH_RADIUS_M = 6_371_000.0
 
@@ -152,7 +151,7 @@ class ScalarIonosphere:
         self.rm_enabled = faraday.enabled
         self.tec_sigma = tec.rms_at_100km_tecu * scale
         self.tec_process = SmoothProcess(rng, n, tec.timescale_s)
-        self.rm_sigma = faraday.rm_rms_at_100km * scale
+        self.rm_sigma = faraday.rm_rms_at_100km_rad_m2 * scale
         self.rm_mean = rng.normal(0, 1, size=n)
         self.rm_variation = faraday.variation_fraction
         self.rm_process = SmoothProcess(rng, n, faraday.timescale_s)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Speed of light (m/s).
-C_M_S = 299_792_458.0
 #: Length of a sidereal day relative to a solar day.
 SIDEREAL_RATE = 1.002737909350795
 

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lofar_hires.simulation.geometry import C_M_S, baseline_uvw_m
+from lofar_hires.physics import C_M_S
+from lofar_hires.simulation.geometry import baseline_uvw_m
 
 _FWHM_TO_ENVELOPE = np.pi**2 / (4 * np.log(2))
 _ARCSEC = np.pi / (180 * 3600)

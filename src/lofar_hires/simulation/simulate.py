@@ -31,6 +31,7 @@ import numpy as np
 from lofar_hires import __version__
 from lofar_hires.config_schema import to_mapping
 from lofar_hires.io.atomic import atomic_output, check_output_path
+from lofar_hires.io.calibrator_models import load_calibrator_model
 from lofar_hires.io.h5parm import write_h5parm
 from lofar_hires.io.skymodel import SkyModel, read_makesourcedb, write_makesourcedb
 from lofar_hires.provenance import Provenance
@@ -42,7 +43,7 @@ from lofar_hires.simulation.mswriter import MsChunkWriter, MsLayout, create_ms
 from lofar_hires.simulation.noise import baseline_sigma_jy, natural_image_noise_jy, station_sefd_jy
 from lofar_hires.simulation.planning import ObservationPlan, plan_observations
 from lofar_hires.simulation.predict import Components, Smearing, predict_visibilities
-from lofar_hires.simulation.sky import flux_weighted_centre, generate_sky, load_calibrator_model
+from lofar_hires.simulation.sky import flux_weighted_centre, generate_sky
 from lofar_hires.simulation.stations import StationLayout, load_stations
 from lofar_hires.simulation.truth import truth_soltabs, truth_summary
 

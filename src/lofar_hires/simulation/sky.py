@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
 import numpy as np
 
 from lofar_hires.errors import InputError
-from lofar_hires.io.skymodel import SkyModel, read_makesourcedb
+from lofar_hires.io.skymodel import SkyModel
 from lofar_hires.simulation.config import SkyConfig
 from lofar_hires.simulation.geometry import lmn_to_radec
-
-#: Shipped calibrator models, by name.
-CALIBRATOR_MODELS = ("3C196", "3C295")
 
 
 def _positions_in_disc(
@@ -104,24 +98,6 @@ def generate_sky(config: SkyConfig, phase_centre_rad: tuple[float, float], rng: 
         minor_arcsec=minor,
         orientation_deg=pa,
     )
-
-
-def calibrator_model_path(model: str) -> Path:
-    """Path of a shipped calibrator model by name, or the given file path."""
-    if model in CALIBRATOR_MODELS:
-        return Path(str(resources.files("lofar_hires.configs") / "skymodels" / f"{model}.skymodel"))
-    path = Path(model)
-    if not path.is_file():
-        raise InputError(
-            f"calibrator model {model!r} is neither a shipped model ({', '.join(CALIBRATOR_MODELS)}) "
-            "nor an existing makesourcedb file"
-        )
-    return path
-
-
-def load_calibrator_model(model: str) -> SkyModel:
-    """Read a calibrator sky model (shipped name or path)."""
-    return read_makesourcedb(calibrator_model_path(model))
 
 
 def flux_weighted_centre(model: SkyModel, freq_hz: float = 150e6) -> tuple[float, float]:

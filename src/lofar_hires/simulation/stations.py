@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lofar_hires.errors import InputError
+from lofar_hires.physics import station_kind
 
 #: Number of dipoles in an HBA tile.
 DIPOLES_PER_TILE = 16
@@ -41,11 +42,7 @@ def known_hba_stations() -> list[str]:
 
 def station_group(name: str) -> str:
     """``core``, ``remote`` or ``international`` from a station name."""
-    if name.startswith("CS"):
-        return "core"
-    if name.startswith("RS"):
-        return "remote"
-    return "international"
+    return station_kind(name)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from lofar_hires.errors import InputError, MissingInputError
 from lofar_hires.io.atomic import atomic_output, check_output_path
 from lofar_hires.io.h5parm import Solset, Soltab, direction_name, require_values
 from lofar_hires.provenance import Provenance
-from lofar_hires.runners.dp3 import Dp3Step
+from lofar_hires.runners import dp3_steps
+from lofar_hires.runners.dp3_steps import Dp3Step, run_steps
 
 log = logging.getLogger(__name__)
 
@@ -167,32 +168,24 @@ def check_direction(soltabs: Sequence[Soltab], direction: str | None) -> str | N
         if multi:
             names = ", ".join(d.strip("[]") for d in multi[0].axes["dir"])
             raise InputError(f"soltab {multi[0].name} has {len(multi[0].axes['dir'])} directions ({names}); give "
-                             "--direction NAME")
+                             "the direction to apply", setting="direction")
         return None
     wanted = direction_name(direction)
     if not with_dirs:
-        raise InputError(f"--direction {direction}: the soltabs have no direction axis")
+        raise InputError(f"direction {direction}: the soltabs have no direction axis", setting="direction")
     for tab in with_dirs:
         dirs = [str(d) for d in tab.axes["dir"]]
         if wanted not in dirs:
-            raise InputError(f"--direction {direction}: soltab {tab.name} has no such direction (has "
-                             f"{', '.join(d.strip('[]') for d in dirs)})")
+            raise InputError(f"direction {direction}: soltab {tab.name} has no such direction (has "
+                             f"{', '.join(d.strip('[]') for d in dirs)})", setting="direction")
     return wanted
 
 
-def applycal_step(h5parm: Path, soltabs: Sequence[str], fulljones: bool, direction: str | None) -> Dp3Step:
+def applycal_step(h5parm: Path, soltabs: Sequence[str], fulljones: bool, direction: str | None,
+                  solset: str | None = None) -> Dp3Step:
     """The DP3 ``applycal`` step removing ``soltabs`` of ``h5parm`` (one sub-step per soltab unless full-Jones)."""
-    if not soltabs:
-        raise InputError("applycal needs at least one soltab")
-    options: dict = {"parmdb": Path(h5parm)}
-    if fulljones:
-        options.update({"correction": "fulljones", "soltab": list(soltabs)})
-    else:
-        options["steps"] = [f"s{k}" for k in range(len(soltabs))]
-        options.update({f"s{k}.correction": name for k, name in enumerate(soltabs)})
-    if direction is not None:
-        options["direction"] = direction_name(direction)
-    return Dp3Step("applycal", "applycal", options)
+    return dp3_steps.applycal(h5parm, soltabs, fulljones=fulljones, solset=solset,
+                              direction=None if direction is None else direction_name(direction))
 
 
 def plan_apply(ms_stations: Sequence[str], ms_times_s: np.ndarray, h5parm: Path, solset: Solset,
@@ -232,7 +225,7 @@ def plan_apply(ms_stations: Sequence[str], ms_times_s: np.ndarray, h5parm: Path,
     fulljones = check_fulljones(tabs)
     chosen = check_direction(tabs, direction)
     names = tuple(t.name for t in tabs)
-    return ApplyPlan(names, fulljones, chosen, applycal_step(h5parm, names, fulljones, chosen))
+    return ApplyPlan(names, fulljones, chosen, applycal_step(h5parm, names, fulljones, chosen, solset.name))
 
 
 def check_output_ms(output: Path, ms: Path, overwrite: bool) -> None:
@@ -302,7 +295,6 @@ def apply_solutions(ms: Path, h5parm: Path, output: Path, *, data_column: str = 
     ToolError
         DP3 failed.
     """
-    from lofar_hires.calibration.dp3ops import run_steps
     from lofar_hires.io.h5parm import read_h5parm
     from lofar_hires.io.ms import read_ms_info, require_ms
 

@@ -20,11 +20,10 @@ from typing import Literal
 import numpy as np
 
 from lofar_hires.errors import InputError
+from lofar_hires.physics import C_M_S, TEC_PHASE_CONSTANT
 
 Kind = Literal["scalar", "diagonal", "full"]
 _RANK = {"scalar": 0, "diagonal": 1, "full": 2}
-TEC_PHASE_CONSTANT = -8.44797245e9
-C_M_S = 299_792_458.0
 #: Element (row, column) of a 2x2 Jones matrix for each polarisation label.
 POL_ELEMENT = {"XX": (0, 0), "XY": (0, 1), "YX": (1, 0), "YY": (1, 1),
                "RR": (0, 0), "RL": (0, 1), "LR": (1, 0), "LL": (1, 1)}

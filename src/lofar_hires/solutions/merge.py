@@ -39,11 +39,11 @@ import numpy as np
 from lofar_hires.errors import InputError
 from lofar_hires.io.atomic import atomic_output, check_output_path
 from lofar_hires.io.h5parm import H5parmWriter, SoltabInfo, StreamingReader, check_group_name, pol_basis
+from lofar_hires.physics import TEC_PHASE_CONSTANT
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.grid import AxisMap, Method, apply_map, apply_map_weights, axis_map
 from lofar_hires.solutions.jones import (
     POL_ELEMENT,
-    TEC_PHASE_CONSTANT,
     Jones,
     Kind,
     combine_amplitude_phase,

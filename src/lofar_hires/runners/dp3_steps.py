@@ -1,0 +1,310 @@
+"""Every DP3 step the pipeline runs, built in one place.
+
+Each builder takes typed arguments with units in their names and returns
+:class:`~lofar_hires.runners.dp3.Dp3Step` objects; no other module writes a DP3
+parset key (``tests/runners/test_dp3_steps.py`` enforces it). The solve modes
+DDECal offers, the soltabs each writes and what its smoothness constraint acts
+on are the table :data:`SOLVE_MODES`. Intervals given in seconds or hertz are
+turned into whole time slots and channels of the data by :func:`time_slots`
+and :func:`freq_channels` only.
+
+Corrections are listed outermost effect first (the order in which DP3 must
+remove them): e.g. polarisation alignment, bandpass, clock, then the beam, then
+Faraday rotation. :func:`run_steps` runs one DP3 process on a list of steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from lofar_hires.errors import InputError
+from lofar_hires.provenance import Provenance
+from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
+
+__all__ = [
+    "SOLVE_MODES", "Correction", "Dp3Step", "SolveMode", "aoflagger", "applybeam", "applycal", "averager",
+    "averaging", "correction_steps", "ddecal", "freq_channels", "phaseshift", "phaseup", "predict",
+    "run_steps", "solve_mode", "station_flags", "time_slots",
+]
+
+log = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- solve modes
+
+
+@dataclass(frozen=True)
+class SolveMode:
+    """One DDECal solve mode: the soltabs it writes, their polarisations, and what is smoothed.
+
+    Attributes
+    ----------
+    dp3_mode
+        DDECal's ``mode`` value.
+    soltabs
+        Soltab names DDECal writes (solset ``sol000``).
+    n_pol
+        Polarisations per soltab: 1 (scalar), 2 (diagonal) or 4 (full Jones).
+    amplitude
+        Whether the mode solves for amplitudes (normalised after the solve).
+    smoothed
+        Whether DDECal's ``smoothnessconstraint`` (a Gaussian kernel in frequency) acts on it.
+    fulljones
+        Whether the solutions are applied as one full-Jones matrix.
+    """
+
+    dp3_mode: str
+    soltabs: tuple[str, ...]
+    n_pol: int
+    amplitude: bool
+    smoothed: bool = True
+    fulljones: bool = False
+
+
+#: DDECal modes (DP3 6.6) by the name the pipeline's settings use.
+SOLVE_MODES: dict[str, SolveMode] = {
+    "scalarphase": SolveMode("scalarphase", ("phase000",), 1, amplitude=False),
+    "scalaramplitude": SolveMode("scalaramplitude", ("amplitude000",), 1, amplitude=True),
+    "scalar": SolveMode("scalar", ("amplitude000", "phase000"), 1, amplitude=True),
+    "diagonalphase": SolveMode("diagonalphase", ("phase000",), 2, amplitude=False),
+    "diagonalamplitude": SolveMode("diagonalamplitude", ("amplitude000",), 2, amplitude=True),
+    "diagonal": SolveMode("diagonal", ("amplitude000", "phase000"), 2, amplitude=True),
+    "fulljones": SolveMode("fulljones", ("amplitude000", "phase000"), 4, amplitude=True, fulljones=True),
+    "rotation": SolveMode("rotation", ("rotation000",), 1, amplitude=False),
+    "rotation+diagonal": SolveMode("rotation+diagonal", ("amplitude000", "phase000", "rotation000"), 2,
+                                   amplitude=True),
+    "tec": SolveMode("tec", ("tec000",), 1, amplitude=False, smoothed=False),
+    "tecandphase": SolveMode("tecandphase", ("phase000", "tec000"), 1, amplitude=False, smoothed=False),
+}
+
+
+def solve_mode(name: str) -> SolveMode:
+    """The :class:`SolveMode` called ``name``; an :class:`InputError` listing the known ones otherwise."""
+    try:
+        return SOLVE_MODES[name]
+    except KeyError:
+        raise InputError(f"unknown solve mode {name!r}; known: {', '.join(SOLVE_MODES)}") from None
+
+
+# --------------------------------------------------------------------------- intervals on the data's grid
+
+
+def time_slots(interval_s: float, integration_s: float) -> int:
+    """Whole time slots closest to ``interval_s`` (at least one; one when the integration is unknown)."""
+    if integration_s <= 0:
+        return 1
+    return max(1, int(math.floor(interval_s / integration_s + 0.5)))
+
+
+def freq_channels(interval_hz: float, chan_width_hz: float, n_chan: int, *, min_out: int = 1) -> int:
+    """Channels per group closest to ``interval_hz``, dividing ``n_chan`` and leaving ``min_out`` groups.
+
+    DP3's averager keeps only whole groups; a divisor of ``n_chan`` keeps every
+    channel. The result is at least one.
+    """
+    if chan_width_hz <= 0 or n_chan < 1:
+        return 1
+    step = max(1, int(math.floor(interval_hz / chan_width_hz + 0.5)))
+    step = min(step, max(1, n_chan // max(1, min_out)))
+    while step > 1 and n_chan % step:
+        step -= 1
+    return step
+
+
+# --------------------------------------------------------------------------- data selection and layout
+
+
+def averager(timestep: int, freqstep: int, name: str = "avg") -> list[Dp3Step]:
+    """An averager of ``timestep`` slots and ``freqstep`` channels; nothing when both are one."""
+    if timestep < 1 or freqstep < 1:
+        raise InputError(f"averaging steps must be >= 1 (got {timestep} time slots, {freqstep} channels)")
+    if timestep == 1 and freqstep == 1:
+        return []
+    return [Dp3Step(name, "averager", {"timestep": int(timestep), "freqstep": int(freqstep)})]
+
+
+def averaging(integration_s: float, chan_width_hz: float, n_chan: int, time_resolution_s: float,
+              freq_resolution_hz: float, *, min_chan_out: int = 1) -> tuple[int, int, list[Dp3Step]]:
+    """Average to the requested resolution (never finer than the data).
+
+    Returns the time and frequency steps and the averager (empty when there is nothing to do).
+    """
+    timestep = time_slots(time_resolution_s, integration_s)
+    freqstep = freq_channels(freq_resolution_hz, chan_width_hz, n_chan, min_out=min_chan_out)
+    steps = averager(timestep, freqstep)
+    if steps:
+        log.info("averaging %d time slot(s) and %d channel(s) together", timestep, freqstep)
+    return timestep, freqstep, steps
+
+
+def phaseshift(ra_deg: float, dec_deg: float, name: str = "shift") -> Dp3Step:
+    """Shift the phase centre to (``ra_deg``, ``dec_deg``), J2000."""
+    return Dp3Step(name, "phaseshift", {"phasecenter": [f"{ra_deg:.10f}deg", f"{dec_deg:.10f}deg"]})
+
+
+def phaseup(core: Sequence[str], superstation: str) -> list[Dp3Step]:
+    """Phase up ``core`` into ``superstation`` (DP3 stationadder) and drop the core stations (filter)."""
+    if not core:
+        return []
+    joined = ",".join(core)
+    return [Dp3Step("phaseup", "stationadder", {"stations": f"{{{superstation}:[{joined}]}}"}),
+            Dp3Step("dropcore", "filter", {"baseline": f"!{joined}&&*", "remove": True})]
+
+
+def station_flags(stations: Sequence[str]) -> list[Dp3Step]:
+    """Flag every baseline of ``stations`` (names or globs; DP3 preflagger)."""
+    if not stations:
+        return []
+    return [Dp3Step("flagstations", "preflagger", {"baseline": [[s, "*"] for s in stations]})]
+
+
+def aoflagger(strategy: Path) -> Dp3Step:
+    """AOFlagger with the strategy file ``strategy`` (a .lua file)."""
+    return Dp3Step("aoflag", "aoflagger", {"strategy": Path(strategy)})
+
+
+def predict(skymodel: Path, name: str = "predict") -> Dp3Step:
+    """Predict ``skymodel`` (makesourcedb text) into the output column."""
+    if not Path(skymodel).is_file():
+        raise InputError(f"sky model {skymodel} does not exist")
+    return Dp3Step(name, "predict", {"sourcedb": Path(skymodel)})
+
+
+# --------------------------------------------------------------------------- corrections
+
+
+@dataclass(frozen=True)
+class Correction:
+    """Soltabs of one h5parm to apply, or the station beam (``beam=True``).
+
+    ``solset`` names the solset to read (DP3 needs it only when the file holds several);
+    ``direction`` the direction of multi-direction solutions (``[name]``).
+    """
+
+    h5parm: Path | None = None
+    soltabs: tuple[str, ...] = ()
+    fulljones: bool = False
+    beam: bool = False
+    solset: str | None = None
+    direction: str | None = None
+
+    @staticmethod
+    def station_beam() -> Correction:
+        return Correction(beam=True)
+
+
+def applycal(h5parm: Path, soltabs: Sequence[str], *, fulljones: bool = False, solset: str | None = None,
+             direction: str | None = None, invert: bool = True, name: str = "applycal") -> Dp3Step:
+    """Remove (``invert=True``) or apply ``soltabs`` of ``h5parm``: one sub-step per soltab unless full-Jones."""
+    if not soltabs:
+        raise InputError("a correction needs at least one soltab")
+    options: dict = {"parmdb": Path(h5parm)}
+    if fulljones:
+        options.update({"correction": "fulljones", "soltab": list(soltabs)})
+    else:
+        options["steps"] = [f"s{k}" for k in range(len(soltabs))]
+        options.update({f"s{k}.correction": tab for k, tab in enumerate(soltabs)})
+    if solset is not None:
+        options["solset"] = solset
+    if direction is not None:
+        options["direction"] = direction
+    if not invert:
+        options["invert"] = False
+    return Dp3Step(name, "applycal", options)
+
+
+def applybeam(*, invert: bool = True, name: str = "beam") -> list[Dp3Step]:
+    """Remove the station beam at the phase centre; with ``invert=False`` apply it (corrupt a model).
+
+    DP3's applybeam only corrupts data whose metadata say the beam was applied, so
+    corrupting is preceded by a ``setbeam`` step.
+    """
+    if invert:
+        return [Dp3Step(name, "applybeam", {})]
+    return [Dp3Step(f"set{name}", "setbeam", {"beammode": "full"}),
+            Dp3Step(name, "applybeam", {"invert": False})]
+
+
+def correction_steps(corrections: Sequence[Correction], corrupt: bool = False) -> list[Dp3Step]:
+    """applycal/applybeam steps removing ``corrections`` in the given (outermost-first) order.
+
+    With ``corrupt=True`` the effects are applied instead of removed; give them
+    innermost first then.
+    """
+    steps: list[Dp3Step] = []
+    for i, corr in enumerate(corrections):
+        if corr.beam:
+            steps += applybeam(invert=not corrupt, name=f"beam{i}")
+            continue
+        if corr.h5parm is None or not corr.soltabs:
+            raise InputError("a correction needs an h5parm and at least one soltab")
+        steps.append(applycal(corr.h5parm, corr.soltabs, fulljones=corr.fulljones, solset=corr.solset,
+                              direction=corr.direction, invert=not corrupt, name=f"cal{i}"))
+    return steps
+
+
+# --------------------------------------------------------------------------- solves
+
+
+def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lambda: float,
+           maxiter: int | None = None, tolerance: float | None = None,
+           model_columns: Sequence[str] = (), sourcedb: Path | None = None,
+           directions: Sequence[Sequence[str]] = (), smoothness_hz: float = 0.0,
+           smoothness_ref_hz: float = 0.0, antenna_constraint: Sequence[Sequence[str]] = (),
+           propagate_solutions: bool | None = None, name: str = "solve") -> Dp3Step:
+    """One DDECal solve writing ``h5parm``, against model columns or a sky model (``sourcedb``).
+
+    ``nchan`` channels per solution (0: one solution over the band); baselines shorter than
+    ``minuv_lambda`` wavelengths are not used. ``directions`` groups the sky model's patches into
+    solve directions (one list per direction); ``smoothness_hz`` is the FWHM of DDECal's frequency kernel, ignored for
+    modes it does not act on (see :data:`SOLVE_MODES`).
+    """
+    spec = solve_mode(mode)
+    if bool(model_columns) == (sourcedb is not None):
+        raise InputError("a solve needs either model columns or a sky model, not both")
+    if solint_slots < 1 or nchan < 0:
+        raise InputError(f"a solve needs solint >= 1 slot and nchan >= 0 (got {solint_slots}, {nchan})")
+    options: dict = {"mode": spec.dp3_mode, "h5parm": Path(h5parm)}
+    if sourcedb is not None:
+        options["sourcedb"] = Path(sourcedb)
+        if directions:
+            options["directions"] = [list(d) for d in directions]
+    else:
+        options["modeldatacolumns"] = list(model_columns)
+    options.update({"solint": int(solint_slots), "nchan": int(nchan), "uvlambdamin": float(minuv_lambda)})
+    if maxiter is not None:
+        options["maxiter"] = int(maxiter)
+    if tolerance is not None:
+        options["tolerance"] = float(tolerance)
+    if smoothness_hz > 0 and spec.smoothed:
+        options["smoothnessconstraint"] = float(smoothness_hz)
+        if smoothness_ref_hz > 0:
+            options["smoothnessreffrequency"] = float(smoothness_ref_hz)
+    if antenna_constraint:
+        options["antennaconstraint"] = [list(c) for c in antenna_constraint]
+    if propagate_solutions is not None:
+        options["propagatesolutions"] = bool(propagate_solutions)
+    return Dp3Step(name, "ddecal", options)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def run_steps(msin: Path | Sequence[Path], msout: Path | None, steps: Sequence[Dp3Step], workdir: Path,
+              name: str, *, data_column: str = "DATA", out_column: str = "DATA", threads: int = 1,
+              provenance: Provenance | None = None) -> None:
+    """One DP3 run of ``steps``. ``msout=None`` updates ``msin`` in place, writing ``out_column``.
+
+    Several ``msin`` are concatenated in frequency (one subband each).
+    """
+    msin_options = {"datacolumn": data_column}
+    msout_options: dict = {"datacolumn": out_column}
+    if msout is not None:
+        msout_options["overwrite"] = True
+    run = Dp3Run(msin=msin, msout=msout, steps=list(steps), msin_options=msin_options,
+                 msout_options=msout_options, numthreads=threads)
+    run_dp3(run, workdir, name, provenance=provenance)
