@@ -77,6 +77,12 @@ inputs:
           prefix: --set
     inputBinding:
       position: 1
+  solset:
+    label: Output solset
+    doc: Solset of cal_solutions.h5 (CLI default calibrator, LINC's name).
+    type: string?
+    inputBinding:
+      prefix: --solset
   keep_working_ms:
     label: Keep the working MS
     doc: Keep the averaged working measurement set (calibrator_avg.MS) in the output directory.

@@ -68,6 +68,20 @@ inputs:
     type: File?
     inputBinding:
       prefix: --skymodel
+  cal_solset:
+    label: Calibrator solset
+    doc: >-
+      Solset of cal_solutions to read (CLI default calibrator, as LINC writes it, then
+      sol000, then the file's only solset).
+    type: string?
+    inputBinding:
+      prefix: --cal-solset
+  solset:
+    label: Phase solution solset
+    doc: Solset of the phase solutions of the optional self-calibration (CLI default target, LINC's name).
+    type: string?
+    inputBinding:
+      prefix: --solset
   config:
     label: Target settings file
     doc: YAML file overriding configs/di_target.yaml.

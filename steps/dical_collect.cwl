@@ -54,6 +54,12 @@ inputs:
     type: File
     inputBinding:
       prefix: --clocktec
+  solset:
+    label: Output solset
+    doc: Solset of the collected solutions (CLI default calibrator, LINC's name).
+    type: string?
+    inputBinding:
+      prefix: --solset
   output_name:
     label: Output h5parm name
     doc: Name of the collected solutions.
@@ -78,7 +84,7 @@ stderr: dical_collect.stderr.log
 outputs:
   cal_solutions:
     label: Calibrator solutions
-    doc: h5parm with the soltabs polalign, bandpass, faraday, clock and tec (solset sol000).
+    doc: h5parm with the soltabs polalign, bandpass, faraday, clock and tec (solset calibrator unless solset names another).
     type: File
     outputBinding:
       glob: $(inputs.output_name)

@@ -73,6 +73,12 @@ inputs:
     label: Output h5parm name
     doc: Name of the phase solutions (default <MS name without .MS>.phase.h5).
     type: string?
+  solset:
+    label: Output solset
+    doc: Solset of the phase solutions (CLI default target, LINC's name).
+    type: string?
+    inputBinding:
+      prefix: --solset
   config:
     label: Target settings file
     doc: YAML file overriding configs/di_target.yaml (phase_* and minuv_lambda are used).

@@ -44,6 +44,14 @@ inputs:
     type: string?
     inputBinding:
       prefix: --soltabs
+  solset:
+    label: Calibrator solset
+    doc: >-
+      Solset of cal_h5 to read (CLI default calibrator, as LINC writes it, then sol000,
+      then the file's only solset).
+    type: string?
+    inputBinding:
+      prefix: --solset
   output_name:
     label: Output h5parm name
     doc: Name of the time-independent solutions.

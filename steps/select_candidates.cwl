@@ -5,8 +5,9 @@ label: Calibrator candidates of a field
 doc: |
   Runs `lofar-hires select candidates`: the first stage of calibrator selection
   (de Jong et al. 2025, section 6.3.1). Reads exactly one of a makesourcedb sky
-  model, a source table (CSV or FITS, e.g. a LoTSS catalogue) or a FITS image
-  (sources found with PyBDSF), keeps the sources with a peak brightness above
+  model, a source table (CSV or FITS, e.g. a LoTSS catalogue), a FITS image
+  (sources found with PyBDSF) or the LOFAR-VLBI pipeline's delay_calibrators.csv
+  (with its own peak and total fluxes), keeps the sources with a peak brightness above
   min_peak_flux_jy (CLI default 25 mJy/beam at 6 arcsec, the pre-selection of de
   Jong et al. 2024), optionally within a distance of a field centre and at most
   max_candidates of them, and writes the calibrator table (category candidate)
@@ -49,7 +50,8 @@ inputs:
     label: Sky model
     doc: >-
       makesourcedb sky model: one candidate per patch (per component without
-      patches). Give exactly one of skymodel, catalogue and image.
+      patches). Give exactly one of skymodel, catalogue, image and
+      delay_calibrators.
     type: File?
     inputBinding:
       prefix: --skymodel
@@ -58,7 +60,8 @@ inputs:
     doc: >-
       CSV (header row) or FITS binary table with RA/DEC (degrees or
       sexagesimal) and Peak_flux and/or Total_flux columns, e.g. a LoTSS or
-      PyBDSF source list. Give exactly one of skymodel, catalogue and image.
+      PyBDSF source list. Give exactly one of skymodel, catalogue, image and
+      delay_calibrators.
     type: File?
     inputBinding:
       prefix: --catalogue
@@ -66,10 +69,21 @@ inputs:
     label: Image
     doc: >-
       FITS image with its restoring beam in the header; PyBDSF finds the
-      sources. Give exactly one of skymodel, catalogue and image.
+      sources. Give exactly one of skymodel, catalogue, image and
+      delay_calibrators.
     type: File?
     inputBinding:
       prefix: --image
+  delay_calibrators:
+    label: Delay-calibrator table
+    doc: >-
+      delay_calibrators.csv of the LOFAR-VLBI pipeline (VLBI-cwl's delay_calibrator
+      input): Source_id, RA, DEC (degrees), Peak_flux and Total_flux (mJy); the
+      table's own fluxes are used. Give exactly one of skymodel, catalogue, image and
+      delay_calibrators.
+    type: File?
+    inputBinding:
+      prefix: --delay-calibrators
   output_name:
     label: Table name
     doc: Name of the candidate table (CSV); its provenance is <stem>.provenance.json.

@@ -106,6 +106,22 @@ inputs:
     type: File?
     inputBinding:
       prefix: --model-image
+  delay_calibrators:
+    label: Delay-calibrator table
+    doc: >-
+      delay_calibrators.csv of the LOFAR-VLBI pipeline (VLBI-cwl's delay_calibrator
+      input): the calibrator's position becomes the phase centre and its total flux
+      the point starting model. Give it instead of phase_centre_deg, point_model_jy,
+      skymodel and model_image.
+    type: File?
+    inputBinding:
+      prefix: --delay-calibrators
+  delay_calibrator:
+    label: Delay calibrator name
+    doc: With delay_calibrators, the Source_id of the calibrator to use (CLI default the table's first row).
+    type: string?
+    inputBinding:
+      prefix: --delay-calibrator
   pre_apply:
     label: Solutions to pre-apply
     doc: h5parms (one direction each) applied to the data before self-calibration, each passed as `--pre-apply`.

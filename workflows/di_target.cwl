@@ -44,6 +44,12 @@ inputs:
       Comma-separated soltabs of cal_solutions.h5 to transfer (default
       polalign,bandpass,clock); they must include the setting corrections.
     type: string?
+  cal_solset:
+    label: Calibrator solset
+    doc: >-
+      Solset of cal_solutions.h5 to read (default calibrator, as LINC writes it, then
+      sol000, then the file's only solset).
+    type: string?
   config:
     label: Target settings file
     doc: YAML file overriding configs/di_target.yaml, handed to the correct and phasecal steps.
@@ -70,6 +76,7 @@ steps:
     in:
       cal_h5: cal_solutions
       soltabs: soltabs
+      solset: cal_solset
     out: [transfer, log, stderr_log]
 
   target:

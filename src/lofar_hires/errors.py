@@ -22,19 +22,21 @@ from __future__ import annotations
 
 
 class LofarHiresError(Exception):
-    """Base class of all errors raised on purpose by lofar-hires."""
-
-
-class InputError(LofarHiresError, ValueError):
-    """Bad user input: an option, a configuration value or an input product.
+    """Base class of all errors raised on purpose by lofar-hires.
 
     ``setting`` names the setting at fault (a library function's argument or a
-    configuration key); the command line adds the option that sets it.
+    configuration key), if one is; the command line adds the option that sets it.
     """
+
+    setting: str | None = None
 
     def __init__(self, message: str = "", *, setting: str | None = None) -> None:
         super().__init__(message)
         self.setting = setting
+
+
+class InputError(LofarHiresError, ValueError):
+    """Bad user input: an option, a configuration value or an input product."""
 
 
 class MissingInputError(LofarHiresError, FileNotFoundError):

@@ -73,7 +73,7 @@ CLASSES = ("missing", "empty", "wrong-type", "corrupt", "bad-value", "hostile-na
 MS_KINDS = ("ms", "cal_ms", "model_ms")
 H5_KINDS = ("h5", "circ_h5", "st_h5", "solve_h5", "cal_h5", "transfer_h5")
 SKY_KINDS = ("skymodel", "cal_skymodel")
-CSV_KINDS = ("candidates", "scores", "selection", "catalogue")
+CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals")
 FITS_KINDS = ("fits",)
 YAML_KINDS = ("strategy", "groups")
 EXTENSION = {**{k: ".MS" for k in MS_KINDS}, **{k: ".h5" for k in H5_KINDS}, **{k: ".skymodel" for k in SKY_KINDS},
@@ -208,7 +208,9 @@ SPECS: dict[str, Spec] = {
                               outputs={"output": ("candidates.csv", "file"), "split_dir": ("split", "dir")},
                               optional={"catalogue": Optional_("--catalogue", "catalogue",
                                                                drop=("--skymodel", "{skymodel}")),
-                                        "image": Optional_("--image", "fits", drop=("--skymodel", "{skymodel}"))},
+                                        "image": Optional_("--image", "fits", drop=("--skymodel", "{skymodel}")),
+                                        "delay_calibrators": Optional_("--delay-calibrators", "delay_cals",
+                                                                       drop=("--skymodel", "{skymodel}"))},
                               side_products=("candidates.provenance.json", "candidates_pybdsf")),
     "select score": Spec(("select", "score", "{msin}", "--candidates", "{candidates}", "-o", "{output}", *SCORE_TINY),
                          inputs={"msin": "ms", "candidates": "candidates"}, outputs={"output": ("scores.csv", "file")},
@@ -228,7 +230,9 @@ SPECS: dict[str, Spec] = {
                     outputs={"outdir": ("selfcal", "dir")},
                     optional={"model_image": Optional_("--model-image", "fits", drop=("--skymodel", "{skymodel}")),
                               "pre_apply": Optional_("--pre-apply", "transfer_h5"),
-                              "station_groups": Optional_("--station-groups", "groups")},
+                              "station_groups": Optional_("--station-groups", "groups"),
+                              "delay_calibrators": Optional_("--delay-calibrators", "delay_cals",
+                                                             drop=("--skymodel", "{skymodel}"))},
                     config=(False, "solves.0.solint_s")),
     "apply-solutions": Spec(("apply-solutions", "{msin}", "--solutions", "{solutions}", "-o", "{output}"),
                             inputs={"msin": "ms", "solutions": "transfer_h5"},
@@ -327,6 +331,10 @@ def sources(simulated, tmp_path_factory) -> Sources:
         CalibratorRow(faint[0], faint[1], faint[2], origin="skymodel", score_rad=2.3, category="weak")])
     rows = "".join(f"{n},{ra:.6f},{dec:.6f},0.5,0.5\n" for n, ra, dec in bright)
     files["catalogue"] = bi.text_file(root, "catalogue.csv", "name,ra_deg,dec_deg,peak_flux_jy,total_flux_jy\n" + rows)
+    # delay_calibrators.csv of the LOFAR-VLBI pipeline: LoTSS columns, fluxes in mJy, numeric Source_id
+    rows = "".join(f"{1001 + k},{ra:.6f},{dec:.6f},500.0,500.0,0.5\n" for k, (_, ra, dec) in enumerate(bright))
+    files["delay_cals"] = bi.text_file(root, "delay_calibrators.csv",
+                                       "Source_id,RA,DEC,Total_flux,Peak_flux,Radius\n" + rows)
     files["strategy"] = bi.text_file(root, "strategy.yaml", strategy_text())
     shipped = Path(str(resources.files("lofar_hires.configs") / "station_groups.yaml"))
     files["groups"] = bi.copy_input(shipped, root, "station_groups.yaml")
@@ -692,6 +700,18 @@ VALUE_CASES: list[Case] = [
                ("NO_SUCH_COLUMN",)),
     value_case("selfcal", "unknown-strategy-name", "strategy", ("--strategy", "nosuchstrategy"), ("nosuchstrategy",)),
     value_case("dical predict", "unknown-skymodel-name", "skymodel", ("--skymodel", "3C999"), ("3C999",)),
+    value_case("dical transfer", "unknown-solset", "solset", ("--solset", "nosuchsolset"), ("nosuchsolset",)),
+    value_case("di-target", "unknown-cal-solset", "cal_solset", ("--cal-solset", "nosuchsolset"), ("nosuchsolset",)),
+    *[value_case(command, "slash-solset", "solset", ("--solset", "a/b"), ("--solset", "'a/b'"))
+      for command in ("di-calibrator", "di-target", "dical collect", "dical phasecal")],
+    value_case("selfcal", "delay-calibrators-and-phase-centre", "delay_calibrators",
+               ("--delay-calibrators", "{delay_calibrators}", "--phase-centre", "243.0", "55.0"), ("--phase-centre",),
+               drop=("--skymodel", "{skymodel}")),
+    value_case("selfcal", "delay-calibrators-and-skymodel", "delay_calibrators",
+               ("--delay-calibrators", "{delay_calibrators}"), ("--skymodel",)),
+    value_case("selfcal", "unknown-delay-calibrator", "delay_calibrator",
+               ("--delay-calibrators", "{delay_calibrators}", "--delay-calibrator", "nosuchcal"), ("nosuchcal",),
+               drop=("--skymodel", "{skymodel}")),
 ]
 
 

@@ -180,7 +180,7 @@ def test_existing_output_needs_overwrite(chain, tmp_path, capsys):
     out.write_text("earlier product\n")
     args = ["dical", "fit", "faraday", str(chain["solve2.h5"]), "-o", str(out)]
     assert main(args) == 2
-    assert "pass --overwrite to replace it" in capsys.readouterr().err
+    assert "overwrite it or choose another output" in capsys.readouterr().err
     assert out.read_text() == "earlier product\n"
     assert main([*args, "--overwrite"]) == 0
     np.testing.assert_array_equal(read_h5parm(out).soltabs["faraday"].val,
@@ -250,7 +250,7 @@ BAD_INPUT = [
     (["prepare", "{target_zero_rows}", "-o", "{out_ms}"], "has no rows", "out_ms"),
     (["prepare", "{target_all_flagged}", "-o", "{out_ms}"], "all data are flagged", "out_ms"),
     (["prepare", "{cal_ms}", "-o", "{a_file}/out.MS"], "is not a directory", None),
-    (["prepare", "{cal_ms}", "-o", "{existing}"], "already exists; pass --overwrite", None),
+    (["prepare", "{cal_ms}", "-o", "{existing}"], "already exists; overwrite it", None),
     (["prepare", "{cal_ms}", "-o", "{out_ms}", "--logdir", "{a_file}/logs"], "log directory", "out_ms"),
     (["predict", "{missing_ms}", "-o", "{out_ms}", "--skymodel", "{skymodel}"], "does not exist", "out_ms"),
     (["predict", "{cal_ms}", "-o", "{out_ms}", "--skymodel", "{missing}"], "neither a shipped model", "out_ms"),
@@ -266,7 +266,7 @@ BAD_INPUT = [
     (["predict", "{cal_ms}", "-o", "{cal_ms}", "--skymodel", "{skymodel}", "--overwrite"], "is an input", None),
     (["predict", "{cal_ms}", "-o", "{cal_ms}/inside.MS", "--skymodel", "{skymodel}"], "lies inside the input",
      None),
-    (["predict", "{cal_ms}", "-o", "{existing}", "--skymodel", "{skymodel}"], "already exists; pass --overwrite",
+    (["predict", "{cal_ms}", "-o", "{existing}", "--skymodel", "{skymodel}"], "already exists; overwrite it",
      None),
     (["predict", "{cal_ms}", "-o", "{a_file}/out.MS", "--skymodel", "{skymodel}"], "is not a directory", None),
     (["predict", "{cal_ms}", "-o", "{out_ms}", "--skymodel", "{skymodel}", "--threads", "0"],
@@ -299,7 +299,7 @@ BAD_INPUT = [
     (["solve", "{predicted}", "-o", "{out}", "--output-ms", "{predicted}", "--mode", "diagonal", "--overwrite"],
      "output measurement set {predicted} is an input", "out"),
     (["solve", "{predicted}", "-o", "{out}", "--output-ms", "{existing}", "--mode", "diagonal"],
-     "already exists; pass --overwrite", "out"),
+     "already exists; overwrite it", "out"),
     (["solve", "{predicted}", "-o", "{out}", "--output-ms", "{a_file}/out.MS", "--mode", "diagonal"],
      "is not a directory", "out"),
     (["fit", "faraday", "{solve3}", "-o", "{out}"], "no soltab 'rotation000'", "out"),
@@ -308,25 +308,25 @@ BAD_INPUT = [
     (["fit", "delay", "{solve1}", "-o", "{out}"], "invalid choice: 'delay'", "out"),
     (["fit", "bandpass", "{missing}", "-o", "{out}"], "does not exist", "out"),
     (["refine-polalign", "{faraday}", "{solve3}", "-o", "{out}"], "initial alignment: ", "out"),
-    (["refine-polalign", "{polalign_initial}", "{solve3}", "-o", "{existing}"], "already exists; pass --overwrite",
+    (["refine-polalign", "{polalign_initial}", "{solve3}", "-o", "{existing}"], "already exists; overwrite it",
      None),
     (["collect", "--polalign", "{polalign}", "--bandpass", "{bandpass}", "--faraday", "{faraday}",
       "--clocktec", "{faraday}", "-o", "{out}"], "clocktec solutions: ", "out"),
     (["transfer", "{faraday}", "-o", "{out}"], "calibrator solutions: ", "out"),
-    (["transfer", "{cal_solutions}", "-o", "{existing}"], "already exists; pass --overwrite", None),
+    (["transfer", "{cal_solutions}", "-o", "{existing}"], "already exists; overwrite it", None),
     (["transfer", "{cal_solutions}", "-o", "{a_file}/out.h5"], "is not a directory", None),
     (["correct", "{target_ms}", "--transfer", "{faraday}", "-o", "{out_ms}"], "transfer solutions: ", "out_ms"),
     (["correct", "{missing_ms}", "--transfer", "{transfer}", "-o", "{out_ms}"], "does not exist", "out_ms"),
     (["correct", "{target_zero_rows}", "--transfer", "{transfer}", "-o", "{out_ms}"], "has no rows", "out_ms"),
     (["correct", "{target_all_flagged}", "--transfer", "{transfer}", "-o", "{out_ms}"], "all data are flagged",
      "out_ms"),
-    (["correct", "{target_ms}", "--transfer", "{transfer}", "-o", "{existing}"], "already exists; pass --overwrite",
+    (["correct", "{target_ms}", "--transfer", "{transfer}", "-o", "{existing}"], "already exists; overwrite it",
      None),
     (["correct", "{target_ms}", "--transfer", "{transfer}", "-o", "{a_file}/out.MS"], "is not a directory", None),
     (["phasecal", "{corrected}", "--skymodel", "{missing}", "-o", "{out}", "--output-ms", "{out_ms}"],
-     "--skymodel {missing} does not exist", "out"),
+     "sky model {missing} does not exist", "out"),
     (["phasecal", "{corrected}", "--skymodel", "{text_sky}", "-o", "{out}", "--output-ms", "{out_ms}"],
-     "--skymodel: ", "out"),
+     "sky model: ", "out"),
     (["phasecal", "{corrected}", "--skymodel", "{nan_sky}", "-o", "{out}", "--output-ms", "{out_ms}"],
      "non-finite flux", "out"),
     (["phasecal", "{corrected_zero_rows}", "--skymodel", "{sky}", "-o", "{out}", "--output-ms", "{out_ms}"],
@@ -336,7 +336,7 @@ BAD_INPUT = [
     (["phasecal", "{corrected}", "--skymodel", "{sky}", "-o", "{out}", "--output-ms", "{corrected}",
       "--overwrite"], "is an input", "out"),
     (["phasecal", "{corrected}", "--skymodel", "{sky}", "-o", "{existing}", "--output-ms", "{out_ms}"],
-     "already exists; pass --overwrite", "out_ms"),
+     "already exists; overwrite it", "out_ms"),
     (["plots", "--solves", "{solve1}", "--polalign-solve", "{solve1}", "--polalign", "{polalign}", "--faraday",
       "{bandpass}", "--bandpass", "{bandpass}", "--clocktec", "{faraday}", "-o", "{out}"], "faraday solutions: ",
      "out"),
@@ -416,7 +416,7 @@ def test_dp3_leaving_no_usable_data_exits_4_without_product(chain, tmp_path, cap
 #: (arguments after the MS, message): bad input of the whole target pipeline, refused before any work.
 DI_TARGET_BAD = [
     (["{target_ms}", "--cal-solutions", "{cal_solutions}", "--skymodel", "{text_sky}", "--set",
-      "phase_calibration=true"], "--skymodel: "),
+      "phase_calibration=true"], "sky model: "),
     (["{target_ms}", "--cal-solutions", "{cal_solutions}", "--skymodel", "{nan_sky}", "--set",
       "phase_calibration=true"], "non-finite flux"),
     (["{target_ms}", "--cal-solutions", "{cal_solutions}", "--skymodel", "{binary_sky}", "--set",
@@ -424,7 +424,7 @@ DI_TARGET_BAD = [
     (["{target_ms}", "--cal-solutions", "{cal_solutions}", "--skymodel", "{sky}"],
      "only used by the self-calibration"),
     (["{target_ms}", "--cal-solutions", "{cal_solutions}", "--set", "phase_calibration=true"],
-     "phase_calibration needs an existing --skymodel"),
+     "phase_calibration needs an existing sky model"),
     (["{target_zero_rows}", "--cal-solutions", "{cal_solutions}"], "has no rows"),
     (["{target_all_flagged}", "--cal-solutions", "{cal_solutions}"], "all data are flagged"),
     (["{target_ms}", "{target_zero_rows}", "--cal-solutions", "{cal_solutions}"], "has no rows"),
@@ -454,7 +454,7 @@ def test_di_target_outputs_refused_before_any_work(chain, bad, tmp_path, capsys)
     existing.mkdir()
     (existing / "keep.txt").write_text("user data\n")
     base = ["di-target", str(chain["sim_target_ms"]), "--cal-solutions", str(chain["cal_solutions.h5"])]
-    for outdir, message in ((existing, "already exists; pass --overwrite"),
+    for outdir, message in ((existing, "already exists; overwrite it"),
                             (bad["a_file"] / "out", "is not a directory")):
         assert main([*base, "--outdir", str(outdir)]) == 2
         err = capsys.readouterr().err.strip().splitlines()

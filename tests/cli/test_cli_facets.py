@@ -183,7 +183,7 @@ def test_existing_output_needs_overwrite(table, tmp_path, capsys):
     (out / "earlier.txt").write_text("earlier product\n")
     args = ["facets", str(table), "-o", str(out), "--centre-deg", *map(str, CENTRE)]
     assert main(args) == 2
-    assert "pass --overwrite to replace it" in capsys.readouterr().err
+    assert "overwrite it or choose another output" in capsys.readouterr().err
     assert (out / "earlier.txt").read_text() == "earlier product\n"
     assert main([*args, "--overwrite"]) == 0
     assert not (out / "earlier.txt").exists() and (out / "facets.reg").is_file()

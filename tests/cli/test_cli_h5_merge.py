@@ -36,7 +36,7 @@ def test_merge_writes_and_summarises(inputs, tmp_path, capsys):
     ("text", "is not a readable h5parm"),
     ("missing", "does not exist"),
     ("soltab", "no soltab 'phase009'"),
-    ("exists", "already exists; pass --overwrite"),
+    ("exists", "already exists; overwrite it"),
 ])
 def test_merge_bad_input(inputs, tmp_path, capsys, case, message):
     import re

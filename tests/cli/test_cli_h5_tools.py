@@ -103,16 +103,16 @@ BAD_INPUT = [
     (["info", "{trunc}"], "truncated file"),
     (["lin2circ", "{missing}", "-o", "{out}"], "does not exist"),
     (["reset", "{good}", "--stations", "core", "--soltabs", "tec000", "-o", "{out}"],
-     "--soltabs: no soltab 'tec000' in sol000 (has amplitude000, phase000)"),
+     "soltabs: no soltab 'tec000' in sol000 (has amplitude000, phase000)"),
     (["reset", "{good}", "--stations", "core", "--solset", "sol001", "-o", "{out}"], "no solset 'sol001'"),
-    (["reset", "{good}", "--stations", "cor", "-o", "{out}"], "--stations: unknown station group 'cor'; groups: "),
+    (["reset", "{good}", "--stations", "cor", "-o", "{out}"], "stations: unknown station group 'cor'; groups: "),
     (["reset", "{good}", "--stations", "core", "--station-groups", "{groups}", "-o", "{out}"],
      "station groups refer to each other in a cycle: a -> b -> a"),
     (["reset", "{good}", "-o", "{out}"], "the following arguments are required: --stations"),
     (["directions", "{good}", "rename", "--map", "dir0=dir1", "-o", "{out}"],
      "renaming [dir0] to [dir1] clashes with the existing direction [dir1]"),
     (["directions", "{good}", "add", "--name", "dir0", "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
-     "--name: direction [dir0] already exists"),
+     "name: direction [dir0] already exists"),
     (["directions", "{good}", "add", "--name", "x", "--ra-deg", "25h00m00s", "--dec-deg", "2", "-o", "{out}"],
      "right ascension '25h00m00s' is out of range"),
     (["directions", "{good}", "select", "--names", "dir0", "--map", "a=b", "-o", "{out}"],
@@ -128,7 +128,7 @@ BAD_INPUT = [
      "already holds RS106HBA"),
     (["reset", "{good}", "--stations", "core", "-o", "{good}", "--overwrite"], "is the input file"),
     (["directions", "{good}", "add", "--name", "../x", "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
-     "--name: direction name '../x' may hold only letters, digits, _ + - . (not starting with . or _, at most 80 "
+     "name: direction name '../x' may hold only letters, digits, _ + - . (not starting with . or _, at most 80 "
      "characters); e.g. 'x'"),
     (["directions", "{good}", "add", "--name", "/abs", "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
      "direction name '/abs' may hold only"),
@@ -137,7 +137,7 @@ BAD_INPUT = [
     (["directions", "{good}", "add", "--name", "d" * 300, "--ra-deg", "1", "--dec-deg", "2", "-o", "{out}"],
      "may hold only letters"),
     (["directions", "{good}", "rename", "--map", "dir0=a/b", "-o", "{out}"],
-     "--map dir0=...: direction name 'a/b' may hold only letters, digits, _ + - ."),
+     "map dir0=...: direction name 'a/b' may hold only letters, digits, _ + - ."),
 ]
 
 
@@ -165,7 +165,7 @@ def test_existing_output_needs_overwrite(files, tmp_path, capsys):
     out.write_text("earlier product\n")
     args = ["h5", "reset", str(files["good"]), "--stations", "core", "-o", str(out)]
     assert main(args) == 2
-    assert "pass --overwrite to replace it" in capsys.readouterr().err
+    assert "overwrite it or choose another output" in capsys.readouterr().err
     assert out.read_text() == "earlier product\n"
     assert main([*args, "--overwrite"]) == 0
     assert read_h5parm(out).soltabs["phase000"].val[:, :, :3].max() == 0.0

@@ -149,7 +149,7 @@ def test_a_source_is_main_and_its_hostile_name_a_safe_file_name(clean, tmp_path,
     assert main(["select", "score", str(clean.observations[0].ms), "--candidates", str(work / "candidates.csv"),
                  "-o", str(work / "again.csv"), *SCORE_SETTINGS, "--solutions-dir", str(work / "sol"),
                  "--name", "../a/b"]) == 2
-    assert "a_b.phasediff.h5 already exists; pass --overwrite" in one_error_line(capsys)
+    assert "a_b.phasediff.h5 already exists; overwrite it" in one_error_line(capsys)
     assert tree_sha256(h5) == digest and not (work / "again.csv").exists()
 
 
@@ -332,7 +332,7 @@ def test_score_refuses_bad_measurement_sets(tiny, bad_ms, tmp_path, capsys, kind
 @pytest.mark.parametrize("command", ["score", "classify"])
 @pytest.mark.parametrize("kind, message", [
     ("unwritable", "not writable"),
-    ("exists", "already exists; pass --overwrite"),
+    ("exists", "already exists; overwrite it"),
     ("parent_is_a_file", "cannot create output directory"),
     ("is_input", "is an input"),
 ])

@@ -90,7 +90,7 @@ def test_skymodel_table_provenance_and_split_dir(skymodel, tmp_path, capsys):
     # An existing table is kept unless --overwrite.
     before = sha256_file(out)
     assert select("--skymodel", str(skymodel), "-o", str(out), "--min-peak-flux-jy", "0") == 2
-    assert "already exists; pass --overwrite" in capsys.readouterr().err and sha256_file(out) == before
+    assert "already exists; overwrite it" in capsys.readouterr().err and sha256_file(out) == before
     assert select("--skymodel", str(skymodel), "-o", str(out), "--min-peak-flux-jy", "0", "--overwrite",
                   "--max-candidates", "3") == 0
     assert [r.name for r in read_table(out)] == ["far", "3C_a", "b"]
@@ -269,7 +269,7 @@ def test_bad_input_classes(tmp_path, capsys, kind):
 @pytest.mark.parametrize("kind, message", [
     ("unwritable", "not writable"),
     ("parent_is_a_file", "cannot create output directory"),
-    ("exists", "already exists; pass --overwrite"),
+    ("exists", "already exists; overwrite it"),
     ("is_input", "is an input"),
 ])
 def test_bad_outputs(skymodel, tmp_path, capsys, kind, message):

@@ -74,7 +74,7 @@ def test_unwritable_and_existing_outputs(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("user data")
     proc = _run(["simulate", "--preset", "tiny", "--outdir", str(out)])
-    assert proc.returncode == 2 and "already exists; pass --overwrite" in proc.stderr
+    assert proc.returncode == 2 and "already exists; overwrite it" in proc.stderr
     assert (out / "keep.txt").read_text() == "user data"
     proc = _run(["simulate", "--preset", "tiny", "--outdir", str(out), "--overwrite",
                  "--set", "calibrator.enabled=false"])

@@ -73,7 +73,7 @@ IMAGE_BAD = [
     (["{all_flagged}"], "all data are flagged"),
     (["{good}", "--data-column", "CORRECTED_DATA"], "lacks column(s) CORRECTED_DATA"),
     (["{good}", "--outdir", "{a_file}/img"], "cannot create output directory"),
-    (["{good}", "--outdir", "{existing}"], "already exist; pass --overwrite"),
+    (["{good}", "--outdir", "{existing}"], "already exist; overwrite them"),
     (["{good}", "--name", "../escape"], "plain file name prefix"),
     (["{good}", "--pol", "zz"], "--pol 'zz'"),
     (["{good}", "--mgain", "1.5"], "--mgain must be in (0, 1]"),
@@ -152,7 +152,7 @@ COMPARE_BAD = [
     (["{not_fits}", "{skymodel}"], "not a readable FITS image"),
     (["{image}", "{garbage_sky}"], "not a makesourcedb text file"),
     (["{image}", "{nan_sky}"], "non-finite flux"),
-    (["{image}", "{skymodel}", "--output", "{existing}"], "already exists; pass --overwrite"),
+    (["{image}", "{skymodel}", "--output", "{existing}"], "already exists; overwrite it"),
     (["{image}", "{skymodel}", "--output", "{a_file}/table.json"], "is not a directory"),
     (["{image}", "{skymodel}", "--output", "{image}", "--overwrite"], "is an input"),
 ]
@@ -188,7 +188,7 @@ def test_compare_sky_replaces_output_only_with_overwrite(sky_inputs, tmp_path, c
     assert first["sources"][0]["peak_ratio"] == pytest.approx(1.0, abs=0.01)
     out.write_text("edited\n")
     assert main(args) == 2 and out.read_text() == "edited\n"
-    assert "pass --overwrite" in capsys.readouterr().err
+    assert "overwrite" in capsys.readouterr().err
     assert main([*args, "--overwrite"]) == 0
     assert json.loads(out.read_text())["sources"] == first["sources"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["inputs", "table.json"]

@@ -34,7 +34,7 @@ def test_failure_leaves_nothing_and_keeps_existing(tmp_path):
 def test_existing_output_needs_overwrite(tmp_path):
     final = tmp_path / "product.txt"
     final.write_text("previous")
-    with pytest.raises(OutputExistsError, match="pass --overwrite"):
+    with pytest.raises(OutputExistsError, match="overwrite"):
         with atomic_output(final):
             pass
     assert final.read_text() == "previous"

@@ -12,13 +12,25 @@ frequencies, spectra, shapes, patches and patch positions must agree.
 
 from __future__ import annotations
 
+import lsmtool
 import numpy as np
 import pytest
+from astropy.io import registry
+from astropy.table import Table
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.skymodel import read_makesourcedb
 
-lsmtool = pytest.importorskip("lsmtool")
+
+@pytest.fixture(scope="module", autouse=True)
+def _astropy_registry_restored():
+    """Importing LSMTool registers a 'makesourcedb' format identifier for every astropy Table, which
+    then opens any path a Table is written to: take it out again after these tests."""
+    yield
+    try:
+        registry.unregister_identifier("makesourcedb", Table)
+    except registry.IORegistryError:
+        pass  # not registered (another LSMTool version)
 
 GSM = """\
 # (Name, Type, Ra, Dec, I, Q, U, V, MajorAxis, MinorAxis, Orientation, ReferenceFrequency='60e6', SpectralIndex='[0.0]') = format

@@ -176,15 +176,16 @@ def _bad_fits(folder: Path, kind: str) -> Path:
 
 
 @pytest.mark.parametrize("case, extra, message", [
-    ("nan-point-model", ("--point-model-jy", "nan"), "--point-model-jy must be a positive number, got nan"),
-    ("negative-point-model", ("--point-model-jy", "-1"), "--point-model-jy must be a positive number"),
-    ("nan-phase-centre", ("--phase-centre", "nan", "55"), "--phase-centre nan 55.0: RA and Dec must be finite"),
-    ("dec-above-90", ("--phase-centre", "240", "91"), "--phase-centre: declination 91.0 deg is outside [-90, 90]"),
+    ("nan-point-model", ("--point-model-jy", "nan"),
+     "the point-model flux must be a positive number of Jy, got nan (--point-model-jy)"),
+    ("negative-point-model", ("--point-model-jy", "-1"), "the point-model flux must be a positive number of Jy"),
+    ("nan-phase-centre", ("--phase-centre", "nan", "55"), "phase centre nan 55.0: RA and Dec must be finite"),
+    ("dec-above-90", ("--phase-centre", "240", "91"), "phase centre: declination 91.0 deg is outside [-90, 90]"),
     ("nan-setting", ("--set", "solves.0.solint_s=nan"), "solves.0.solint_s: nan is not a finite number"),
     ("inf-setting", ("--set", "imaging.scale_arcsec=inf"), "imaging.scale_arcsec: inf is not a finite number"),
-    ("garbage-skymodel", ("--skymodel", "{garbage_sky}"), "--skymodel: sky model"),
-    ("empty-skymodel", ("--skymodel", "{empty_sky}"), "--skymodel: sky model"),
-    ("empty-model-image", ("--model-image", "{empty_fits}"), "--model-image: model image"),
+    ("garbage-skymodel", ("--skymodel", "{garbage_sky}"), "sky model: sky model"),
+    ("empty-skymodel", ("--skymodel", "{empty_sky}"), "sky model: sky model"),
+    ("empty-model-image", ("--model-image", "{empty_fits}"), "model image: model image"),
     ("garbage-model-image", ("--model-image", "{garbage_fits}"), "is not a readable FITS image"),
     ("truncated-model-image", ("--model-image", "{truncated_fits}"), "is not a readable FITS image"),
 ])

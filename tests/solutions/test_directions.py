@@ -61,7 +61,7 @@ def test_select_keeps_file_order_and_values(tmp_path):
                 np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(out.soltabs["clock000"].val, ss.soltabs["clock000"].val)
     _consistent(read_h5parm(write_solset(tmp_path / "sel.h5", out)))
-    with pytest.raises(InputError, match=r"--names: no direction \[dir7\] in solset sol000 \(has \[dir0\], "):
+    with pytest.raises(InputError, match=r"names: no direction \[dir7\] in solset sol000 \(has \[dir0\], "):
         select_directions(ss, ["dir7"])
 
 
@@ -82,7 +82,7 @@ def test_rename_and_swap():
 @pytest.mark.parametrize("items, message", [
     (["dir0=dir1"], r"renaming \[dir0\] to \[dir1\] clashes with the existing direction \[dir1\]"),
     (["dir0=new", "dir1=new"], "clashes"),
-    (["nope=new"], r"--map: no direction \[nope\]"),
+    (["nope=new"], r"map: no direction \[nope\]"),
     (["dir0"], "is not of the form OLD=NEW"),
     (["dir0=a", "[dir0]=b"], r"renames \[dir0\] twice"),
 ])
@@ -114,9 +114,9 @@ def test_add_copies_a_direction_the_nearest_or_the_identity(tmp_path):
 
 def test_add_errors():
     ss = _solset()
-    with pytest.raises(InputError, match=r"--name: direction \[dir1\] already exists"):
+    with pytest.raises(InputError, match=r"name: direction \[dir1\] already exists"):
         add_direction(ss, "dir1", 0.0, 0.0, "identity")
-    with pytest.raises(InputError, match=r"--copy-from: no direction \[dirX\]"):
+    with pytest.raises(InputError, match=r"copy_from: no direction \[dirX\]"):
         add_direction(ss, "new", 0.0, 0.0, "dirX")
 
 
@@ -147,6 +147,6 @@ def test_new_direction_names_must_be_safe_names(name, message):
     from lofar_hires.solutions.directions import check_new_name
 
     with pytest.raises(InputError, match=re.escape(message)):
-        check_new_name(name, "--name")
-    assert check_new_name("[3C196_a+b-1.5]", "--name") == "[3C196_a+b-1.5]"
-    assert check_new_name("calA", "--name") == "[calA]"
+        check_new_name(name, "name")
+    assert check_new_name("[3C196_a+b-1.5]", "name") == "[3C196_a+b-1.5]"
+    assert check_new_name("calA", "name") == "[calA]"

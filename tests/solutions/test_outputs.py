@@ -78,7 +78,7 @@ def test_existing_products_wrong_and_unwritable_locations(inputs, tmp_path, caps
     out.write_text("earlier product\n")
     assert _run(command, inputs, out) == 2
     errors = _errors(capsys)
-    assert len(errors) == 1 and "already exists; pass --overwrite to replace it" in errors[0], errors
+    assert len(errors) == 1 and "already exists; overwrite it or choose another output" in errors[0], errors
     assert out.read_text() == "earlier product\n"
     out.unlink()
 

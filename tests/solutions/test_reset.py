@@ -60,7 +60,7 @@ def test_identity_values():
 
 def test_errors():
     ss = example_solset()
-    with pytest.raises(InputError, match=r"--soltabs: no soltab 'tec000' in sol000 \(has phase000, amplitude000\)"):
+    with pytest.raises(InputError, match=r"soltabs: no soltab 'tec000' in sol000 \(has phase000, amplitude000\)"):
         reset_stations(ss, ["CS001HBA0"], soltabs=["tec000"])
     ss.soltabs["phase001"] = Soltab("phase001", "phase", {"time": np.arange(3.0)}, np.ones(3))
     with pytest.raises(InputError, match="soltab phase001 has no antenna axis"):

@@ -63,7 +63,7 @@ def test_collapse_takes_the_first_core_station_and_warns_with_the_difference(cap
 def test_errors():
     ss = example_solset(stations=PHASED_UP)
     positions = _core_positions(np.random.default_rng(0))
-    with pytest.raises(InputError, match="--superstation: ST002 is not in solset sol000"):
+    with pytest.raises(InputError, match="superstation: ST002 is not in solset sol000"):
         expand_superstation(ss, "ST002", CORE, positions)
     with pytest.raises(InputError, match="already holds core station"):
         expand_superstation(ss, "ST001", ["RS106HBA"], positions[:1])

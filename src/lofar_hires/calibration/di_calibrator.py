@@ -270,7 +270,7 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
     if failed and not cfg.allow_failed_stations:
         listed = "; ".join(f"{name} ({reasons[0]})" for name, reasons in failed.items())
         raise QualityError(f"{len(failed)} station(s) failed and are flagged in {outdir / 'cal_solutions.h5'}: "
-                           f"{listed}; see {outdir / 'calibrator_report.json'}; rerun with --set "
+                           f"{listed}; see {outdir / 'calibrator_report.json'}; rerun with the setting "
                            "allow_failed_stations=true to accept the solutions without them")
     return CalibratorResult(outdir=outdir, cal_solutions=outdir / "cal_solutions.h5",
                             report=outdir / "calibrator_report.json",

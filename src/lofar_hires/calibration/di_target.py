@@ -128,11 +128,11 @@ def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: Targ
     if not Path(cal_solutions).is_file():
         raise InputError(f"calibrator solutions {cal_solutions} do not exist")
     if cfg.phase_calibration and (skymodel is None or not Path(skymodel).is_file()):
-        raise InputError("phase_calibration needs an existing --skymodel (makesourcedb)")
+        raise InputError("phase_calibration needs an existing sky model (makesourcedb)", setting="skymodel")
     if skymodel is not None:
         if not cfg.phase_calibration:
-            raise InputError(f"--skymodel {skymodel} is only used by the self-calibration: add "
-                             "--set phase_calibration=true, or leave out --skymodel")
+            raise InputError(f"sky model {skymodel} is only used by the self-calibration: set "
+                             "phase_calibration=true, or leave out the sky model", setting="skymodel")
         require_skymodel(Path(skymodel))
     try:
         ss = read_calibrator_solutions(cal_solutions, list(cfg.corrections), solset, what="setting corrections")
@@ -140,7 +140,7 @@ def check_target_inputs(ms_paths: Sequence[Path], cal_solutions: Path, cfg: Targ
         for name in cfg.corrections:
             transferable(ss.soltabs[name], f"{cal_solutions}: solset {ss.name}")
     except InputError as exc:
-        raise InputError(f"--cal-solutions: {exc}") from None
+        raise InputError(f"calibrator solutions: {exc}", setting="cal_solutions") from None
     for path in ms_paths:
         info = read_ms_info(require_ms(path, ("DATA",)))
         unknown = [s for s in info.station_names if s not in ss.antenna_names]

@@ -423,7 +423,7 @@ def fit_clocktec_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
                 f"{sigma_clock[best] * 1e9:.3g} ns and {sigma_tec[best]:.3g} TECU (correlation "
                 f"{report['clock_tec_correlation'][names[best]]:.4f}; tolerances {f.clock_tolerance_s * 1e9:g} ns, "
                 f"{f.tec_tolerance_tecu:g} TECU) and the nearest alias is at chi-square {alias[best]:.3g} (needs "
-                f">= {f.min_alias_chi2:g}); use a wider band, or --set fits.clocktec_mode=combined to fit one "
+                f">= {f.min_alias_chi2:g}); use a wider band, or the setting fits.clocktec_mode=combined to fit one "
                 "combined delay")
         fit = separate_clock_tec(scalar, w, freqs, ref, with_offset=f.clocktec_offset, **ranges)
         _clocktec_fit_failures(failures, fit)

@@ -48,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     soltabs = parse_soltabs(args.soltabs)
     record = args.output.with_name(args.output.name + ".provenance.json")
     if record.exists() and not args.overwrite:
-        raise OutputExistsError(f"output {record} already exists; pass --overwrite to replace it")
+        raise OutputExistsError(f"output {record} already exists; overwrite it or choose another output",
+                                setting="overwrite")
     parameters = command_parameters(args)
     log.info("settings: %s", json.dumps(parameters))
     prov = Provenance(task="apply-solutions", parameters=parameters)

@@ -7,6 +7,12 @@ measurement sets are calibrated jointly: one sky model, solutions per observatio
 Re-running with the same ``--outdir`` resumes after the last complete cycle; a
 second run into an ``--outdir`` that another run is using is refused (exit 2,
 naming that run's pid).
+
+``--delay-calibrators`` takes the in-field calibrator from the LOFAR-VLBI pipeline's
+``delay_calibrators.csv`` (Morabito et al. 2022, A&A 658, A1; the ``delay_calibrator``
+input of VLBI-cwl): the first row (the nearest to the pointing centre) or the one
+named by ``--delay-calibrator``. Its position becomes the phase centre and its LoTSS
+total flux (the peak where the row has none) the point-source starting model.
 """
 
 from __future__ import annotations
@@ -39,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--point-model-jy", dest="point_flux_jy", type=float, default=None, metavar="FLUX_JY",
                         help="starting model of cycle 0: a point source of this flux at the (new) phase centre, e.g. "
                              "an in-field calibrator from a catalogue")
+    parser.add_argument("--delay-calibrators", type=Path, default=None, metavar="CSV",
+                        help="delay_calibrators.csv of the LOFAR-VLBI pipeline: the calibrator's position is the phase "
+                             "centre and its total flux the point starting model (instead of --phase-centre, "
+                             "--skymodel, --model-image and --point-model-jy)")
+    parser.add_argument("--delay-calibrator", default=None, metavar="NAME",
+                        help="with --delay-calibrators: the calibrator's Source_id (default: the table's first row, "
+                             "the nearest to the pointing centre)")
     parser.add_argument("--pre-apply", type=Path, action="append", default=[], metavar="H5PARM",
                         help="solutions applied to the data before self-calibration (one direction; repeatable)")
     parser.add_argument("--data-column", default="DATA", help="column of the input MSs to calibrate (default DATA)")
@@ -50,6 +63,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "but a self-calibration run is never deleted)")
 
 
+#: Options that --delay-calibrators replaces: parser dest -> option.
+DELAY_CALIBRATOR_REPLACES: dict[str, str] = {"phase_centre_deg": "--phase-centre", "skymodel": "--skymodel",
+                                             "model_image": "--model-image", "point_flux_jy": "--point-model-jy"}
+
+
+def delay_calibrator_start(csv: Path, name: str | None) -> tuple[tuple[float, float], float]:
+    """Phase centre (RA, Dec in degrees) and point-model flux (Jy) of a delay calibrator of ``csv``.
+
+    The calibrator is ``name`` or the table's first row; its flux is the LoTSS total flux, or
+    the peak brightness where the row has no total flux.
+
+    Raises
+    ------
+    InputError
+        No such calibrator, or a row with neither flux (naming the file and the calibrator).
+    """
+    from lofar_hires.calibration.step_products import require_file
+    from lofar_hires.errors import InputError
+    from lofar_hires.io.delay_calibrators import pick_delay_calibrator, read_delay_calibrators
+
+    calibrators = read_delay_calibrators(require_file(csv, "delay-calibrator table", setting="delay_calibrators"))
+    try:
+        cal = pick_delay_calibrator(calibrators, name)
+    except InputError as exc:
+        raise InputError(f"{csv}: {exc}", setting="delay_calibrator") from None
+    flux_jy = cal.total_flux_jy if cal.total_flux_jy is not None else cal.peak_flux_jy
+    if flux_jy is None:
+        raise InputError(f"{csv}: delay calibrator {cal.name} has no Total_flux or Peak_flux for the starting model")
+    log.info("delay calibrator %s of %s: phase centre RA %.6f, Dec %.6f deg, point model %.4g Jy", cal.name, csv,
+             cal.ra_deg % 360.0, cal.dec_deg, flux_jy)
+    return (cal.ra_deg % 360.0, cal.dec_deg), flux_jy
+
+
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.errors import InputError
     from lofar_hires.selfcal.engine import SelfcalRequest, run_selfcal
@@ -57,13 +103,24 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads < 1:
         raise InputError(f"--threads must be at least 1, got {args.threads}")
+    phase_centre = tuple(args.phase_centre_deg) if args.phase_centre_deg else None
+    point_flux_jy = args.point_flux_jy
+    if args.delay_calibrators is not None:
+        given = [option for dest, option in DELAY_CALIBRATOR_REPLACES.items() if getattr(args, dest) is not None]
+        if given:
+            raise InputError(f"--delay-calibrators sets the phase centre and the starting model: leave out "
+                             f"{' and '.join(given)}", setting="delay_calibrators")
+        phase_centre, point_flux_jy = delay_calibrator_start(args.delay_calibrators, args.delay_calibrator)
+    elif args.delay_calibrator is not None:
+        raise InputError("--delay-calibrator names a calibrator of --delay-calibrators; give the table too",
+                         setting="delay_calibrator")
     strategy = load_strategy(args.strategy, args.overrides)
     log.info("strategy %s: %d solve(s), cycles %d..%d", strategy.name, len(strategy.solves),
              strategy.stopping.min_cycles, strategy.stopping.max_cycles)
     request = SelfcalRequest(
         ms_paths=tuple(args.msin),
-        phase_centre_deg=tuple(args.phase_centre_deg) if args.phase_centre_deg else None,
-        skymodel=args.skymodel, model_image=args.model_image, point_flux_jy=args.point_flux_jy,
+        phase_centre_deg=phase_centre,
+        skymodel=args.skymodel, model_image=args.model_image, point_flux_jy=point_flux_jy,
         pre_apply=tuple(args.pre_apply),
         data_column=args.data_column, station_groups=args.station_groups,
     )

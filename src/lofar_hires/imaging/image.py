@@ -64,7 +64,8 @@ def make_image(ms_paths: Sequence[Path], outdir: Path, options: WSCleanOptions, 
     check_output_path(outdir / f"{name}.provenance.json", overwrite=True)
     existing = sorted(outdir.glob(f"{name}-*.fits"))
     if existing and not overwrite:
-        raise OutputExistsError(f"images {existing[0]} ... already exist; pass --overwrite to replace them")
+        raise OutputExistsError(f"images {existing[0]} ... already exist; overwrite them or choose another name",
+                                setting="overwrite")
     tmp = outdir / f".{name}.partial-{os.getpid()}"
     remove_path(tmp)
     tmp.mkdir()

@@ -51,7 +51,7 @@ def check_output_path(path: Path, overwrite: bool) -> None:
         empty_dir = path.is_dir() and not any(path.iterdir())
         if not empty_dir and not overwrite:
             raise OutputExistsError(
-                f"output {path} already exists; pass --overwrite to replace it"
+                f"output {path} already exists; overwrite it or choose another output", setting="overwrite"
             )
 
 
@@ -88,7 +88,7 @@ def atomic_output(path: Path, overwrite: bool = False) -> Iterator[Path]:
         # Another run wrote the product while this one worked: never replace it silently.
         remove_path(tmp)
         raise OutputExistsError(f"output {path} was written by another run while this one ran; this run's "
-                                "result was discarded (pass --overwrite to replace it)")
+                                "result was discarded (overwrite it to replace it)", setting="overwrite")
     remove_path(path)
     os.replace(tmp, path)
     log.debug("wrote %s", path)

@@ -381,16 +381,16 @@ def find_format(lines: Sequence[str], path: Path) -> tuple[SkyModelFormat, int] 
     return fmt, index
 
 
-def require_skymodel(path: Path, option: str = "--skymodel") -> Path:
-    """A makesourcedb sky model that exists, parses and holds components with finite values; the
-    one-line error names ``option`` (checked before any tool runs)."""
+def require_skymodel(path: Path, setting: str = "skymodel") -> Path:
+    """A makesourcedb sky model that exists, parses and holds components with finite values (checked
+    before any tool runs); the one-line error carries ``setting``, the input it came from."""
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{option} {path} does not exist or is not a file")
+        raise InputError(f"sky model {path} does not exist or is not a file", setting=setting)
     try:
         read_makesourcedb(path)
     except (InputError, MissingInputError) as exc:
-        raise InputError(f"{option}: {exc}") from None
+        raise InputError(f"sky model: {exc}", setting=setting) from None
     return path
 
 

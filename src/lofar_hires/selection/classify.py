@@ -100,13 +100,15 @@ def classify(rows: Sequence[CalibratorRow], cfg: ClassifyConfig, *, ref_solint_m
     names = {r.name for r in rows}
     unknown = [n for n in remove if n not in names]
     if unknown:
-        raise InputError(f"--remove: no candidate named {', '.join(unknown)} (candidates: {', '.join(sorted(names))})")
+        raise InputError(f"remove: no candidate named {', '.join(unknown)} (candidates: {', '.join(sorted(names))})",
+                         setting="remove")
     clash = [r.name for r in add if r.name in names]
     if clash:
-        raise InputError(f"--add: a candidate named {clash[0]} already exists; remove it first or choose another name")
+        raise InputError(f"add: a candidate named {clash[0]} already exists; remove it first or choose another name",
+                         setting="add")
     for r in add:
         if r.category not in ("main", "weak"):
-            raise InputError(f"--add {r.name}: category must be main or weak, not {r.category}")
+            raise InputError(f"add {r.name}: category must be main or weak, not {r.category}", setting="add")
     out: list[CalibratorRow] = []
     untested: list[str] = []
     for row in rows:

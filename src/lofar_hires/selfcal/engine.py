@@ -120,7 +120,7 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
         if request.phase_centre_deg is None and not np.allclose(info.phase_centre_rad, first.phase_centre_rad,
                                                                 atol=np.radians(0.1 / 3600)):
             raise InputError(f"{info.path.name} and {first.path.name} have different phase centres; give "
-                             "--phase-centre to shift them all to the same position")
+                             "a phase centre to shift them all to the same position", setting="phase_centre_deg")
     for path in request.pre_apply:
         check_pre_apply(Path(path), infos)
     check_solve_baselines(strategy, infos)
@@ -128,7 +128,7 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
         check_phase_centre(request.phase_centre_deg)
     starts = [x is not None for x in (request.skymodel, request.model_image, request.point_flux_jy)]
     if sum(starts) > 1:
-        raise InputError("give only one starting model: --skymodel, --model-image or --point-model-jy")
+        raise InputError("give only one starting model: a sky model, a model image or a point-model flux")
     if request.skymodel is not None:
         from lofar_hires.io.skymodel import require_skymodel
 
@@ -137,9 +137,10 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
         try:
             check_model_image(Path(request.model_image))
         except InputError as exc:
-            raise InputError(f"--model-image: {exc}") from None
+            raise InputError(f"model image: {exc}", setting="model_image") from None
     if request.point_flux_jy is not None and not (math.isfinite(request.point_flux_jy) and request.point_flux_jy > 0):
-        raise InputError(f"--point-model-jy must be a positive number, got {request.point_flux_jy}")
+        raise InputError(f"the point-model flux must be a positive number of Jy, got {request.point_flux_jy}",
+                         setting="point_flux_jy")
     return infos
 
 
@@ -147,11 +148,13 @@ def check_phase_centre(phase_centre_deg: tuple[float, float]) -> None:
     """Refuse a ``--phase-centre`` that is not finite or has a declination outside [-90, 90] degrees."""
     ra_deg, dec_deg = (float(v) for v in phase_centre_deg)
     if not (math.isfinite(ra_deg) and math.isfinite(dec_deg)):
-        raise InputError(f"--phase-centre {ra_deg} {dec_deg}: RA and Dec must be finite numbers (degrees)")
+        raise InputError(f"phase centre {ra_deg} {dec_deg}: RA and Dec must be finite numbers (degrees)",
+                         setting="phase_centre_deg")
     if not -90.0 <= dec_deg <= 90.0:
-        raise InputError(f"--phase-centre: declination {dec_deg} deg is outside [-90, 90]")
+        raise InputError(f"phase centre: declination {dec_deg} deg is outside [-90, 90]", setting="phase_centre_deg")
     if not -360.0 <= ra_deg <= 360.0:
-        raise InputError(f"--phase-centre: right ascension {ra_deg} deg is outside [-360, 360]")
+        raise InputError(f"phase centre: right ascension {ra_deg} deg is outside [-360, 360]",
+                         setting="phase_centre_deg")
 
 
 def check_pre_apply(path: Path, infos: Sequence[MsInfo]) -> Solset:
@@ -166,24 +169,25 @@ def check_pre_apply(path: Path, infos: Sequence[MsInfo]) -> Solset:
     try:
         solset = read_h5parm(path)
     except (InputError, MissingInputError) as exc:
-        raise InputError(f"--pre-apply: {exc}") from None
+        raise InputError(f"pre-applied solutions: {exc}", setting="pre_apply") from None
     tabs = list(solset.soltabs.values())
     if not tabs:
-        raise InputError(f"--pre-apply {path}: solution set {solset.name} holds no soltab")
+        raise InputError(f"pre-applied solutions {path}: solution set {solset.name} holds no soltab",
+                         setting="pre_apply")
     try:
         require_values(solset, path)
     except InputError as exc:
-        raise InputError(f"--pre-apply: {exc}") from None
+        raise InputError(f"pre-applied solutions: {exc}", setting="pre_apply") from None
     for tab in tabs:
         if "dir" in tab.axes and len(tab.axes["dir"]) > 1:
-            raise InputError(f"--pre-apply {path} has {len(tab.axes['dir'])} directions; pick one with "
-                             "`lofar-hires h5 directions select` first")
+            raise InputError(f"pre-applied solutions {path} have {len(tab.axes['dir'])} directions; pick one "
+                             "with `lofar-hires h5 directions select` first", setting="pre_apply")
     for info in infos:
         try:
             check_stations(list(info.station_names), tabs)
             check_times(info.times_mjd_s, tabs)
         except InputError as exc:
-            raise InputError(f"--pre-apply {path} on {info.path.name}: {exc}") from None
+            raise InputError(f"pre-applied solutions {path} on {info.path.name}: {exc}", setting="pre_apply") from None
     return solset
 
 
@@ -206,7 +210,7 @@ def check_solve_baselines(strategy: Strategy, infos: Sequence[MsInfo]) -> None:
 
 
 def check_outdir(request: SelfcalRequest, outdir: Path) -> None:
-    """Refuse an output directory that holds (or is) one of the inputs: ``--overwrite`` would delete it."""
+    """Refuse an output directory that holds (or is) one of the inputs: overwriting would delete it."""
     root = Path(outdir).resolve()
     inputs = [*request.ms_paths, *request.pre_apply, request.skymodel, request.model_image, request.station_groups]
     for path in inputs:
@@ -214,9 +218,11 @@ def check_outdir(request: SelfcalRequest, outdir: Path) -> None:
             continue
         resolved = Path(path).resolve()
         if resolved == root or root in resolved.parents:
-            raise InputError(f"--outdir {outdir} holds the input {path}; give an output directory of its own")
+            raise InputError(f"output directory {outdir} holds the input {path}; give an output directory of its own",
+                             setting="outdir")
         if resolved in root.parents:
-            raise InputError(f"--outdir {outdir} lies inside the input {path}; give an output directory elsewhere")
+            raise InputError(f"output directory {outdir} lies inside the input {path}; give an output directory "
+                             "elsewhere", setting="outdir")
 
 
 def write_point_model(work: WorkSet, flux_jy: float, path: Path) -> Path:
@@ -287,11 +293,11 @@ def _contents(outdir: Path) -> list[Path]:
 
 
 def _clear_run(outdir: Path) -> None:
-    """``--overwrite``: remove a previous run (never a directory that holds something else)."""
+    """Overwriting: remove a previous run (never a directory that holds something else)."""
     contents = _contents(outdir)
     if contents and not (outdir / STATE_NAME).exists():
-        raise InputError(f"--overwrite: {outdir} holds no self-calibration run ({len(contents)} other entries); "
-                         "it is not deleted; give a new --outdir")
+        raise InputError(f"{outdir} holds no self-calibration run ({len(contents)} other entries); it is not "
+                         "deleted; give a new output directory", setting="outdir")
     for path in contents:
         remove_path(path)
 
@@ -304,12 +310,14 @@ def _open_run(request: SelfcalRequest, strategy: Strategy, outdir: Path, overwri
     old = load_state(outdir)
     if old is None:
         if _contents(outdir):
-            raise InputError(f"{outdir} is not empty and holds no self-calibration run; use a new --outdir")
+            raise InputError(f"{outdir} is not empty and holds no self-calibration run; use a new output directory",
+                             setting="outdir")
         save_state(outdir, new)
         return new
     why = old.matches(new)
     if why is not None:
-        raise InputError(f"{outdir} holds a run that cannot be continued: {why}; use a new --outdir or --overwrite")
+        raise InputError(f"{outdir} holds a run that cannot be continued: {why}; use a new output directory or "
+                         "overwrite it", setting="outdir")
     for partial in outdir.glob("cycle_*.partial"):
         log.info("discarding the incomplete %s", partial.name)
         remove_path(partial)

@@ -60,7 +60,7 @@ def parse_soltabs(text: str | None) -> tuple[str, ...] | None:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise InputError(f"--soltabs names {', '.join(repeated)} more than once")
+        raise InputError(f"soltabs names {', '.join(repeated)} more than once", setting="soltabs")
     return names
 
 
@@ -147,7 +147,7 @@ def check_fulljones(soltabs: Sequence[Soltab]) -> bool:
     names = ", ".join(t.name for t in soltabs)
     if len(full) != len(soltabs):
         raise InputError(f"soltabs {names}: full-Jones soltabs (4 polarisations) cannot be applied together with "
-                         "others in one run; apply them separately (--soltabs)")
+                         "others in one run; apply them separately", setting="soltabs")
     if sorted(t.soltype for t in full) != sorted(FULLJONES_TYPES):
         raise InputError(f"soltabs {names}: a full-Jones correction needs exactly one amplitude and one phase soltab "
                          f"with 4 polarisations, got types {', '.join(t.soltype for t in full)}")
@@ -239,14 +239,15 @@ def check_output_ms(output: Path, ms: Path, overwrite: bool) -> None:
     """
     out, source = output.resolve(), ms.resolve()
     if out == source:
-        raise InputError(f"--output {output} is the input measurement set; write the result to a new path")
+        raise InputError(f"output {output} is the input measurement set; write the result to a new path",
+                         setting="output")
     if out in source.parents or source in out.parents:
-        raise InputError(f"--output {output} holds or lies inside the input measurement set; write the result to a "
-                         "path of its own")
+        raise InputError(f"output {output} holds or lies inside the input measurement set; write the result to a "
+                         "path of its own", setting="output")
     if overwrite and output.exists() and not (output / "table.dat").is_file():
         if output.is_file() or output.is_symlink() or any(output.iterdir()):
-            raise InputError(f"--output {output} exists and is not a measurement set; --overwrite replaces only "
-                             "a measurement set")
+            raise InputError(f"output {output} exists and is not a measurement set; overwriting replaces only "
+                             "a measurement set", setting="output")
     check_output_path(output, overwrite)
 
 
@@ -303,12 +304,12 @@ def apply_solutions(ms: Path, h5parm: Path, output: Path, *, data_column: str = 
     try:
         solset = read_h5parm(h5parm)
     except (InputError, MissingInputError) as exc:
-        raise InputError(f"--solutions: {exc}") from None
+        raise InputError(f"solutions: {exc}", setting="solutions") from None
     info = read_ms_info(ms)
     try:
         plan = plan_apply(list(info.station_names), info.times_mjd_s, h5parm, solset, soltabs, direction)
     except InputError as exc:
-        raise InputError(f"--solutions {h5parm}: {exc}") from None
+        raise InputError(f"solutions {h5parm}: {exc}", setting="solutions") from None
     check_output_ms(output, ms, overwrite)
     log.info("applying %s of %s (%s%s) to %s of %s", ", ".join(plan.soltabs), h5parm.name,
              "full-Jones" if plan.fulljones else "per soltab",

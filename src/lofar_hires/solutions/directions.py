@@ -59,7 +59,7 @@ def _require(solset: Solset, names: Sequence[str], option: str) -> list[str]:
     missing = [n for n in out if n not in known]
     if missing:
         raise InputError(f"{option}: no direction {missing[0]} in solset {solset.name} "
-                         f"(has {', '.join(known) or 'none'})")
+                         f"(has {', '.join(known) or 'none'})", setting=option)
     return out
 
 
@@ -84,8 +84,8 @@ def select_directions(solset: Solset, names: Sequence[str]) -> Solset:
         would be left without directions.
     """
     if not names:
-        raise InputError("--names: give at least one direction to keep")
-    keep = set(_require(solset, names, "--names"))
+        raise InputError("names: give at least one direction to keep", setting="names")
+    keep = set(_require(solset, names, "names"))
     tabs = {}
     for name, tab in solset.soltabs.items():
         if "dir" in tab.axes:
@@ -102,13 +102,16 @@ def select_directions(solset: Solset, names: Sequence[str]) -> Solset:
     return _replace(solset, directions, tabs)
 
 
-def check_new_name(name: str, option: str) -> str:
+def check_new_name(name: str, setting: str, where: str | None = None) -> str:
     """A new direction name (``name`` or ``[name]``) in DP3's bracketed form, refused unless it is a safe name.
 
     Direction names end up in DP3 parsets (``direction=[name]``), WSClean facet files and,
     downstream, in file names: only names that :func:`~lofar_hires.io.names.safe_name` leaves
     unchanged are accepted (letters, digits, ``_ + - .``, not starting with ``.`` or ``_``, at
     most :data:`~lofar_hires.io.names.MAX_NAME_LENGTH` characters).
+
+    ``setting`` names the setting the name came from, ``where`` (default ``setting``)
+    the message's prefix.
 
     Raises
     ------
@@ -121,10 +124,10 @@ def check_new_name(name: str, option: str) -> str:
     try:
         safe = safe_name(bare, what="direction")
     except InputError as exc:
-        raise InputError(f"{option}: {exc}") from None
+        raise InputError(f"{where or setting}: {exc}", setting=setting) from None
     if safe != bare:
-        raise InputError(f"{option}: direction name {bare!r} may hold only letters, digits, _ + - . (not starting "
-                         f"with . or _, at most {MAX_NAME_LENGTH} characters); e.g. {safe!r}")
+        raise InputError(f"{where or setting}: direction name {bare!r} may hold only letters, digits, _ + - . (not "
+                         f"starting with . or _, at most {MAX_NAME_LENGTH} characters); e.g. {safe!r}", setting=setting)
     return direction_name(bare)
 
 
@@ -140,11 +143,11 @@ def parse_rename_map(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         old, sep, new = item.partition("=")
         if not sep or not old.strip() or not new.strip():
-            raise InputError(f"--map {item!r} is not of the form OLD=NEW")
+            raise InputError(f"map {item!r} is not of the form OLD=NEW", setting="map")
         key = direction_name(old.strip())
         if key in mapping:
-            raise InputError(f"--map renames {key} twice")
-        mapping[key] = check_new_name(new.strip(), f"--map {old.strip()}=...")
+            raise InputError(f"map renames {key} twice", setting="map")
+        mapping[key] = check_new_name(new.strip(), "map", f"map {old.strip()}=...")
     return mapping
 
 
@@ -160,15 +163,15 @@ def rename_directions(solset: Solset, mapping: Mapping[str, str]) -> Solset:
         An unknown old name, or a new name that clashes with another direction.
     """
     if not mapping:
-        raise InputError("--map: give at least one OLD=NEW pair")
-    mapping = {direction_name(k): check_new_name(v, f"--map {k}=...") for k, v in mapping.items()}
-    _require(solset, list(mapping), "--map")
+        raise InputError("map: give at least one OLD=NEW pair", setting="map")
+    mapping = {direction_name(k): check_new_name(v, "map", f"map {k}=...") for k, v in mapping.items()}
+    _require(solset, list(mapping), "map")
     names = _all_names(solset)
     final = [mapping.get(n, n) for n in names]
     for old, new in mapping.items():
         if final.count(new) > 1:
-            raise InputError(f"--map: renaming {old} to {new} clashes with the existing direction {new}; "
-                             "choose another name or rename that one too")
+            raise InputError(f"map: renaming {old} to {new} clashes with the existing direction {new}; "
+                             "choose another name or rename that one too", setting="map")
     tabs = {}
     for name, tab in solset.soltabs.items():
         if "dir" in tab.axes:
@@ -226,10 +229,10 @@ def add_direction(solset: Solset, name: str, ra_rad: float, dec_rad: float, copy
         The name exists already, or the direction to copy from does not exist
         (in the source table or in one of the soltabs).
     """
-    new = check_new_name(name, "--name")
+    new = check_new_name(name, "name")
     if new in _all_names(solset):
-        raise InputError(f"--name: direction {new} already exists in solset {solset.name}; "
-                         "choose another name or rename the existing one")
+        raise InputError(f"name: direction {new} already exists in solset {solset.name}; "
+                         "choose another name or rename the existing one", setting="name")
     source: str | None
     if copy_from == COPY_IDENTITY:
         source = None
@@ -237,7 +240,7 @@ def add_direction(solset: Solset, name: str, ra_rad: float, dec_rad: float, copy
         source, sep = nearest_direction(solset, ra_rad, dec_rad)
         log.info("direction %s copies the solutions of the nearest direction %s (%.4f deg away)", new, source, sep)
     else:
-        source = _require(solset, [copy_from], "--copy-from")[0]
+        source = _require(solset, [copy_from], "copy_from")[0]
     tabs = {}
     for tab_name, tab in solset.soltabs.items():
         if "dir" in tab.axes:
@@ -252,8 +255,8 @@ def add_direction(solset: Solset, name: str, ra_rad: float, dec_rad: float, copy
                 index = [dirs.index(source)]
                 val, weight = np.take(tab.val, index, axis=axis), np.take(tab.weight, index, axis=axis)
             else:
-                raise InputError(f"--copy-from: soltab {tab_name} has no direction {source} "
-                                 f"(it has {', '.join(dirs)})")
+                raise InputError(f"copy_from: soltab {tab_name} has no direction {source} "
+                                 f"(it has {', '.join(dirs)})", setting="copy_from")
             tab = _with_dirs(tab, dirs + [new], np.concatenate([tab.val, val], axis=axis),
                              np.concatenate([tab.weight, weight.astype(tab.weight.dtype)], axis=axis))
         tabs[tab_name] = tab

@@ -205,7 +205,8 @@ def _grid(inputs: list[_Input], axis: str, choice: GridChoice) -> np.ndarray | N
                 if axis in reader.info(name).axes:
                     return reader.info(name).axes[axis]
         raise InputError(f"{path} has no soltab with a {axis} axis to use as the {axis} grid")
-    raise InputError(f"--{axis}-grid must be finest, first, an h5parm or a measurement set; got {choice!r}")
+    raise InputError(f"the {axis} grid must be finest, first, an h5parm or a measurement set; got {choice!r}",
+                     setting=f"{axis}_grid")
 
 
 def _directions(inputs: list[_Input]) -> tuple[list[str], dict[str, tuple[float, float]]]:
@@ -503,7 +504,7 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
     """
     if not specs:
         raise InputError("merge needs at least one input h5parm")
-    check_group_name(options.solset, "--solset: solset")
+    check_group_name(options.solset, "solset")
     for spec in specs:
         if Path(output).resolve() == Path(spec.path).resolve():
             raise InputError(f"the output {output} is one of the inputs; write the merge to a new file")
@@ -525,7 +526,7 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
         needs_freq = any(t.soltype in ("tec", "clock", "rotationmeasure") for i in inputs for t in i.tabs)
         if needs_freq and freqs is None:
             raise InputError("tec, clock or rotation-measure solutions need frequencies: no input has a freq "
-                             "axis; give --freq-grid with an h5parm or a measurement set")
+                             "axis; give a frequency grid from an h5parm or a measurement set", setting="freq_grid")
         kind = max((i.kind() for i in inputs), key={"scalar": 0, "diagonal": 1, "full": 2}.__getitem__)
         if options.output_kind != "auto":
             if {"scalar": 0, "diagonal": 1, "full": 2}[options.output_kind] < {"scalar": 0, "diagonal": 1,

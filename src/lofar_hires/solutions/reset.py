@@ -88,8 +88,8 @@ def reset_stations(solset: Solset, stations: Sequence[str], soltabs: Sequence[st
         names = list(soltabs)
         missing = [n for n in names if n not in solset.soltabs]
         if missing:
-            raise InputError(f"--soltabs: no soltab {missing[0]!r} in {solset.name} "
-                             f"(has {', '.join(solset.soltabs) or 'none'})")
+            raise InputError(f"soltabs: no soltab {missing[0]!r} in {solset.name} "
+                             f"(has {', '.join(solset.soltabs) or 'none'})", setting="soltabs")
     tabs = {n: reset_soltab(t, stations) if n in names else t for n, t in solset.soltabs.items()}
     log.info("reset %d station(s) in %s: %s", len(stations), ", ".join(names) or "no soltab",
              ", ".join(stations) or "none")

@@ -150,7 +150,7 @@ def _token_mask(token: str, names: Sequence[str], groups: Mapping[str, StationGr
 
 def resolve_stations(spec: str | Sequence[str], antenna_names: Sequence[str],
                      groups: Mapping[str, StationGroup] | None = None, *,
-                     where: str = "--stations") -> list[str]:
+                     where: str = "stations") -> list[str]:
     """The antennas that a station specification selects, in antenna order.
 
     Parameters
@@ -181,7 +181,7 @@ def resolve_stations(spec: str | Sequence[str], antenna_names: Sequence[str],
     unknown = [t for t in include + exclude if is_group_token(t) and t not in groups]
     if unknown:
         raise InputError(f"{where}: unknown station group {unknown[0]!r}; groups: {', '.join(groups)} "
-                         "(station names and patterns are upper case, e.g. RS106*)")
+                         "(station names and patterns are upper case, e.g. RS106*)", setting=where)
     names = list(antenna_names)
     cache: dict[str, np.ndarray] = {}
     selected = np.zeros(len(names), dtype=bool) if include else np.ones(len(names), dtype=bool)

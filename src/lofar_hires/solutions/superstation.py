@@ -77,11 +77,11 @@ def expand_superstation(solset: Solset, superstation: str, core_names: Sequence[
     core = [str(n) for n in core_names]
     positions = np.asarray(core_positions_m, dtype=float).reshape(-1, 3)
     if superstation not in solset.antenna_names:
-        raise InputError(f"--superstation: {superstation} is not in solset {solset.name} "
-                         f"(antennas: {', '.join(solset.antenna_names)})")
+        raise InputError(f"superstation: {superstation} is not in solset {solset.name} "
+                         f"(antennas: {', '.join(solset.antenna_names)})", setting="superstation")
     if not core:
-        raise InputError("no core stations to expand into: the measurement set has none that match "
-                         "--core-stations")
+        raise InputError("no core stations to expand into: the measurement set has none that match the core "
+                         "stations", setting="core_stations")
     if len(positions) != len(core):
         raise InputError(f"{len(core)} core station names but {len(positions)} positions")
     present = [n for n in core if n in solset.antenna_names]
@@ -141,8 +141,8 @@ def collapse_to_superstation(solset: Solset, superstation: str, core_names: Sequ
         raise InputError(f"solset {solset.name} has no core stations to collapse "
                          f"(antennas: {', '.join(solset.antenna_names)})")
     if superstation in solset.antenna_names:
-        raise InputError(f"--superstation: solset {solset.name} already holds {superstation}; "
-                         "collapse only solutions with separate core stations")
+        raise InputError(f"superstation: solset {solset.name} already holds {superstation}; "
+                         "collapse only solutions with separate core stations", setting="superstation")
     core_set = set(core)
     first = core[0]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lofar_hires.calibration.step_products import check_new_output, require_soltabs
 from lofar_hires.cli.dical.common import add_output_arguments, provenance
+from lofar_hires.io.h5parm.solsets import CALIBRATOR_SOLSET
 
 HELP = "collect the polalign, bandpass, faraday and clock/TEC h5parms into cal_solutions.h5"
 
@@ -28,17 +29,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             help=f"h5parm with the soltab(s) {', '.join(tabs)} (from `dical fit` or "
                                  f"`dical refine-polalign`)")
     add_output_arguments(parser, "h5parm (cal_solutions.h5)")
+    parser.add_argument("--solset", default=CALIBRATOR_SOLSET, metavar="NAME",
+                        help="solset of the output (default %(default)s, LINC's name)")
 
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.calibration.di_calibrator import collect
+    from lofar_hires.io.h5parm import check_group_name
 
+    check_group_name(args.solset, "--solset")
     parts = {name: getattr(args, name) for name in PARTS}
     for name, tabs in PARTS.items():
         require_soltabs(parts[name], list(tabs), f"{name} solutions", setting=name)
     check_new_output(args.output, args.overwrite, list(parts.values()), setting="output")
     prov = provenance(args, list(parts.values()))
     # collect() writes atomically; the output was checked above.
-    collect(parts, args.output, prov)
+    collect(parts, args.output, prov, solset=args.solset)
     print(args.output)
     return 0

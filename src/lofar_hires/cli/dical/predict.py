@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_threads(args.threads)
     require_ms(args.msin, ("DATA",))
-    skymodel = require_skymodel(calibrator_model_path(args.skymodel), "--skymodel")
+    skymodel = require_skymodel(calibrator_model_path(args.skymodel))
     check_new_output(args.output, args.overwrite, [args.msin, skymodel], setting="output")
     check_logdir(args.logdir, setting="logdir")
     prov = provenance(args, [args.msin, skymodel])

@@ -45,11 +45,11 @@ def run(args: argparse.Namespace) -> int:
     solset = read_solset(args.h5parm, args.solset)
     inputs = [args.h5parm] + ([args.station_groups] if args.station_groups else [])
     if args.collapse:
-        core = resolve_stations(args.core_stations, solset.antenna_names, groups, where="--core-stations")
+        core = resolve_stations(args.core_stations, solset.antenna_names, groups, where="core_stations")
         result = collapse_to_superstation(solset, args.superstation, core)
     else:
         names, positions = read_antennas(args.msin)
-        core = resolve_stations(args.core_stations, names, groups, where="--core-stations")
+        core = resolve_stations(args.core_stations, names, groups, where="core_stations")
         index = [names.index(n) for n in core]
         result = expand_superstation(solset, args.superstation, core, positions[index])
         inputs.append(args.msin)

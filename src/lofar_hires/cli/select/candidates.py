@@ -8,28 +8,37 @@ each candidate also gets a one-row table ``<dir>/<name>.csv`` for a CWL scatter 
 name made safe as a file name by :func:`lofar_hires.io.names.safe_names`; names that
 collide after conversion are refused before anything is written).
 An image's PyBDSF source list and log are kept in ``<table stem>_pybdsf/``.
+``--delay-calibrators`` reads the LOFAR-VLBI pipeline's ``delay_calibrators.csv`` (the
+LBCS calibrators cross-matched with LoTSS; Morabito et al. 2022, A&A 658, A1) with the
+table's own peak and total fluxes (mJy) and positions.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
+from lofar_hires.io.delay_calibrators import DelayCalibrator
 from lofar_hires.selection.candidates import (
     DEFAULT_MIN_PEAK_FLUX_JY,
     DEFAULT_RESOLUTION_ARCSEC,
     DEFAULT_THRESH_ISL,
     DEFAULT_THRESH_PIX,
+    SourceList,
 )
 from lofar_hires.selection.table import provenance_path
 
 log = logging.getLogger(__name__)
 
-HELP = "candidate calibrators from a sky model, a source table or an image (PyBDSF)"
+HELP = "candidate calibrators from a sky model, a source table, an image (PyBDSF) or a delay-calibrator table"
 
 #: Input option dest -> what the input is (for messages).
-SOURCE_KINDS: dict[str, str] = {"skymodel": "sky model", "catalogue": "source table", "image": "image"}
+SOURCE_KINDS: dict[str, str] = {"skymodel": "sky model", "catalogue": "source table", "image": "image",
+                                "delay_calibrators": "delay-calibrator table"}
 
 #: Options that apply to one kind of input only: option dest -> (input dest, default).
 ONLY_FOR: dict[str, tuple[str, object]] = {
@@ -51,6 +60,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "DEC/dec_deg/DEJ2000, Peak_flux/peak_flux_jy, Total_flux/total_flux_jy/flux/I")
     source.add_argument("--image", type=Path, default=None,
                         help="FITS image (with its restoring beam in the header): sources found with PyBDSF")
+    source.add_argument("--delay-calibrators", type=Path, default=None, metavar="CSV",
+                        help="delay_calibrators.csv of the LOFAR-VLBI pipeline (VLBI-cwl's delay_calibrator input): "
+                             "columns Source_id, RA, DEC (degrees), Peak_flux, Total_flux (mJy); its own fluxes are "
+                             "used")
     parser.add_argument("-o", "--output", type=Path, required=True,
                         help="candidate table, CSV (written atomically; provenance in <stem>.provenance.json)")
     parser.add_argument("--min-peak-flux-jy", type=float, default=DEFAULT_MIN_PEAK_FLUX_JY,
@@ -83,6 +96,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
+def delay_calibrator_sources(calibrators: Sequence[DelayCalibrator], where: str) -> SourceList:
+    """The rows of a delay-calibrator table as sources to select candidates from.
+
+    Names are the calibrators' safe names (unique, usable as file names); positions in
+    degrees (RA in [0, 360)); the table's LoTSS peak brightness and total flux in Jy, NaN
+    where a row has none (LBCS-only rows have a total flux only).
+    """
+    def flux(values: list[float | None]) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in values], dtype=float)
+
+    return SourceList(names=np.array([c.safe_name for c in calibrators], dtype=object),
+                      ra_deg=np.array([c.ra_deg % 360.0 for c in calibrators], dtype=float),
+                      dec_deg=np.array([c.dec_deg for c in calibrators], dtype=float),
+                      peak_flux_jy=flux([c.peak_flux_jy for c in calibrators]),
+                      total_flux_jy=flux([c.total_flux_jy for c in calibrators]),
+                      origin="catalogue", where=where)
+
+
 def pybdsf_workdir(table: Path) -> Path:
     """Where PyBDSF's source list and log go: ``<stem>_pybdsf/`` next to the table."""
     return Path(table).with_name(f"{Path(table).stem}_pybdsf")
@@ -93,11 +124,12 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.cli import command_parameters
     from lofar_hires.errors import InputError
     from lofar_hires.io.atomic import remove_path
+    from lofar_hires.io.delay_calibrators import read_delay_calibrators
     from lofar_hires.provenance import Provenance
     from lofar_hires.selection import candidates as cd
     from lofar_hires.selection.table import write_table
 
-    kind = next(k for k in ("skymodel", "catalogue", "image") if getattr(args, k) is not None)
+    kind = next(k for k in SOURCE_KINDS if getattr(args, k) is not None)
     source = require_file(getattr(args, kind), SOURCE_KINDS[kind], setting=kind)
     settings = cd.CandidateSettings(
         min_peak_flux_jy=args.min_peak_flux_jy,
@@ -106,7 +138,8 @@ def run(args: argparse.Namespace) -> int:
         group_radius_arcsec=args.group_radius_arcsec)
     for dest, (only, default) in ONLY_FOR.items():
         if only != kind and getattr(args, dest) != default:
-            log.warning("--%s applies to --%s only; ignored for --%s", dest.replace("_", "-"), only, kind)
+            log.warning("--%s applies to --%s only; ignored for --%s", dest.replace("_", "-"), only,
+                        kind.replace("_", "-"))
     outputs = [args.output, provenance_path(args.output)]
     if args.split_dir is not None:
         outputs.append(args.split_dir)
@@ -128,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
             rows = cd.candidates_from_skymodel(source, settings, args.resolution_arcsec, args.freq_hz)
         elif kind == "catalogue":
             rows = cd.candidates_from_table(source, settings, flux_unit=args.flux_unit)
+        elif kind == "delay_calibrators":
+            rows = cd.select_candidates(delay_calibrator_sources(read_delay_calibrators(source), str(source)),
+                                        settings)
         else:
             remove_path(workdir)  # a work directory of an earlier run (checked above)
             written.append(workdir)
