@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from lofar_hires.calibration import config as calibration_config
-from lofar_hires.config_schema import from_mapping, load_yaml, shipped_path, to_mapping
+from lofar_hires.config_schema import field_default, from_mapping, load_yaml, shipped_path, to_mapping
 from lofar_hires.selection import config as selection_config
 from lofar_hires.selfcal import stopping, strategy
 from lofar_hires.simulation import config as simulation_config
@@ -49,14 +49,6 @@ SOURCE = re.compile(r"\bet al\.,? \(?\d{4}|\bproject choice[:,]")
 # --------------------------------------------------------------------------- comparing a file with the schema
 
 
-def _field_default(fld: dataclasses.Field) -> Any:
-    if fld.default is not dataclasses.MISSING:
-        return fld.default
-    if fld.default_factory is not dataclasses.MISSING:
-        return fld.default_factory()
-    return dataclasses.MISSING
-
-
 def schema_problems(cls: type, data: Any, defaults: Any = None, where: str = "") -> list[str]:
     """What differs between the YAML mapping ``data`` and the defaults the code uses for ``cls``.
 
@@ -72,7 +64,7 @@ def schema_problems(cls: type, data: Any, defaults: Any = None, where: str = "")
     problems = [f"unknown key {prefix}{k}" for k in sorted(set(data) - set(fields))]
     for name, fld in fields.items():
         key = prefix + name
-        code = getattr(defaults, name) if defaults is not None else _field_default(fld)
+        code = getattr(defaults, name) if defaults is not None else field_default(fld)
         if fld.metadata.get("required"):
             if name in data:
                 problems.append(f"{key} is required and must have no default")

@@ -243,7 +243,6 @@ def test_docs_cite_no_internal_specification() -> None:
     assert not hits, hits
 
 
-@pytest.mark.xfail(strict=True, reason="needs the leap-second table of lofar_hires.environment (not applied yet)")
 def test_no_casacore_leap_second_warning(tmp_path: Path) -> None:
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     env.pop("CASARCFILES", None)

@@ -195,7 +195,7 @@ def _check_limits(value: Any, meta: Mapping[str, Any], where: str) -> None:
             raise _bad(where, f"{v}{unit} is above the maximum {meta['max']}{unit}")
 
 
-def _field_default(fld: dataclasses.Field) -> Any:
+def field_default(fld: dataclasses.Field) -> Any:
     """The default value of a dataclass field (``dataclasses.MISSING`` when it has none)."""
     if fld.default is not dataclasses.MISSING:
         return fld.default
@@ -230,7 +230,7 @@ def from_mapping(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
         if name in data:
             raw = data[name]
             if _is_dataclass_type(hints[name]) and isinstance(raw, Mapping):
-                base = _field_default(fld)
+                base = field_default(fld)
                 if base is not dataclasses.MISSING:
                     raw = merge_mappings(to_mapping(base), raw)
             value = _convert(raw, hints[name], key)
@@ -402,7 +402,7 @@ def describe(cls: type, prefix: str = "", defaults: Any = None) -> Iterator[tupl
     hints = typing.get_type_hints(cls)
     for fld in dataclasses.fields(cls):
         key = f"{prefix}{fld.name}"
-        default = getattr(defaults, fld.name) if defaults is not None else _field_default(fld)
+        default = getattr(defaults, fld.name) if defaults is not None else field_default(fld)
         if default is dataclasses.MISSING:
             default = None
         if _is_dataclass_type(hints[fld.name]):

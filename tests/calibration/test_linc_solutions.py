@@ -160,7 +160,8 @@ def test_missing_soltab_named_in_one_line(target, tmp_path):
     with pytest.raises(InputError) as exc:
         check_target_inputs([ms], linc, cfg, None)
     text = str(exc.value)
-    assert text.startswith(f"calibrator solutions: {linc}: solset calibrator has no soltab(s) clock (setting corrections)")
+    assert text.startswith(f"calibrator solutions: {linc}: solset calibrator has no soltab(s) clock "
+                           "(setting corrections)")
     assert "it has bandpass, faraday, polalign, tec" in text and "\n" not in text
     with pytest.raises(InputError, match="no_clock.h5: solset calibrator has no soltab.s. clock"):
         transfer_solutions(linc, ["clock"], tmp_path / "t.h5", Provenance(task="test"))

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.solution_grid import calibrator_grids
+from lofar_hires.calibration.solution_grid import calibrator_grids, product_grids
 from lofar_hires.io.h5parm import read_h5parm
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,8 @@ def plot_calibrator_products(solves: Sequence[Path], polalign_solve: Path, polal
     """The inspection plots of the calibrator pipeline, one PNG per solve and per fitted effect.
 
     ``polalign_solve`` is the rotation+diagonal solve the alignment was fitted on; the
-    phases of every h5parm in ``solves`` are plotted against time and frequency.
+    phases of every h5parm in ``solves`` are plotted against time and frequency. Station grids
+    (:func:`~lofar_hires.calibration.solution_grid.product_grids`) show every station.
     """
     outdir.mkdir(parents=True, exist_ok=True)
     plots = []
@@ -176,5 +177,6 @@ def plot_calibrator_products(solves: Sequence[Path], polalign_solve: Path, polal
     plots.append(plot_bandpass(bandpass, outdir / "bandpass.png", reference))
     plots.append(plot_time_series(clocktec, [("clock", 1e9, "clock (ns)"), ("tec", 1.0, "dTEC (TECU)")],
                                   outdir / "clocktec.png", reference, "clock and TEC"))
+    plots += product_grids(solves, [polalign, faraday, bandpass, clocktec], outdir, reference)
     log.info("wrote %d inspection plot(s) to %s", len(plots), outdir)
     return plots

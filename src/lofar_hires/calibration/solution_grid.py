@@ -514,6 +514,14 @@ def calibrator_grids(products: Path, outdir: Path, reference: str) -> list[Path]
                        lambda h5: None if h5 == cal else _soltabs_of_type(h5, SOLVE_TYPES))
 
 
+def product_grids(solves: Sequence[Path], products: Sequence[Path], outdir: Path, reference: str) -> list[Path]:
+    """Station grids of the calibrator pipeline's step products (``lofar-hires dical plots``): every
+    soltab of each fitted product and the phase soltabs of each solve, as :func:`calibrator_grids`."""
+    solve_set = {Path(s) for s in solves}
+    return _plot_files([*map(Path, solves), *map(Path, products)], outdir, reference,
+                       lambda h5: _soltabs_of_type(h5, SOLVE_TYPES) if h5 in solve_set else None)
+
+
 def target_plots(h5parm_paths: Sequence[Path], outdir: Path, reference: str | None) -> list[Path]:
     """Station grids of the target's phase solutions: every soltab of each h5parm. ``reference`` is
     resolved as in :func:`calibrator_grids`; None: the first station with data."""

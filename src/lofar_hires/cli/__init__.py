@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from lofar_hires import __version__
+from lofar_hires.environment import use_casarc
 from lofar_hires.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, LofarHiresError, exit_status
 from lofar_hires.logging_setup import configure_logging
 
@@ -144,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"lofar-hires: error: cannot write the log file {args.log_file}: {exc.strerror}\n")
         return EXIT_BAD_INPUT
     try:
+        use_casarc()  # before python-casacore or EveryBeam first read the measures data
         return int(args._module.run(args) or 0)
     except LofarHiresError as exc:
         message = with_option(str(exc), exc, getattr(args, "_parser", None))
