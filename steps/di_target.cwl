@@ -139,6 +139,12 @@ outputs:
     type: File
     outputBinding:
       glob: di_target/transfer.h5
+  plots:
+    label: Solution plots
+    doc: A grid of every station for each soltab of transfer.h5 and of each phase solution file.
+    type: Directory
+    outputBinding:
+      glob: di_target/plots
   phase_solutions:
     label: Phase solutions
     doc: The self-calibration solutions (<name>.phase.h5), one per MS; empty without phase calibration.

@@ -181,7 +181,7 @@ def test_usage_errors_exit_2(skymodel, tmp_path, capsys):
     assert select("--skymodel", str(skymodel), "--catalogue", str(skymodel), "-o", out) == 2
     assert select("--skymodel", str(skymodel), "-o", out, "--flux-unit", "uJy") == 2
     err = capsys.readouterr().err
-    assert "one of the arguments --skymodel --catalogue --image is required" in err
+    assert "one of the arguments --skymodel --catalogue --image --delay-calibrators is required" in err
     assert "not allowed with argument" in err and "invalid choice: 'uJy'" in err
 
 
