@@ -115,10 +115,17 @@ def cache_dir() -> Path:
 LEAP_SECOND_LIST = ("astropy_iers_data", "data/Leap_Second.dat")
 
 
+def _measures_root() -> Path:
+    """Where the generated measures tables go: inside the installation (``<prefix>/share``), shared by
+    every process and user of it, so that a workflow step with its own HOME does not write them again."""
+    return Path(sys.prefix) / "share" / "lofar-hires" / "measures"
+
+
 def leap_second_directory() -> Path | None:
     """A folder holding a TAI_UTC table newer than the python-casacore wheel's, or None.
 
-    Written once per pair of sources (cached by their content) by
+    Written once per pair of sources (named by their content; in the installation's ``share``
+    folder when it is writable, else the user's cache) by
     ``python -m lofar_hires.measures_table`` in a child process, from the pinned
     astropy-iers-data package: no network access.
     """
@@ -130,7 +137,16 @@ def leap_second_directory() -> Path | None:
     if not source.is_file() or not (wheel_table / "table.dat").is_file():
         return None
     digest = hashlib.sha256(source.read_bytes() + b"\0" + (wheel_table / "table.dat").read_bytes())
-    folder = cache_dir() / "measures" / digest.hexdigest()[:16]
+    name = digest.hexdigest()[:16]
+    shared = _measures_root() / name
+    if (shared / "TAI_UTC" / "table.dat").is_file():
+        return shared
+    try:
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        writable = os.access(shared.parent, os.W_OK)
+    except OSError:
+        writable = False
+    folder = shared if writable else cache_dir() / "measures" / name
     if not folder.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
