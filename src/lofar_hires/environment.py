@@ -121,13 +121,15 @@ def _measures_root() -> Path:
     return Path(sys.prefix) / "share" / "lofar-hires" / "measures"
 
 
+@functools.cache
 def leap_second_directory() -> Path | None:
     """A folder holding a TAI_UTC table newer than the python-casacore wheel's, or None.
 
     Written once per pair of sources (named by their content; in the installation's ``share``
     folder when it is writable, else the user's cache) by
     ``python -m lofar_hires.measures_table`` in a child process, from the pinned
-    astropy-iers-data package: no network access.
+    astropy-iers-data package: no network access. Looked up once per process (every external
+    tool run asks for it).
     """
     spec = importlib.util.find_spec(LEAP_SECOND_LIST[0])
     if spec is None or spec.origin is None:

@@ -43,7 +43,7 @@ from lofar_hires.io.names import inside, safe_name
 from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners import dp3_steps
-from lofar_hires.runners.dp3_steps import Dp3Step, run_steps, time_slots
+from lofar_hires.runners.dp3_steps import Dp3Step, run_steps
 from lofar_hires.selection.config import ClassifyConfig, ScoreConfig
 from lofar_hires.selection.noise import minimum_values, noise_level
 from lofar_hires.selection.phasediff import lin_to_circ_visibilities, phase_differences, phasediff_score
@@ -166,7 +166,7 @@ def plan_score(info: MsInfo, cfg: ScoreConfig, n_subbands: int = 1) -> ScorePlan
                          "channels after averaging")
     slot_s = info.integration_s * timestep
     n_slots = math.ceil(len(info.times_mjd_s) / timestep)
-    solint = time_slots(cfg.solint_s, slot_s)
+    solint = dp3_steps.time_slots(cfg.solint_s, slot_s)
     n_intervals = max(1, math.ceil(n_slots / solint))
     return ScorePlan(core, after, score_stations, reference, timestep, freqstep, n_out, n_intervals, solint,
                      solint * slot_s, max(1, int(n_subbands)))
@@ -338,9 +338,8 @@ def score_candidate(setup: ScoreSetup, row: CalibratorRow, cfg: ScoreConfig, wor
         run_steps(msin, ms_out, prepare_steps(row.ra_deg, row.dec_deg, plan, cfg), work, f"{stem}.prepare",
                   data_column=cfg.data_column, threads=cfg.threads, provenance=provenance)
         convert_to_circular(ms_out)
-        solint = time_slots(cfg.solint_s, info.integration_s * plan.timestep)
         h5.unlink(missing_ok=True)
-        run_steps(ms_out, None, [solve_step(h5, skymodel, solint, cfg)], work, f"{stem}.solve",
+        run_steps(ms_out, None, [solve_step(h5, skymodel, plan.solint_slots, cfg)], work, f"{stem}.solve",
                   threads=cfg.threads, provenance=provenance)
     finally:
         shutil.rmtree(ms_out, ignore_errors=True)
