@@ -106,6 +106,15 @@ inputs:
     type: File?
     inputBinding:
       prefix: --model-image
+  facet_regions:
+    label: Facet regions
+    doc: >-
+      ds9 facet regions (lofar-hires facets): solve towards every facet at once, one
+      direction per named polygon placed at its point, and image with WSClean facets
+      applying each facet's solutions. Start from skymodel or from the image of the data.
+    type: File?
+    inputBinding:
+      prefix: --facet-regions
   delay_calibrators:
     label: Delay-calibrator table
     doc: >-
@@ -185,6 +194,19 @@ outputs:
             var obs = d.basename.replace(/\.(ms|MS)$/, "").replace(/[^A-Za-z0-9_+\-.]+/g, "_")
               .replace(/^[._]+/, "").replace(/\.+$/, "");
             return "selfcal/best_" + obs + ".h5";
+          });
+        }
+  final_solutions:
+    label: Final solutions
+    doc: final_<obs>.h5 per input MS, the last cycle's solutions, in the order of the input measurement sets.
+    type: File[]
+    outputBinding:
+      glob: |
+        ${
+          return inputs.msin.map(function (d) {
+            var obs = d.basename.replace(/\.(ms|MS)$/, "").replace(/[^A-Za-z0-9_+\-.]+/g, "_")
+              .replace(/^[._]+/, "").replace(/\.+$/, "");
+            return "selfcal/final_" + obs + ".h5";
           });
         }
   best_image:

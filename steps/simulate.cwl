@@ -35,11 +35,11 @@ hints:
 inputs:
   preset:
     label: Preset
-    doc: Starting configuration (tiny, small, medium, dical for the DI calibration tests, dical_hard for a hard DI field (international stations, large clocks, delays, RM and TEC), select for calibrator selection, or selfcal for self-calibration); the CLI default is small.
+    doc: Starting configuration (tiny, small, medium, dical for the DI calibration tests, dical_hard for a hard DI field (international stations, large clocks, delays, RM and TEC), select for calibrator selection, selfcal for self-calibration, or dd for direction-dependent calibration of a field); the CLI default is small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium, dical, dical_hard, select, selfcal]
+        symbols: [tiny, small, medium, dical, dical_hard, select, selfcal, dd]
     inputBinding:
       prefix: --preset
   config:

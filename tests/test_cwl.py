@@ -96,6 +96,7 @@ NOT_EXPOSED["facets"] = dict(_H5_WRITER)
 #: Self-calibration (steps/selfcal.cwl) and applying its solutions (steps/apply_solutions.cwl).
 NOT_EXPOSED["selfcal"] = dict(_H5_WRITER)
 NOT_EXPOSED["apply-solutions"] = dict(_H5_WRITER)
+NOT_EXPOSED["recipe"] = dict(_H5_WRITER)
 
 #: Tasks that add columns to a measurement set: each writes a copy of its input ``ms`` to a named output MS
 #: (``--output`` or ``--output-ms``), which its step tool returns as ``ms_out``.

@@ -76,8 +76,10 @@ SKY_KINDS = ("skymodel", "cal_skymodel")
 CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals")
 FITS_KINDS = ("fits",)
 YAML_KINDS = ("strategy", "groups")
+REGION_KINDS = ("regions",)
 EXTENSION = {**{k: ".MS" for k in MS_KINDS}, **{k: ".h5" for k in H5_KINDS}, **{k: ".skymodel" for k in SKY_KINDS},
-             **{k: ".csv" for k in CSV_KINDS}, **{k: ".fits" for k in FITS_KINDS}, **{k: ".yaml" for k in YAML_KINDS}}
+             **{k: ".csv" for k in CSV_KINDS}, **{k: ".fits" for k in FITS_KINDS}, **{k: ".yaml" for k in YAML_KINDS},
+             **{k: ".reg" for k in REGION_KINDS}}
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,10 @@ SPECS: dict[str, Spec] = {
     "select classify": Spec(("select", "classify", "{scores}", "-o", "{output}"), inputs={"scores": "scores"},
                             outputs={"output": ("selection.csv", "file")},
                             side_products=("selection.provenance.json",), config=(True, "classify.main_max_rad")),
+    "select skymodel": Spec(("select", "skymodel", "{table}", "-o", "{output}"), inputs={"table": "catalogue"},
+                            outputs={"output": ("calibrators.skymodel", "file")},
+                            side_products=("calibrators.provenance.json",),
+                            config=(True, "skymodel.min_peak_flux_jy")),
     "facets": Spec(("facets", "{table}", "-o", "{outdir}", "--msin", "{msin}"),
                    inputs={"table": "selection", "msin": "ms"},
                    outputs={"outdir": ("facets", "dir")},
@@ -231,9 +237,15 @@ SPECS: dict[str, Spec] = {
                     optional={"model_image": Optional_("--model-image", "fits", drop=("--skymodel", "{skymodel}")),
                               "pre_apply": Optional_("--pre-apply", "transfer_h5"),
                               "station_groups": Optional_("--station-groups", "groups"),
+                              "facet_regions": Optional_("--facet-regions", "regions"),
                               "delay_calibrators": Optional_("--delay-calibrators", "delay_cals",
                                                              drop=("--skymodel", "{skymodel}"))},
                     config=(False, "solves.0.solint_s")),
+    "recipe": Spec(("recipe", "international", "--sigma-c", "0.8", "--output", "{output}"),
+                   outputs={"output": ("strategy.yaml", "file")},
+                   optional={"calibrators": Optional_("--calibrators", "catalogue", extra=("dutch",),
+                                                      drop=("international", "--sigma-c", "0.8"))},
+                   config=(False, "international.max_cycles")),
     "apply-solutions": Spec(("apply-solutions", "{msin}", "--solutions", "{solutions}", "-o", "{output}"),
                             inputs={"msin": "ms", "solutions": "transfer_h5"},
                             outputs={"output": ("applied.MS", "dir")}, side_products=("applied.MS.provenance.json",)),
@@ -338,6 +350,9 @@ def sources(simulated, tmp_path_factory) -> Sources:
     files["strategy"] = bi.text_file(root, "strategy.yaml", strategy_text())
     shipped = Path(str(resources.files("lofar_hires.configs") / "station_groups.yaml"))
     files["groups"] = bi.copy_input(shipped, root, "station_groups.yaml")
+    files["regions"] = bi.text_file(root, "facets.reg", "# Region file format: DS9 version 4.1\nfk5\n"
+                                    "polygon(242.0,54.5,243.5,54.5,243.5,55.5,242.0,55.5) # text={field}\n"
+                                    "point(-117.25,55.0)\n")
     return Sources(files, tuple((ra, dec) for _, ra, dec in bright))
 
 
@@ -685,6 +700,11 @@ VALUE_CASES: list[Case] = [
     value_case("select classify", "add-unknown-category", "added", ("--add", "manual1,243,55,best"),
                ("manual1", "best", "category")),
     value_case("select classify", "remove-unknown", "removed", ("--remove", "nosuchcandidate"), ("nosuchcandidate",)),
+    value_case("select skymodel", "no-source-above-threshold", "overrides",
+               ("--set", "skymodel.min_peak_flux_jy=10"), ("peak_flux_jy >= 10",)),
+    value_case("recipe", "calibrators-and-peak-flux", "calibrators",
+               ("dutch", "--calibrators", "{calibrators}", "--peak-flux", "0.5"), ("--calibrators",),
+               drop=("international", "--sigma-c", "0.8")),
     value_case("facets", "dec-above-90", "centre_deg", ("--centre-deg", "243.0", "95.0"), ("--centre-deg", "95"),
                drop=("--msin", "{msin}")),
     value_case("facets", "smearing-loss-above-1", "max_smearing_loss", ("--max-smearing-loss", "1.5")),

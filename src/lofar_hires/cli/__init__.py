@@ -41,6 +41,7 @@ TASKS: dict[str, str] = {
     "dical": "lofar_hires.cli.dical",
     "select": "lofar_hires.cli.select",
     "facets": "lofar_hires.cli.facets",
+    "recipe": "lofar_hires.cli.recipe",
     "selfcal": "lofar_hires.cli.selfcal",
     "apply-solutions": "lofar_hires.cli.apply_solutions",
 }

@@ -52,6 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--delay-calibrator", default=None, metavar="NAME",
                         help="with --delay-calibrators: the calibrator's Source_id (default: the table's first row, "
                              "the nearest to the pointing centre)")
+    parser.add_argument("--facet-regions", type=Path, default=None, metavar="REG",
+                        help="ds9 facet regions (lofar-hires facets): solve towards every facet at once, one direction "
+                             "per named polygon placed at its point, and image with WSClean facets applying each "
+                             "facet's solutions")
     parser.add_argument("--pre-apply", type=Path, action="append", default=[], metavar="H5PARM",
                         help="solutions applied to the data before self-calibration (one direction; repeatable)")
     parser.add_argument("--data-column", default="DATA", help="column of the input MSs to calibrate (default DATA)")
@@ -122,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         phase_centre_deg=phase_centre,
         skymodel=args.skymodel, model_image=args.model_image, point_flux_jy=point_flux_jy,
         pre_apply=tuple(args.pre_apply),
-        data_column=args.data_column, station_groups=args.station_groups,
+        data_column=args.data_column, station_groups=args.station_groups, facet_regions=args.facet_regions,
     )
     result = run_selfcal(request, strategy, args.outdir, threads=args.threads, overwrite=args.overwrite)
     log.info("stopped by %s after %d cycle(s); best cycle %d; report %s", result.decision.reason, result.n_cycles,

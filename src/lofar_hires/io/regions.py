@@ -96,10 +96,16 @@ def read_ds9_polygons(path: Path) -> list[Ds9Polygon]:
     quotes removed). RA values are returned in [0, 360).
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise MissingInputError(f"region file {path} does not exist")
+    if not path.is_file():
+        raise InputError(f"region file {path} is not a file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"region file {path} is not a ds9 region file (not UTF-8 text)") from None
     facets: list[Ds9Polygon] = []
-    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         where = f"{path} line {number}"
         if not line or line.startswith("#"):

@@ -27,7 +27,7 @@ from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
 
 __all__ = [
     "SOLVE_MODES", "Correction", "Dp3Step", "SolveMode", "aoflagger", "applybeam", "applycal", "averager",
-    "averaging", "correction_steps", "ddecal", "freq_channels", "phaseshift", "phaseup", "predict",
+    "averaging", "correction_steps", "ddecal", "drop_stations", "freq_channels", "phaseshift", "phaseup", "predict",
     "run_steps", "solve_mode", "station_flags", "time_slots",
 ]
 
@@ -152,7 +152,14 @@ def phaseup(core: Sequence[str], superstation: str) -> list[Dp3Step]:
         return []
     joined = ",".join(core)
     return [Dp3Step("phaseup", "stationadder", {"stations": f"{{{superstation}:[{joined}]}}"}),
-            Dp3Step("dropcore", "filter", {"baseline": f"!{joined}&&*", "remove": True})]
+            *drop_stations(core, name="dropcore")]
+
+
+def drop_stations(stations: Sequence[str], name: str = "dropstations") -> list[Dp3Step]:
+    """Remove every baseline of ``stations`` and the stations themselves from the output (DP3 filter)."""
+    if not stations:
+        return []
+    return [Dp3Step(name, "filter", {"baseline": f"!{','.join(stations)}&&*", "remove": True})]
 
 
 def station_flags(stations: Sequence[str]) -> list[Dp3Step]:
@@ -255,13 +262,17 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
            model_columns: Sequence[str] = (), sourcedb: Path | None = None,
            directions: Sequence[Sequence[str]] = (), smoothness_hz: float = 0.0,
            smoothness_ref_hz: float = 0.0, antenna_constraint: Sequence[Sequence[str]] = (),
-           propagate_solutions: bool | None = None, name: str = "solve") -> Dp3Step:
+           propagate_solutions: bool | None = None, model_corrections: Sequence[Correction] = (),
+           name: str = "solve") -> Dp3Step:
     """One DDECal solve writing ``h5parm``, against model columns or a sky model (``sourcedb``).
 
     ``nchan`` channels per solution (0: one solution over the band); baselines shorter than
     ``minuv_lambda`` wavelengths are not used. ``directions`` groups the sky model's patches into
     solve directions (one list per direction); ``smoothness_hz`` is the FWHM of DDECal's frequency kernel, ignored for
-    modes it does not act on (see :data:`SOLVE_MODES`).
+    modes it does not act on (see :data:`SOLVE_MODES`). ``model_corrections`` are solutions applied to
+    the model of each direction before solving (DDECal's ``applycal``: each direction gets the solutions of
+    the h5parm direction of its patch name), which is how solves are chained when the corrections are
+    direction dependent and the data cannot be corrected instead.
     """
     spec = solve_mode(mode)
     if bool(model_columns) == (sourcedb is not None):
@@ -288,6 +299,14 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
         options["antennaconstraint"] = [list(c) for c in antenna_constraint]
     if propagate_solutions is not None:
         options["propagatesolutions"] = bool(propagate_solutions)
+    subs = [(corr.h5parm, tab) for corr in model_corrections for tab in corr.soltabs]
+    if any(corr.beam or corr.fulljones or corr.h5parm is None for corr in model_corrections):
+        raise InputError("only scalar or diagonal solutions can be applied to a solve's model")
+    if subs:
+        options["applycal.steps"] = [f"c{k}" for k in range(len(subs))]
+        for k, (h5, tab) in enumerate(subs):
+            options[f"applycal.c{k}.parmdb"] = Path(h5)
+            options[f"applycal.c{k}.correction"] = tab
     return Dp3Step(name, "ddecal", options)
 
 

@@ -52,7 +52,8 @@ class WSCleanOptions:
     no_update_model_required: bool = False
     shift_radec_deg: tuple[float, float] | None = None
     facet_regions: Path | None = None
-    apply_facet_solutions: tuple[Path, Sequence[str]] | None = None
+    #: ``(h5parm, soltabs)``; ``h5parm`` may be a sequence of files, one per measurement set in input order.
+    apply_facet_solutions: tuple[Path | Sequence[Path], Sequence[str]] | None = None
     predict: bool = False
     save_source_list: bool = False
     make_psf: bool = False
@@ -131,7 +132,11 @@ def build_wsclean_command(opts: WSCleanOptions, ms_paths: Sequence[Path]) -> lis
         args += ["-facet-regions", str(opts.facet_regions)]
     if opts.apply_facet_solutions is not None:
         h5, soltabs = opts.apply_facet_solutions
-        args += ["-apply-facet-solutions", str(h5), ",".join(soltabs)]
+        files = [h5] if isinstance(h5, (str, Path)) else list(h5)
+        if len(files) not in (1, len(ms_paths)):
+            raise InputError(f"apply_facet_solutions: {len(files)} h5parms for {len(ms_paths)} measurement sets; "
+                             "give one, or one per measurement set")
+        args += ["-apply-facet-solutions", ",".join(str(f) for f in files), ",".join(soltabs)]
     if opts.save_source_list:
         args.append("-save-source-list")
     if opts.make_psf:

@@ -57,10 +57,22 @@ class ClassifyConfig:
 
 
 @dataclass(frozen=True)
+@shipped_defaults("select_calibrators.yaml", "skymodel")
+class SkymodelConfig:
+    min_peak_flux_jy: float = option(help="of a catalogue without main calibrators, the sources at or above this "
+                                     "peak brightness are the calibrators of the Dutch direction-dependent solve",
+                                     unit="Jy/beam", min=0.0)
+    reference_freq_hz: float = option(help="frequency of the catalogue fluxes, the reference frequency of each "
+                                      "component", unit="Hz", min=1.0e6, max=1.0e10)
+    spectral_index: float = option(help="spectral index of each component (logarithmic)", min=-5.0, max=5.0)
+
+
+@dataclass(frozen=True)
 @shipped_defaults("select_calibrators.yaml")
 class SelectionConfig:
     score: ScoreConfig = option(help="phasediff score")
     classify: ClassifyConfig = option(help="classification")
+    skymodel: SkymodelConfig = option(help="starting sky model of the Dutch direction-dependent solve")
 
 
 def load_selection_config(config_file: Path | None = None, overrides=()) -> SelectionConfig:

@@ -6,30 +6,46 @@ model) into ``MODEL_DATA``, then runs the strategy's solves in order, each on
 ``DATA`` corrected by the cycle's earlier solves. Each observation gets its own
 solutions; all observations are imaged together (one sky model).
 
+With directions (a facet region file, :mod:`lofar_hires.selfcal.directions`) every
+solve is direction dependent: WSClean images ``DATA`` facet by facet, applying each
+facet's solutions of cycle ``n-1`` (``-apply-facet-solutions``), and writes its clean
+components, which become a sky model with one patch per facet; each solve then
+solves towards every facet at once, with the cycle's earlier solutions applied to the
+model of each direction instead of to the data.
+
 Everything is written into the cycle's own folder, which the engine renames into
 place only when the cycle is complete.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
 import time
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from lofar_hires.errors import InputError, QualityError
-from lofar_hires.io.h5parm import read_h5parm, write_solset
+from lofar_hires.io.h5parm import Solset, read_h5parm, write_solset
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.io.names import inside, safe_name, safe_names
+from lofar_hires.io.skymodel import read_makesourcedb
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners.dp3_steps import Correction, correction_steps, predict, run_steps
 from lofar_hires.runners.wsclean import WSCleanOptions, run_wsclean
+from lofar_hires.selfcal.directions import (
+    DirectionSet,
+    check_solution_directions,
+    components_from_model_image,
+    direction_positions_rad,
+    write_direction_model,
+)
 from lofar_hires.selfcal.metrics import CycleMetrics, amplitude_stability, image_metrics, phase_stability_rad
 from lofar_hires.selfcal.solves import (
     antenna_constraint,
@@ -85,6 +101,7 @@ class CycleContext:
     provenance: Provenance
     start: StartModel = field(default_factory=StartModel)
     reference: str = ""
+    directions: DirectionSet | None = None
 
 
 def merged_correction(h5parm: Path) -> Correction:
@@ -106,6 +123,7 @@ def wsclean_options(spec: ImagingSpec, name: Path, data_column: str, threads: in
         fit_spectral_pol=spec.fit_spectral_pol if spec.channels_out > 1 else None,
         taper_gaussian_arcsec=spec.taper_gaussian_arcsec, minuv_lambda=spec.minuv_lambda,
         no_update_model_required=not update_model, threads=threads, abs_mem_gb=spec.mem_gb, temp_dir=temp_dir,
+        restoring_beam_arcsec=spec.restoring_beam_arcsec,
     )
 
 
@@ -172,17 +190,33 @@ def apply_solutions(ctx: CycleContext, solutions: Mapping[str, Path], logdir: Pa
     log.info("cycle %d: applied cycle %d's solutions to %d observation(s)", cycle, cycle - 1, len(solutions))
 
 
-def image_cycle(ctx: CycleContext, folder: Path, cycle: int) -> tuple[Path, Path]:
-    """Image all observations together; returns the image and model FITS."""
-    column = "DATA" if cycle == 0 else "CORRECTED_DATA"
+def image_cycle(ctx: CycleContext, folder: Path, cycle: int, previous: Mapping[str, Path] | None = None
+                ) -> tuple[Path, Path]:
+    """Image all observations together; returns the image and model FITS.
+
+    With directions, WSClean images ``DATA`` in facets, applies ``previous`` (each
+    observation's merged solutions of the cycle before) facet by facet, and writes its
+    clean model; the returned model is the corrected sky (``-model-pb``) when WSClean wrote one.
+    """
+    dd = ctx.directions is not None
+    column = "DATA" if cycle == 0 or dd else "CORRECTED_DATA"
     start_model = cycle == 0 and (ctx.start.skymodel or ctx.start.model_image)
-    opts = wsclean_options(ctx.strategy.imaging, folder / "image", column, ctx.threads, not start_model,
+    opts = wsclean_options(ctx.strategy.imaging, folder / "image", column, ctx.threads, not (start_model or dd),
                            folder / "tmp")
+    if dd:
+        facet_solutions = None
+        if previous is not None:
+            files = [previous[name] for name in ctx.work.names]
+            facet_solutions = (files, merged_correction(files[0]).soltabs)
+        opts = replace(opts, facet_regions=ctx.directions.regions, apply_facet_solutions=facet_solutions)
     (folder / "tmp").mkdir(exist_ok=True)
     result = run_wsclean(opts, list(ctx.work.ms.values()), folder / "logs" / "wsclean.log",
                          provenance=ctx.provenance)
     shutil.rmtree(folder / "tmp", ignore_errors=True)
-    return result.get("image"), result.get("model")
+    model = result.get("model")
+    if dd and any(p.name.endswith("-model-pb.fits") for p in result.fits):
+        model = result.get("model-pb")  # facet amplitudes applied: the -pb model is the corrected sky
+    return result.get("image"), model
 
 
 def predict_start_model(ctx: CycleContext, folder: Path) -> None:
@@ -199,8 +233,21 @@ def predict_start_model(ctx: CycleContext, folder: Path) -> None:
     run_wsclean(opts, list(ctx.work.ms.values()), folder / "logs" / "wsclean_predict.log", provenance=ctx.provenance)
 
 
-def run_solves(ctx: CycleContext, folder: Path, cycle: int) -> dict[str, list[Path]]:
-    """The cycle's solves, per observation; returns each observation's solution files in solve order."""
+def direction_model(ctx: CycleContext, folder: Path, cycle: int, model_image: Path) -> Path:
+    """The sky model of a multi-direction cycle, one patch per facet: the starting model or the clean model."""
+    out = folder / "model.skymodel"
+    if cycle == 0 and ctx.start.skymodel is not None:
+        return write_direction_model(read_makesourcedb(ctx.start.skymodel), ctx.directions, out,
+                                     "starting sky model", error=InputError)
+    return write_direction_model(components_from_model_image(model_image), ctx.directions, out, f"cycle {cycle}")
+
+
+def run_solves(ctx: CycleContext, folder: Path, cycle: int, sourcedb: Path | None = None) -> dict[str, list[Path]]:
+    """The cycle's solves, per observation; returns each observation's solution files in solve order.
+
+    With ``sourcedb`` (a multi-direction cycle) every solve is towards the directions of
+    ``ctx.directions`` and the earlier solves of the cycle are applied to the model.
+    """
     solves = active_solves(ctx.strategy, cycle)
     stations = ctx.work.stations
     produced: dict[str, list[Path]] = {name: [] for name in ctx.work.names}
@@ -224,22 +271,39 @@ def run_solves(ctx: CycleContext, folder: Path, cycle: int) -> dict[str, list[Pa
                          solve.smoothness_hz / 1e6, name)
                 h5 = solve_h5parm_path(folder, solve_name(solve, index) + suffix, name)
                 h5.parent.mkdir(exist_ok=True)
-                step = ddecal_step(mode, h5, solve, slots, channels, constraint)
+                if sourcedb is not None:
+                    steps = [ddecal_step(mode, h5, solve, slots, channels, constraint, sourcedb=sourcedb,
+                                         directions=ctx.directions.solve_directions(),
+                                         model_corrections=corrections[name])]
+                else:
+                    steps = solve_steps(corrections[name], ddecal_step(mode, h5, solve, slots, channels, constraint))
                 # The solve writes the partly corrected data into CORRECTED_DATA, never into DATA.
                 try:
-                    run_steps(ms, None, solve_steps(corrections[name], step), folder / "logs", h5.stem,
+                    run_steps(ms, None, steps, folder / "logs", h5.stem,
                               data_column="DATA", out_column="CORRECTED_DATA", threads=ctx.threads,
                               provenance=ctx.provenance)
                 except QualityError as exc:  # DDECal wrote only NaN: say which solve of which cycle
                     raise QualityError(f"{where} on {name}: {exc}; this solve has minuv_lambda="
                                        f"{solve.minuv_lambda:g}") from None
                 solset = finish_solution(read_h5parm(h5), mode, solve, reset, f"{where} on {name}")
+                if sourcedb is not None:
+                    solset = with_facet_directions(solset, ctx.directions, f"{where} on {name}")
                 tmp = h5.with_name(f".{h5.name}.tmp")
                 write_solset(tmp, solset)
                 tmp.replace(h5)
                 corrections[name].append(solution_correction(h5, mode))
                 produced[name].append(h5)
     return produced
+
+
+def with_facet_directions(solset: Solset, dset: DirectionSet, where: str) -> Solset:
+    """The solutions' direction table set to the facet points (DDECal writes the patches' centroids).
+
+    WSClean picks each facet's solutions by the direction nearest to its point, so the
+    directions must be exactly there; names are checked to be the facets'.
+    """
+    check_solution_directions(dset, solset.directions, where, positions=False)
+    return dataclasses.replace(solset, directions=direction_positions_rad(dset))
 
 
 def solve_h5parm_path(folder: Path, solve: str, observation: str) -> Path:
@@ -287,22 +351,26 @@ def run_cycle(ctx: CycleContext, folder: Path, cycle: int, previous: Mapping[str
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     n_max = ctx.strategy.stopping.max_cycles
     log.info("cycle %d/%d: start", cycle, n_max - 1)
-    if previous is not None:
+    dd = ctx.directions is not None
+    if previous is not None and not dd:
         apply_solutions(ctx, previous, folder / "logs", cycle)
-    image, model = image_cycle(ctx, folder, cycle)
+    image, model = image_cycle(ctx, folder, cycle, previous)
     metrics = image_metrics(image)
     if not np.isfinite(metrics.rms_jy) or not np.isfinite(metrics.peak_jy):
         raise QualityError(f"cycle {cycle}: the image {image} has no finite rms or peak")
     log.info("cycle %d: image rms %.3g mJy/beam, peak %.4g Jy/beam, dynamic range %.1f", cycle,
              1e3 * metrics.rms_jy, metrics.peak_jy, metrics.dynamic_range)
-    if cycle == 0 and (ctx.start.skymodel or ctx.start.model_image):
+    sourcedb = None
+    if dd:
+        sourcedb = direction_model(ctx, folder, cycle, model)
+    elif cycle == 0 and (ctx.start.skymodel or ctx.start.model_image):
         predict_start_model(ctx, folder)
     else:
         try:
             check_model_image(model)
         except InputError as exc:  # the clean found nothing: a result, not an input, is bad
             raise QualityError(f"cycle {cycle}: {exc}") from None
-    produced = run_solves(ctx, folder, cycle)
+    produced = run_solves(ctx, folder, cycle, sourcedb)
     merged = merge_cycle(ctx, folder, produced)
     phase_change, amp_change = stability(ctx, merged, previous)
     row = CycleMetrics(

@@ -43,6 +43,7 @@ from lofar_hires.io.ms import MsInfo, read_antennas, read_ms_info, require_ms
 from lofar_hires.io.names import inside
 from lofar_hires.physics import C_M_S
 from lofar_hires.provenance import Provenance
+from lofar_hires.runners import dp3_steps
 from lofar_hires.runners.dp3_steps import Correction, run_steps
 from lofar_hires.selfcal.cycle import (
     CycleContext,
@@ -53,6 +54,7 @@ from lofar_hires.selfcal.cycle import (
     observation_names,
     run_cycle,
 )
+from lofar_hires.selfcal.directions import DirectionSet, facets_without_flux, load_directions
 from lofar_hires.selfcal.metrics import write_metrics
 from lofar_hires.selfcal.solves import longest_baseline_lambda, plan_prepare
 from lofar_hires.selfcal.state import STATE_NAME, CycleRecord, RunState, load_state, save_state
@@ -83,9 +85,11 @@ class SelfcalRequest:
     pre_apply: tuple[Path, ...] = ()
     data_column: str = "DATA"
     station_groups: Path | None = None
+    facet_regions: Path | None = None
 
     def options(self) -> dict:
         return {"phase_centre_deg": list(self.phase_centre_deg) if self.phase_centre_deg else None,
+                "facet_regions": str(self.facet_regions) if self.facet_regions else None,
                 "skymodel": str(self.skymodel) if self.skymodel else None,
                 "model_image": str(self.model_image) if self.model_image else None,
                 "point_flux_jy": self.point_flux_jy,
@@ -141,7 +145,33 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
     if request.point_flux_jy is not None and not (math.isfinite(request.point_flux_jy) and request.point_flux_jy > 0):
         raise InputError(f"the point-model flux must be a positive number of Jy, got {request.point_flux_jy}",
                          setting="point_flux_jy")
+    if request.facet_regions is not None:
+        check_directions_request(request, strategy)
     return infos
+
+
+def check_directions_request(request: SelfcalRequest, strategy: Strategy) -> DirectionSet:
+    """Refuse what a multi-direction run cannot do: a model image or point model to start from, and
+    full-Jones solves (their solutions cannot be applied to a direction's model)."""
+    dset = load_directions(Path(request.facet_regions))
+    if request.model_image is not None or request.point_flux_jy is not None:
+        raise InputError("a multi-direction run starts from a sky model (one patch per facet is made from it) or "
+                         "from the image of the data, not from a model image or a point model",
+                         setting="facet_regions")
+    if request.skymodel is not None:
+        from lofar_hires.io.skymodel import read_makesourcedb
+
+        model = read_makesourcedb(Path(request.skymodel))
+        empty = facets_without_flux(model, dset)
+        if empty:
+            raise InputError(f"starting sky model {Path(request.skymodel).name}: no component in the facet(s) of "
+                             f"{', '.join(empty)}; each direction needs a model", setting="skymodel")
+    for i, solve in enumerate(strategy.solves):
+        if any(dp3_steps.solve_mode(m).fulljones for m in solve.modes):
+            raise InputError(f"solves.{i} ({solve_name(solve, i)}): {solve.soltype} solutions cannot be solved "
+                             "towards several directions here; use scalar or diagonal solution types",
+                             setting=f"solves.{i}.soltype")
+    return dset
 
 
 def check_phase_centre(phase_centre_deg: tuple[float, float]) -> None:
@@ -212,7 +242,8 @@ def check_solve_baselines(strategy: Strategy, infos: Sequence[MsInfo]) -> None:
 def check_outdir(request: SelfcalRequest, outdir: Path) -> None:
     """Refuse an output directory that holds (or is) one of the inputs: overwriting would delete it."""
     root = Path(outdir).resolve()
-    inputs = [*request.ms_paths, *request.pre_apply, request.skymodel, request.model_image, request.station_groups]
+    inputs = [*request.ms_paths, *request.pre_apply, request.skymodel, request.model_image, request.station_groups,
+              request.facet_regions]
     for path in inputs:
         if path is None:
             continue
@@ -379,7 +410,12 @@ def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, input
     if request.point_flux_jy is not None:
         skymodel = write_point_model(work, request.point_flux_jy, outdir / "work" / "start_point.skymodel")
     start = StartModel(skymodel, request.model_image)
-    ctx = CycleContext(strategy, work, groups, threads, prov, start, reference)
+    directions = load_directions(Path(request.facet_regions)) if request.facet_regions is not None else None
+    if directions is not None:
+        prov.add_input(Path(request.facet_regions))
+        log.info("solving towards %d directions (facets of %s): %s", len(directions.directions),
+                 Path(request.facet_regions).name, ", ".join(directions.names))
+    ctx = CycleContext(strategy, work, groups, threads, prov, start, reference, directions)
     rule = effective_rule(strategy)
     decision = decide([c.metrics for c in state.cycles], rule) if state.cycles else None
     t_start = time.monotonic()

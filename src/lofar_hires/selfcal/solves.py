@@ -48,15 +48,23 @@ def plan_prepare(info: MsInfo, prepare: PrepareSpec, groups: Mapping[str, Statio
     """The DP3 steps that turn ``info``'s MS into the work MS (pure).
 
     Order: pre-applied corrections (station-based, before anything changes the
-    stations), phase shift, averaging, phase-up.
+    stations), removal of stations, phase shift, averaging, phase-up.
     """
     steps = list(correction_steps(pre_apply))
+    names = list(info.station_names)
+    if prepare.remove_stations:
+        removed = resolve_stations(prepare.remove_stations, names, groups, where="prepare.remove_stations")
+        if len(names) - len(removed) < 2:
+            raise InputError(f"prepare.remove_stations={prepare.remove_stations!r} leaves {len(names) - len(removed)} "
+                             f"station(s) of {info.path.name}; at least two are needed",
+                             setting="prepare.remove_stations")
+        steps += dp3_steps.drop_stations(removed)
+        names = [n for n in names if n not in removed]
     if phase_centre_deg is not None:
         steps.append(dp3_steps.phaseshift(*phase_centre_deg))
     timestep, freqstep, averager = dp3_steps.averaging(info.integration_s, info.chan_width_hz, len(info.freqs_hz),
                                                        prepare.time_resolution_s, prepare.freq_resolution_hz)
     steps += averager
-    names = list(info.station_names)
     core: list[str] = []
     if prepare.phaseup_core:
         if prepare.superstation in names:
@@ -84,12 +92,19 @@ def antenna_constraint(solve: SolveSpec, stations: Sequence[str], groups: Mappin
 
 
 def ddecal_step(mode: str, h5parm: Path, solve: SolveSpec, slots: int, channels: int,
-                constraint: Sequence[Sequence[str]] = ()) -> Dp3Step:
-    """One DDECal solve against ``MODEL_DATA`` (pure): ``slots`` and ``channels`` per solution."""
+                constraint: Sequence[Sequence[str]] = (), *, sourcedb: Path | None = None,
+                directions: Sequence[Sequence[str]] = (), model_corrections: Sequence[Correction] = ()) -> Dp3Step:
+    """One DDECal solve (pure): ``slots`` and ``channels`` per solution.
+
+    Against ``MODEL_DATA``, or, for a multi-direction solve, against the patches of ``sourcedb``
+    grouped into ``directions``, with the cycle's earlier solutions applied to each direction's
+    model (``model_corrections``).
+    """
     return dp3_steps.ddecal(mode, h5parm, solint_slots=slots, nchan=channels, minuv_lambda=solve.minuv_lambda,
-                            maxiter=solve.maxiter, tolerance=solve.tolerance, model_columns=["MODEL_DATA"],
-                            smoothness_hz=solve.smoothness_hz, smoothness_ref_hz=solve.smoothness_ref_hz,
-                            antenna_constraint=constraint)
+                            maxiter=solve.maxiter, tolerance=solve.tolerance, smoothness_hz=solve.smoothness_hz,
+                            smoothness_ref_hz=solve.smoothness_ref_hz, antenna_constraint=constraint,
+                            model_columns=() if sourcedb is not None else ("MODEL_DATA",), sourcedb=sourcedb,
+                            directions=directions, model_corrections=model_corrections)
 
 
 def solution_correction(h5parm: Path, mode: str) -> Correction:

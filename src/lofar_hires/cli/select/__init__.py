@@ -4,7 +4,10 @@
 PyBDSF run on an image), ``score`` computes the phasediff score of candidates on
 a DI-calibrated MS, ``classify`` gathers scores into the classified table (main,
 weak, rejected, pruned neighbours, manual edits) with the solution-interval
-metric. ``lofar-hires facets`` then cuts the field around the main calibrators.
+metric, ``skymodel`` writes the calibrators of the Dutch direction-dependent solve
+(the main calibrators, or the catalogue sources above 85 mJy/beam) as a starting sky model
+with one patch per calibrator. ``lofar-hires facets`` then cuts the field around the main
+calibrators.
 Each op lives in ``lofar_hires.cli.select.<op>``.
 """
 
@@ -12,13 +15,14 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "calibrator selection: candidates, score (phasediff), classify"
+HELP = "calibrator selection: candidates, score (phasediff), classify, skymodel (Dutch DD calibrators)"
 
 #: Op name -> module implementing it.
 COMMANDS: dict[str, str] = {
     "candidates": "lofar_hires.cli.select.candidates",
     "score": "lofar_hires.cli.select.score",
     "classify": "lofar_hires.cli.select.classify",
+    "skymodel": "lofar_hires.cli.select.skymodel",
 }
 
 

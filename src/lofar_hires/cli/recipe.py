@@ -1,0 +1,180 @@
+"""``lofar-hires recipe``: a self-calibration strategy from the recipes of de Jong et al. (2025).
+
+``lofar-hires recipe international (--sigma-c RAD | --delta-t MIN)`` writes the strategy of the
+international DD self-calibration of one calibrator (section 6.4.2), ``lofar-hires recipe dutch
+(--peak-flux JY | --calibrators TABLE)`` that of the Dutch DD self-calibration (section 6.4.1); with
+``--calibrators`` the peak brightness is that of the faintest calibrator of the Dutch DD solve in a
+calibrator table (:func:`lofar_hires.selection.calibrator_model.dd_calibrators` with the threshold
+of ``configs/select_calibrators.yaml``): one strategy for the joint solve of all of them, whose
+intervals the faintest sets (a project choice; the paper gives each source the intervals of its own
+peak brightness). The YAML goes to stdout, or to ``--output`` (written atomically; an existing
+file is replaced only with ``--overwrite``), and is read by ``lofar-hires selfcal --strategy
+FILE``. ``--explain`` prints a table of the solves to stdout. Library: :mod:`lofar_hires.selfcal.recipes`
+(numbers in ``configs/recipes.yaml``, changed with ``--set key=value``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HELP = "self-calibration strategy (YAML) from the international or Dutch recipe of de Jong et al. 2025"
+
+#: Options of each recipe: kind -> parser dest -> option.
+KIND_OPTIONS: dict[str, dict[str, str]] = {
+    "international": {"sigma_c_rad": "--sigma-c", "delta_t_min": "--delta-t", "dt_formula": "--dt-formula"},
+    "dutch": {"peak_flux_jy": "--peak-flux", "calibrators": "--calibrators"},
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("kind", choices=["international", "dutch"],
+                        help="international: DD self-calibration of the international stations on one calibrator "
+                             "(section 6.4.2; give --sigma-c or --delta-t); dutch: DD self-calibration of the Dutch "
+                             "stations on one calibrator (section 6.4.1; give --peak-flux or --calibrators)")
+    parser.add_argument("--sigma-c", dest="sigma_c_rad", type=float, default=None, metavar="RAD",
+                        help="international: the calibrator's phasediff score sigma_c (rad, below pi); delta_t "
+                             "follows from it (section 6.3.2)")
+    parser.add_argument("--delta-t", dest="delta_t_min", type=float, default=None, metavar="MIN",
+                        help="international: the calibrator's solution-interval metric delta_t (minutes) instead "
+                             "of --sigma-c")
+    parser.add_argument("--dt-formula", dest="dt_formula", choices=["paper", "squared"], default=None,
+                        help="international, with --sigma-c: paper (eq. 6.2) or squared (the later public "
+                             "variant); default: delta_t.formula of configs/recipes.yaml (paper)")
+    parser.add_argument("--peak-flux", dest="peak_flux_jy", type=float, default=None, metavar="JY",
+                        help="dutch: the calibrator's peak brightness (Jy/beam, 6 arcsec)")
+    parser.add_argument("--calibrators", type=Path, default=None, metavar="TABLE",
+                        help="dutch, instead of --peak-flux: a selection table or catalogue (CSV); the peak "
+                             "brightness is that of the FAINTEST calibrator of the Dutch DD solve in it (its main "
+                             "calibrators, else its sources at or above skymodel.min_peak_flux_jy of "
+                             "configs/select_calibrators.yaml, 85 mJy/beam; peak_flux_jy, else total_flux_jy), "
+                             "as lofar-hires select skymodel chooses them")
+    parser.add_argument("--integration-s", dest="integration_s", type=float, default=None, metavar="S",
+                        help="integration time the solution intervals are rounded to (s; default: the recipe's "
+                             "averaging, 32 s international, 16 s dutch)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one value of configs/recipes.yaml, e.g. international.max_cycles=12 or "
+                             "international.delta_t_ranges.moderate.minuv_lambda=30000 (repeatable)")
+    parser.add_argument("--output", type=Path, default=None, metavar="FILE.yaml",
+                        help="write the strategy here (written atomically); default: print it to stdout")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--explain", action="store_true",
+                        help="also print a table of the solves (interval, kernel, reset, uv cut, first cycle) to "
+                             "stdout")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse options of the other recipe and a missing or doubled input."""
+    from lofar_hires.errors import InputError
+
+    for kind, options in KIND_OPTIONS.items():
+        if kind == args.kind:
+            continue
+        given = [option for dest, option in options.items() if getattr(args, dest) is not None]
+        if given:
+            raise InputError(f"{' and '.join(given)}: only for the {kind} recipe, not for {args.kind}",
+                             setting=next(d for d, o in options.items() if o == given[0]))
+    if args.kind == "international":
+        if (args.sigma_c_rad is None) == (args.delta_t_min is None):
+            raise InputError("international: give exactly one of --sigma-c and --delta-t", setting="sigma_c_rad")
+        if args.dt_formula is not None and args.sigma_c_rad is None:
+            raise InputError("--dt-formula computes delta_t from --sigma-c; it has no use with --delta-t",
+                             setting="dt_formula")
+    elif args.peak_flux_jy is not None and args.calibrators is not None:
+        raise InputError("dutch: give one of --peak-flux and --calibrators, not both", setting="calibrators")
+    elif args.peak_flux_jy is None and args.calibrators is None:
+        raise InputError("dutch: give the calibrator's peak brightness with --peak-flux, or a calibrator table with "
+                         "--calibrators", setting="peak_flux_jy")
+
+
+def faintest_calibrator_peak(table: Path) -> tuple[float, str]:
+    """The peak brightness of the faintest calibrator of the Dutch DD solve in ``table``, and a line saying so."""
+    from lofar_hires.selection.calibrator_model import dd_calibrators, faintest_calibrator, selection_rule
+    from lofar_hires.selection.config import load_selection_config
+    from lofar_hires.selection.table import read_table
+
+    min_peak_flux_jy = load_selection_config().skymodel.min_peak_flux_jy
+    rows = read_table(table)
+    chosen = dd_calibrators(rows, min_peak_flux_jy, table=table)
+    row, flux = faintest_calibrator(chosen)
+    return flux, (f"the faintest of the {len(chosen)} calibrator(s) of {Path(table).name} "
+                  f"({selection_rule(rows, min_peak_flux_jy)}): {row.name}")
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that makes this strategy again (for the header of the YAML file)."""
+    words = ["lofar-hires", "recipe", args.kind]
+    for dest, option in [*KIND_OPTIONS[args.kind].items(), ("integration_s", "--integration-s")]:
+        value = getattr(args, dest)
+        if value is not None:
+            words += [option, str(value)]
+    for item in args.overrides:
+        words += ["--set", item]
+    return shlex.join(words)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lofar_hires import __version__
+    from lofar_hires.io.atomic import atomic_output
+    from lofar_hires.selfcal.recipes import (
+        delta_t_min,
+        dutch_strategy,
+        explain,
+        international_strategy,
+        load_recipe_config,
+        strategy_yaml,
+    )
+
+    _check_options(args)
+    config = load_recipe_config(args.overrides)
+    origin = ""  # where the peak brightness came from, when it is not given
+    if args.kind == "international":
+        recipe = config.international
+        integration_s = recipe.time_resolution_s if args.integration_s is None else args.integration_s
+        if args.sigma_c_rad is not None:
+            formula = args.dt_formula or config.delta_t.formula
+            dt_min = delta_t_min(args.sigma_c_rad, formula, config.delta_t)
+            log.info("recipe international: sigma_c %.4g rad -> delta_t %.4g min (formula %s)", args.sigma_c_rad,
+                     dt_min, formula)
+            mapping = international_strategy(dt_min, integration_s, recipe, sigma_c_rad=args.sigma_c_rad,
+                                             dt_formula=formula)
+        else:
+            log.info("recipe international: delta_t %.4g min (given)", args.delta_t_min)
+            mapping = international_strategy(args.delta_t_min, integration_s, recipe)
+    else:
+        recipe = config.dutch
+        integration_s = recipe.time_resolution_s if args.integration_s is None else args.integration_s
+        if args.calibrators is not None:
+            peak_flux_jy, origin = faintest_calibrator_peak(args.calibrators)
+            log.info("recipe dutch: peak brightness %.4g Jy/beam, %s", peak_flux_jy, origin)
+        else:
+            peak_flux_jy = args.peak_flux_jy
+            log.info("recipe dutch: peak brightness %.4g Jy/beam", peak_flux_jy)
+        mapping = dutch_strategy(peak_flux_jy, integration_s, recipe)
+        if origin:
+            mapping["description"] += f", {origin}"
+    log.info("%d solve(s): %s; intervals in whole %g s integrations", len(mapping["solves"]),
+             ", ".join(f"{s['name']} {s['solint_s']:g} s" for s in mapping["solves"]), integration_s)
+    header = [f"Self-calibration strategy made by `{command_line(args)}` (lofar-hires {__version__}),",
+              "following de Jong et al. 2025, " + ("section 6.4.2" if args.kind == "international"
+                                                   else "section 6.4.1") + ".",
+              *([f"Peak brightness: {origin}."] if origin else []),
+              "Run it with: lofar-hires selfcal MSIN --strategy THIS_FILE --outdir DIR", ""]
+    text = strategy_yaml(mapping, header)
+    if args.output is None:
+        print(text, end="")
+    else:
+        with atomic_output(args.output, args.overwrite) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+        log.info("wrote %s", args.output)
+    if args.explain:
+        table = explain(mapping)
+        if origin:
+            table = "".join(f"{line}, {origin}\n" if line.startswith("peak brightness ") else f"{line}\n"
+                            for line in table.splitlines())
+        print(("\n" if args.output is None else "") + table, end="")
+    return 0
