@@ -1,16 +1,28 @@
-"""Shared fixtures: simulated observations (cached per session) and tool helpers."""
+"""Shared fixtures: simulated observations (cached per session), runs that several test modules
+check (`make demo`, the calibrator pipeline on the ``dical`` preset, each once per session) and
+tool helpers."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
+import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from lofar_hires.simulation.config import SimulationConfig, load_simulation_config
 from lofar_hires.simulation.simulate import SimulationResult, run_simulation
+
+if TYPE_CHECKING:
+    from lofar_hires.calibration.di_calibrator import CalibratorResult
+
+REPO = Path(__file__).resolve().parents[1]
 
 #: Every corruption switched off (thermal noise included).
 ALL_CORRUPTIONS_OFF = tuple(
@@ -39,6 +51,63 @@ def tree_sha256(path: Path) -> str:
         digest.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
         digest.update(f.read_bytes())
     return digest.hexdigest()
+
+
+def file_checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file below ``folder`` by its path relative to ``folder`` (``./a/b``), as
+    ``sha256sum`` writes them in tools/run_demo.sh."""
+    import hashlib
+
+    folder = Path(folder)
+    return {f"./{p.relative_to(folder)}": hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def table_differences(a: Path, b: Path, rtol: float = 0.0) -> list[str]:
+    """Columns of two casacore tables (e.g. measurement sets), and of their subtables, whose contents
+    differ; empty when both hold the same data (the files themselves may differ in unused bytes).
+    Floating-point values may differ by ``rtol`` of the largest magnitude in their column."""
+    import numpy as np
+    from casacore.tables import table
+
+    def cells(t, column: str):
+        try:
+            return t.getcol(column)
+        except RuntimeError:  # variable shapes, or a column without data (FLAG_CATEGORY)
+            try:
+                return t.getvarcol(column)
+            except RuntimeError:
+                return None
+
+    def same(x, y) -> bool:
+        if isinstance(x, dict) or isinstance(y, dict):
+            return isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys() and all(
+                same(x[k], y[k]) for k in x)
+        if x is None or y is None:
+            return x is None and y is None
+        x, y = np.asarray(x), np.asarray(y)
+        if x.dtype.kind in "fc" and y.dtype.kind in "fc":
+            if x.shape != y.shape:
+                return False
+            if rtol == 0.0 or x.size == 0:
+                return bool(np.array_equal(x, y, equal_nan=True))
+            scale = float(np.nanmax(np.abs(x), initial=0.0))
+            return bool(np.allclose(x, y, rtol=0.0, atol=rtol * scale, equal_nan=True))
+        return x.shape == y.shape and bool(np.array_equal(x, y))
+
+    differences: list[str] = []
+    with table(str(a), ack=False) as ta, table(str(b), ack=False) as tb:
+        name = Path(a).name
+        if ta.nrows() != tb.nrows() or sorted(ta.colnames()) != sorted(tb.colnames()):
+            return [f"{name}: {ta.nrows()} rows {sorted(ta.colnames())} vs {tb.nrows()} rows {sorted(tb.colnames())}"]
+        differences += [f"{name}:{c}" for c in ta.colnames() if not same(cells(ta, c), cells(tb, c))]
+        subtables = sorted(k for k, v in ta.getkeywords().items() if isinstance(v, str) and v.startswith("Table: "))
+        if subtables != sorted(k for k, v in tb.getkeywords().items()
+                               if isinstance(v, str) and v.startswith("Table: ")):
+            return [*differences, f"{name}: different subtables"]
+    for sub in subtables:
+        differences += [f"{name}/{d}" for d in table_differences(Path(a) / sub, Path(b) / sub, rtol)]
+    return differences
 
 
 def make_config(preset: str = "tiny", overrides: Iterable[str] = ()) -> SimulationConfig:
@@ -72,6 +141,142 @@ def venv_bin() -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def _tools_on_path(venv_bin: Path) -> None:
     os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _tool_env(tmp: Path) -> dict[str, str]:
+    """The environment of a command-line run: the venv's bin first on PATH, temporary files in ``tmp``."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    return dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+                TMPDIR=str(tmp))
+
+
+@dataclass
+class DemoRun:
+    """A run of tools/run_demo.sh (what `make demo` runs) into ``out``, started in the background."""
+
+    out: Path
+    process: subprocess.Popen
+    stdout_path: Path
+    stderr_path: Path
+    timeout_s: float = 1200.0
+
+    def wait(self) -> DemoRun:
+        """Wait until the demo has finished (killed with its children after ``timeout_s``)."""
+        try:
+            self.process.wait(timeout=self.timeout_s)
+        except subprocess.TimeoutExpired:
+            self.stop()
+        return self
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    @property
+    def stdout(self) -> str:
+        return self.stdout_path.read_text()
+
+    @property
+    def stderr(self) -> str:
+        return self.stderr_path.read_text()
+
+    def failure(self) -> str:
+        """The end of the demo's output, to show when it failed."""
+        return self.stdout[-3000:] + self.stderr[-3000:]
+
+    def outputs(self, stage: str) -> dict:
+        """cwltool's output object of a stage (``simulation``, ``di_calibrator``, ``select``, ...)."""
+        return json.loads((self.out / f"{stage}.json").read_text())
+
+    def recorded_checksums(self) -> dict[str, str]:
+        """The checksums of the simulated observations that the demo wrote after its first stage."""
+        lines = (self.out / "simulation.sha256").read_text().splitlines()
+        return {name: digest for digest, name in (line.split(None, 1) for line in lines)}
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    """Tests that check `make demo` run last: the demo (about five minutes, mostly on one core) runs
+    in the background from the start of the session, next to the other tests."""
+    waiting = {id(item) for item in items if "demo" in getattr(item, "fixturenames", ())}
+    items[:] = [item for item in items if id(item) not in waiting] + [item for item in items if id(item) in waiting]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _demo_in_background(request) -> None:
+    """Start the demo with the session when a selected test checks it."""
+    if any("demo" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("demo_started")
+
+
+@pytest.fixture(scope="session")
+def demo_started(tmp_path_factory) -> Iterator[DemoRun]:
+    """tools/run_demo.sh started in the background, once per session (by ``_demo_in_background``);
+    :func:`demo` waits for it."""
+    tmp = tmp_path_factory.mktemp("demo")
+    stdout, stderr = tmp / "demo.stdout", tmp / "demo.stderr"
+    with stdout.open("w") as out_fh, stderr.open("w") as err_fh:
+        process = subprocess.Popen(["bash", str(REPO / "tools" / "run_demo.sh"), str(tmp / "demo")], cwd=REPO,
+                                   env=_tool_env(tmp / "tmp"), stdin=subprocess.DEVNULL, stdout=out_fh,
+                                   stderr=err_fh, start_new_session=True)
+    run = DemoRun(tmp / "demo", process, stdout, stderr)
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="session")
+def demo(demo_started: DemoRun) -> DemoRun:
+    """The finished run of tools/run_demo.sh (its exit status is for the tests to check)."""
+    return demo_started.wait()
+
+
+@dataclass(frozen=True)
+class DicalCalibration:
+    """``lofar-hires di-calibrator`` on the calibrator observation of the ``dical`` preset."""
+
+    ms: Path
+    skymodel: Path
+    input_sha256: str  # of the input MS before the run
+    result: CalibratorResult
+
+
+@pytest.fixture(scope="session")
+def dical_calibration(tmp_path_factory) -> DicalCalibration:
+    """The calibrator pipeline (the CLI, plots included) once per session on the ``dical`` calibrator:
+    tests/calibration/test_di_pipeline.py checks it against the truth, test_cwl_di.py against the CWL
+    workflow of `make demo`, which simulates the same observation.
+
+    The observation is simulated by ``lofar-hires simulate`` as the demo does, in a process of its
+    own: the visibilities of a simulation made after others in the same process can differ in the
+    last bits of their float32 values.
+    """
+    from lofar_hires.calibration.di_calibrator import CalibratorResult
+
+    root = tmp_path_factory.mktemp("dical_calibration")
+    env = _tool_env(root / "tmp")
+    sim = root / "sim"
+
+    def run(args: list[str], name: str) -> None:
+        proc = subprocess.run([str(Path(sys.executable).parent / "lofar-hires"), *args], env=env,
+                              capture_output=True, text=True, timeout=900)
+        (root / f"{name}.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            pytest.fail(f"lofar-hires {name} failed with exit status {proc.returncode}:\n"
+                        + "\n".join((proc.stdout + proc.stderr).splitlines()[-40:]))
+
+    run(["simulate", "--preset", "dical", "--outdir", str(sim)], "simulate")
+    ms, skymodel = sim / "calibrator_obs01.MS", sim / "calibrator.skymodel"
+    before = tree_sha256(ms)
+    outdir = root / "cal"
+    run(["di-calibrator", str(ms), "--skymodel", str(skymodel), "--outdir", str(outdir)], "di-calibrator")
+    result = CalibratorResult(outdir=outdir, cal_solutions=outdir / "cal_solutions.h5",
+                              report=outdir / "calibrator_report.json",
+                              plots=sorted((outdir / "plots").glob("*.png")))
+    return DicalCalibration(ms, skymodel, before, result)
 
 
 def image(ms, outdir: Path, name: str, *, size_pix: int = 512, scale_arcsec: float = 3.0,

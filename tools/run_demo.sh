@@ -10,7 +10,8 @@
 #   5. steps/simulate.cwl            simulate a field after DI and delay calibration (preset select)
 #   6. workflows/select_calibrators.cwl   phasediff scores, main/weak calibrators, Voronoi facets
 # and print the calibrator's errors per effect against the injected values and the image fluxes
-# before and after calibration.
+# before and after calibration. The simulated observations are checksummed after stage 1
+# ($out/simulation.sha256) and checked again at the end: no workflow may modify its inputs.
 # Usage: tools/run_demo.sh [OUTPUT_DIR]   (default demo_output; replaced on every run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +35,15 @@ run_cwl() {
     echo "   done in $(( $(date +%s) - t0 )) s -> $out/$name"
 }
 
+# checksums FOLDER: sha256 of every file below FOLDER, by relative path (sha256sum's format)
+checksums() {
+    (cd "$1" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+}
+
 echo "== 1/6 workflows/simulate.cwl: simulate calibrator + target (preset dical), image the uncorrected target"
 run_cwl simulation workflows/simulate.cwl workflows/jobs/simulate_dical.yml
+simulated="$out/simulation/simulation"
+checksums "$simulated" > "$out/simulation.sha256"
 
 echo "== 2/6 workflows/di_calibrator.cwl: polarisation alignment, Faraday rotation, bandpass, clock/TEC"
 "$bin/python" tools/demo_jobs.py calibrator "$out/simulation.json" "$out/jobs/di_calibrator.json"
@@ -58,5 +66,10 @@ echo "== 6/6 workflows/select_calibrators.cwl: phasediff scores, classification,
 "$bin/python" tools/demo_jobs.py select "$out/select_simulation.json" "$out/jobs/select.json"
 run_cwl select workflows/select_calibrators.cwl "$out/jobs/select.json"
 
-echo "== finished in $(( $(date +%s) - start )) s"
+if ! checksums "$simulated" | cmp -s - "$out/simulation.sha256"; then
+    echo "error: a workflow modified the simulated observations in $simulated" \
+         "(checksums after stage 1: $out/simulation.sha256)" >&2
+    exit 1
+fi
+echo "== finished in $(( $(date +%s) - start )) s; the simulated observations are unchanged"
 "$bin/python" tools/demo_summary.py "$out"

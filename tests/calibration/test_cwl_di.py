@@ -1,11 +1,15 @@
 """The DI pipelines as CWL workflows do what the whole-pipeline CLIs do.
 
-``workflows/di_calibrator.cwl`` (the calibrator pipeline as ``lofar-hires dical`` steps) runs
-with cwltool on the ``dical`` simulation, next to ``lofar-hires di-calibrator`` on the same
-data; ``workflows/di_target.cwl`` then corrects and self-calibrates the target with the
-workflow's cal_solutions.h5, next to ``lofar-hires di-target``. Same steps, same settings: the
-solutions must agree within 1e-6 (absolute; phases in rad, delays in s, RM in rad/m^2,
-amplitudes) and the corrected visibilities within 1e-6 Jy. The inputs stay untouched.
+`make demo` (tools/run_demo.sh, once per session in the background: ``demo`` in tests/conftest.py)
+runs ``workflows/di_calibrator.cwl`` (the calibrator pipeline as ``lofar-hires dical`` steps) with
+cwltool on the ``dical`` simulation; ``lofar-hires di-calibrator`` runs on the same observation,
+simulated again (``dical_calibration``, also checked against the truth by test_di_pipeline.py):
+the two measurement sets must hold the same data. The demo's ``workflows/di_target.cwl`` then
+corrects and self-calibrates the target with the workflow's cal_solutions.h5, and
+``lofar-hires di-target`` does the same here. Same steps, same settings: the solutions must agree
+within 1e-6 (absolute; phases in rad, delays in s, RM in rad/m^2, amplitudes) and the corrected
+visibilities within 1e-6 Jy. The inputs stay untouched (the demo's checksums of its simulation,
+written before the workflows ran).
 """
 
 from __future__ import annotations
@@ -15,21 +19,18 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import tree_sha256
+from conftest import file_checksums, table_differences, tree_sha256
 from lofar_hires.calibration.di_calibrator import CAL_SOLTABS
 from lofar_hires.io.h5parm import read_h5parm
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 TOLERANCE = 1e-6
-
 
 
 def environment(tmp: Path) -> dict[str, str]:
@@ -45,16 +46,6 @@ def check_run(proc: subprocess.CompletedProcess, log: Path, what: str) -> None:
     if proc.returncode != 0:
         pytest.fail(f"{what} failed with exit status {proc.returncode}; log {log}:\n"
                     + "\n".join((proc.stdout + proc.stderr).splitlines()[-40:]))
-
-
-def cwltool(workflow: Path, job: dict[str, Any], outdir: Path, tmp_path: Path, name: str,
-            ) -> tuple[list[str], Path]:
-    """The cwltool command line for ``workflow`` on ``job`` (written as JSON), and its log path."""
-    job_file = tmp_path / f"{name}.job.json"
-    job_file.write_text(json.dumps(job, indent=2))
-    tmp = tmp_path / f"{name}_tmp"
-    return ([str(VENV_BIN / "cwltool"), "--no-container", "--tmpdir-prefix", f"{tmp}/", "--tmp-outdir-prefix",
-             f"{tmp}/", "--outdir", str(outdir), str(workflow), str(job_file)], tmp_path / f"{name}.cwltool.log")
 
 
 def assert_same_solutions(got: Path, want: Path, soltabs: list[str] | None = None) -> None:
@@ -73,31 +64,24 @@ def assert_same_solutions(got: Path, want: Path, soltabs: list[str] | None = Non
                                    err_msg=f"{got.name}:{name}")
 
 
-def test_cwl_workflows_match_the_pipeline_clis(tmp_path: Path) -> None:
+def test_cwl_workflows_match_the_pipeline_clis(dical_calibration, demo, tmp_path: Path) -> None:
+    assert demo.returncode == 0, demo.failure()
     env = environment(tmp_path / "tmp")
-    sim = tmp_path / "sim"
-    proc = subprocess.run([str(VENV_BIN / "lofar-hires"), "simulate", "--preset", "dical", "--outdir", str(sim)],
-                          env=env, capture_output=True, text=True, timeout=300)
-    check_run(proc, tmp_path / "simulate.log", "lofar-hires simulate")
-    cal_ms, target_ms = sim / "calibrator_obs01.MS", sim / "target_obs01.MS"
-    before = {p: tree_sha256(p) for p in (cal_ms, target_ms)}
+    simulation = demo.outputs("simulation")
+    sim = Path(simulation["simulation"]["path"])
+    (cal_ms,) = (Path(ms["path"]) for ms in simulation["calibrator_ms"])
+    (target_ms,) = (Path(ms["path"]) for ms in simulation["target_ms"])
+    assert (cal_ms.name, target_ms.name) == ("calibrator_obs01.MS", "target_obs01.MS")
 
-    # --- calibrator: the CLI (in the background) and the workflow on the same data -------------
-    cli_dir = tmp_path / "cli"
-    cli = subprocess.Popen([str(VENV_BIN / "lofar-hires"), "di-calibrator", str(cal_ms), "--skymodel",
-                            str(sim / "calibrator.skymodel"), "--outdir", str(cli_dir), "--no-plots"],
-                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    cwl_dir = tmp_path / "cwl_calibrator"
-    args, log = cwltool(REPO / "workflows" / "di_calibrator.cwl",
-                        {"msin": [{"class": "Directory", "path": str(cal_ms)}],
-                         "skymodel": {"class": "File", "path": str(sim / "calibrator.skymodel")}, "cores": 2},
-                        cwl_dir, tmp_path, "di_calibrator")
-    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    check_run(proc, log, "cwltool workflows/di_calibrator.cwl")
-    out = json.loads(proc.stdout)
-    stdout, stderr = cli.communicate(timeout=900)
-    check_run(subprocess.CompletedProcess(cli.args, cli.returncode, stdout, stderr), tmp_path / "cli.log",
-              "lofar-hires di-calibrator")
+    # --- calibrator: the workflow (in the demo) and the CLI on the same data -------------------
+    assert table_differences(cal_ms, dical_calibration.ms) == []
+    assert (sim / "calibrator.skymodel").read_text() == dical_calibration.skymodel.read_text()
+    job = json.loads((demo.out / "jobs" / "di_calibrator.json").read_text())
+    assert job == {"msin": [{"class": "Directory", "path": str(cal_ms)}],
+                   "skymodel": {"class": "File", "path": str(sim / "calibrator.skymodel")}, "cores": 2}
+    cli_dir = dical_calibration.result.outdir
+    cwl_dir = demo.out / "di_calibrator"
+    out = demo.outputs("di_calibrator")
 
     cal = Path(out["cal_solutions"]["path"])
     assert cal.parent == cwl_dir and cal.name == "cal_solutions.h5"
@@ -122,22 +106,18 @@ def test_cwl_workflows_match_the_pipeline_clis(tmp_path: Path) -> None:
     fit = json.loads((cwl_dir / "fit_faraday.dical_fit.log").read_text())
     assert fit["output"].endswith("faraday.h5") and "rm_mean_rad_m2" in fit["faraday"]
 
-    # --- target: workflow on the workflow's solutions, CLI on the same ---------------------------
+    # --- target: workflow (in the demo) on the workflow's solutions, CLI on the same ----------
+    job = json.loads((demo.out / "jobs" / "di_target.json").read_text())
+    assert job == {"msin": [{"class": "Directory", "path": str(target_ms)}],
+                   "cal_solutions": {"class": "File", "path": str(cal)},
+                   "skymodel": {"class": "File", "path": str(sim / "sky_truth.skymodel")}, "cores": 2}
     cli_target = tmp_path / "cli_target"
     proc = subprocess.run([str(VENV_BIN / "lofar-hires"), "di-target", str(target_ms), "--cal-solutions", str(cal),
                            "--skymodel", str(sim / "sky_truth.skymodel"), "--set", "phase_calibration=true",
                            "--outdir", str(cli_target)], env=env, capture_output=True, text=True, timeout=600)
     check_run(proc, tmp_path / "cli_target.log", "lofar-hires di-target")
-    target_dir = tmp_path / "cwl_target"
-    args, log = cwltool(REPO / "workflows" / "di_target.cwl",
-                        {"msin": [{"class": "Directory", "path": str(target_ms)}],
-                         "cal_solutions": {"class": "File", "path": str(cal)},
-                         "skymodel": {"class": "File", "path": str(sim / "sky_truth.skymodel")}},
-                        target_dir, tmp_path, "di_target")
-    proc = subprocess.run(args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    check_run(proc, log, "cwltool workflows/di_target.cwl")
-    out = json.loads(proc.stdout)
-
+    target_dir = demo.out / "di_target"
+    out = demo.outputs("di_target")
     assert_same_solutions(Path(out["transfer"]["path"]), cli_target / "transfer.h5")
     (phase,) = out["phase_solutions"]
     assert Path(phase["path"]).name == "target_obs01.phase.h5"
@@ -155,4 +135,6 @@ def test_cwl_workflows_match_the_pipeline_clis(tmp_path: Path) -> None:
         "transfer.dical_transfer.log", "target_obs01.correct.dical_correct.stderr.log",
         "target_obs01.phasecal.dical_phasecal.stderr.log", "target_obs01.phasecal.phasecal_target_obs01.log"}
 
-    assert {p: tree_sha256(p) for p in before} == before, "a workflow modified its input measurement sets"
+    assert file_checksums(sim) == demo.recorded_checksums(), "a workflow modified its input measurement sets"
+    assert tree_sha256(dical_calibration.ms) == dical_calibration.input_sha256, \
+        "lofar-hires di-calibrator modified its input measurement set"
