@@ -68,6 +68,7 @@ def _regions(path: Path, text: str) -> Path:
     ("", "no polygon"),
     ("polygon(10,10,11,10,11,11,10,11)\npoint(10.5,10.5)\n", "no name"),
     ("polygon(10,10,11,10,11,11,10,11) # text={a}\n", "no point"),
+    ("polygon(10,10,11,10,11,11,10,11) # text={a],[b}\npoint(10.5,10.5)\n", "may hold only"),
     ("polygon(10,10,11,10,11,11,10,11) # text={a}\npoint(10.5,10.5)\n"
      "polygon(11,10,12,10,12,11,11,11) # text={a}\npoint(11.5,10.5)\n", "more than once"),
 ])

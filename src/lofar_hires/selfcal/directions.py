@@ -23,9 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires.errors import InputError, QualityError
+from lofar_hires.io.names import safe_name
 from lofar_hires.io.regions import Ds9Polygon, read_ds9_polygons, wrap_ra_deg
 from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
 from lofar_hires.selection.facets import radec_to_xyz, sky_polygon_contains
+from lofar_hires.selection.sky import separation_deg
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +67,8 @@ def load_directions(regions: Path) -> DirectionSet:
     Raises
     ------
     InputError
-        No polygon, a polygon without ``text={name}`` or without a ``point`` line, or a name
-        used twice.
+        No polygon, a polygon without ``text={name}`` or without a ``point`` line, a name
+        that is not a safe file name (it goes into DDECal's parset), or a name used twice.
     """
     regions = Path(regions)
     polygons = read_ds9_polygons(regions)
@@ -77,6 +79,9 @@ def load_directions(regions: Path) -> DirectionSet:
         if not poly.name:
             raise InputError(f"facet regions {regions}: polygon {k + 1} has no name (text={{name}}); each facet must "
                              "name its direction", setting="facet_regions")
+        if safe_name(poly.name, what="facet") != poly.name:
+            raise InputError(f"facet regions {regions}: facet name {poly.name!r} may hold only letters, digits and "
+                             "_ + - . (it becomes a DDECal direction and a sky-model patch)", setting="facet_regions")
         if poly.point_deg is None:
             raise InputError(f"facet regions {regions}: facet {poly.name} has no point(ra,dec) line giving its "
                              "direction", setting="facet_regions")
@@ -87,12 +92,6 @@ def load_directions(regions: Path) -> DirectionSet:
         raise InputError(f"facet regions {regions}: facet name(s) {', '.join(twice)} used more than once",
                          setting="facet_regions")
     return DirectionSet(regions, tuple(directions), tuple(polygons))
-
-
-def separation_arcsec(ra1_deg: float, dec1_deg: float, ra2_deg: float, dec2_deg: float) -> float:
-    """Angular distance between two positions."""
-    a, b = radec_to_xyz([ra1_deg], [dec1_deg])[0], radec_to_xyz([ra2_deg], [dec2_deg])[0]
-    return math.degrees(math.atan2(float(np.linalg.norm(np.cross(a, b))), float(np.dot(a, b)))) * 3600.0
 
 
 def check_solution_directions(dset: DirectionSet, directions: dict[str, tuple[float, float]], what: str,
@@ -111,7 +110,7 @@ def check_solution_directions(dset: DirectionSet, directions: dict[str, tuple[fl
                          f"{', '.join(extra) or 'none'}", setting="facet_regions")
     for d in dset.directions if positions else ():
         ra, dec = got[d.name]
-        off = separation_arcsec(d.ra_deg, d.dec_deg, math.degrees(ra), math.degrees(dec))
+        off = 3600.0 * float(separation_deg(d.ra_deg, d.dec_deg, math.degrees(ra), math.degrees(dec)))
         if off > MATCH_TOLERANCE_ARCSEC:
             raise InputError(f"{what}: direction {d.name} is {off:.1f} arcsec from the point of its facet in "
                              f"{dset.regions.name}; WSClean would apply the wrong solutions", setting="facet_regions")
