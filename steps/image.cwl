@@ -155,6 +155,26 @@ inputs:
     type: float?
     inputBinding:
       prefix: --restoring-beam-arcsec
+  facet_regions:
+    label: Facet regions
+    doc: ds9 facet regions (lofar-hires facets); the field is imaged facet by facet.
+    type: File?
+    inputBinding:
+      prefix: --facet-regions
+  facet_solutions:
+    label: Facet solutions
+    doc: >-
+      With facet_regions: multi-direction solutions applied per facet, one h5parm per
+      measurement set in the same order; their directions must be the facets.
+    type: File[]?
+    inputBinding:
+      prefix: --facet-solutions
+  facet_soltabs:
+    label: Facet soltabs
+    doc: Soltabs of facet_solutions to apply, comma-separated (CLI default amplitude000,phase000).
+    type: string?
+    inputBinding:
+      prefix: --facet-soltabs
   channels_out:
     label: Output channels
     doc: Number of output channels; more than one also makes joined MFS images (CLI default 1).

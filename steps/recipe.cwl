@@ -21,6 +21,7 @@ permanentFailCodes: [1, 2, 4]
 temporaryFailCodes: [3]
 
 requirements:
+  InlineJavascriptRequirement: {}
   EnvVarRequirement:
     envDef:
       # numpy links a multi-threaded OpenBLAS; keep it to one thread.
@@ -81,7 +82,10 @@ inputs:
   calibrators:
     label: Calibrator table
     doc: >-
-      dutch, instead of peak_flux: a selection table or catalogue (CSV); the peak
+      international, instead of sigma_c: one strategy per main calibrator of a
+      selection table (its score_rad is sigma_c), written into outdir with an
+      index calibrators.json (give outdir). dutch, instead of peak_flux: a
+      selection table or catalogue (CSV); the peak
       brightness is that of the faintest calibrator of the Dutch DD solve in it
       (its main calibrators, else its sources at or above 85 mJy/beam), as
       select skymodel chooses them.
@@ -114,11 +118,20 @@ inputs:
       prefix: --explain
   output_name:
     label: Output file name
-    doc: Name of the strategy YAML file.
+    doc: Name of the strategy YAML file (not used with outdir).
     type: string
     default: strategy.yaml
     inputBinding:
       prefix: --output
+      valueFrom: "$(inputs.outdir ? null : self)"
+  outdir:
+    label: Strategies directory
+    doc: >-
+      international with calibrators: the directory of the strategies
+      <calibrator>.yaml and their index calibrators.json.
+    type: string?
+    inputBinding:
+      prefix: --outdir
   cores:
     label: Cores
     doc: Number of cores to reserve (the task is single-threaded).
@@ -136,10 +149,33 @@ stderr: recipe.stderr.log
 outputs:
   strategy:
     label: Strategy
-    doc: The self-calibration strategy (YAML) for lofar-hires selfcal --strategy.
-    type: File
+    doc: The self-calibration strategy (YAML) for lofar-hires selfcal --strategy (absent with outdir).
+    type: File?
     outputBinding:
-      glob: $(inputs.output_name)
+      glob: "$(inputs.outdir ? [] : inputs.output_name)"
+  index:
+    label: Calibrator index
+    doc: >-
+      With outdir: calibrators.json, one entry per main calibrator (name, ra_deg,
+      dec_deg, sigma_c_rad, delta_t_min, strategy file name).
+    type: File?
+    outputBinding:
+      glob: '$(inputs.outdir ? inputs.outdir + "/calibrators.json" : [])'
+  strategies:
+    label: Per-calibrator strategies
+    doc: With outdir, the strategy of each calibrator, in the order of the index.
+    type: File[]
+    outputBinding:
+      glob: '$(inputs.outdir ? inputs.outdir + "/calibrators.json" : [])'
+      loadContents: true
+      outputEval: |
+        ${
+          if (!inputs.outdir) { return []; }
+          var dir = self[0].location.replace(/\/[^\/]*$/, "");
+          return JSON.parse(self[0].contents).map(function (c) {
+            return {"class": "File", "location": dir + "/" + c.strategy};
+          });
+        }
   log:
     label: Standard output
     doc: The table of the solves (with explain).

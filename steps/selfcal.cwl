@@ -12,7 +12,7 @@ doc: |
   the MS name without .ms/.MS, each run of characters other than letters,
   digits, _ + - . replaced by _), for all stations of the input MS (a phased-up
   superstation is expanded back to the core stations). Everything goes into
-  the directory `selfcal` (cycles, metrics, montage, report, provenance, the
+  the directory outdir_name, `selfcal` by default (cycles, metrics, montage, report, provenance, the
   prepared data under work/), which the run holds locked while it works. The
   input measurement sets are read only.
   Command module: lofar_hires.cli.selfcal.
@@ -49,7 +49,7 @@ arguments:
   - prefix: --strategy
     valueFrom: "$(inputs.strategy_file ? inputs.strategy_file.path : inputs.strategy)"
   - prefix: --outdir
-    valueFrom: selfcal
+    valueFrom: $(inputs.outdir_name)
   # DP3 and WSClean threads follow the cores the runner granted.
   - prefix: --threads
     valueFrom: $(runtime.cores)
@@ -133,13 +133,41 @@ inputs:
       prefix: --delay-calibrator
   pre_apply:
     label: Solutions to pre-apply
-    doc: h5parms (one direction each) applied to the data before self-calibration, each passed as `--pre-apply`.
+    doc: >-
+      h5parms applied to the data before self-calibration, each passed as `--pre-apply`; of solutions with
+      several directions the one nearest to the phase centre is applied.
     type:
       - "null"
       - type: array
         items: File
         inputBinding:
           prefix: --pre-apply
+  pre_apply_missing:
+    label: Stations the pre-applied solutions lack
+    doc: >-
+      error (CLI default) refuses data with stations the pre-applied solutions lack; identity leaves them
+      uncorrected (Dutch solutions on data with international stations).
+    type:
+      - "null"
+      - type: enum
+        symbols: [error, identity]
+    inputBinding:
+      prefix: --pre-apply-missing
+  run_name:
+    label: Run name
+    doc: What the run calibrates (e.g. the calibrator's name), recorded in the report (default the directory name).
+    type: string?
+    inputBinding:
+      prefix: --name
+  failure_ok:
+    label: Record a failure and go on
+    doc: >-
+      When the run fails, write selfcal_report.json with status failed and the reason and exit 0, so that a
+      workflow calibrating many directions goes on with the others (the solutions and images are then absent).
+    type: boolean
+    default: false
+    inputBinding:
+      prefix: --failure-ok
   data_column:
     label: Data column
     doc: Column of the input measurement sets to calibrate (default DATA).
@@ -152,6 +180,13 @@ inputs:
     type: File?
     inputBinding:
       prefix: --station-groups
+  outdir_name:
+    label: Output directory name
+    doc: >-
+      Name of the output directory (a safe file name); distinct names keep the runs of a
+      scattered step apart among the workflow's outputs.
+    type: string
+    default: selfcal
   cores:
     label: Cores
     doc: Number of cores to reserve; DP3 and WSClean run with as many threads as granted.
@@ -182,7 +217,7 @@ outputs:
       prepared data (work/).
     type: Directory
     outputBinding:
-      glob: selfcal
+      glob: $(inputs.outdir_name)
   best_solutions:
     label: Best solutions
     doc: best_<obs>.h5 per input MS, in the order of the input measurement sets, for all their stations.
@@ -193,7 +228,7 @@ outputs:
           return inputs.msin.map(function (d) {
             var obs = d.basename.replace(/\.(ms|MS)$/, "").replace(/[^A-Za-z0-9_+\-.]+/g, "_")
               .replace(/^[._]+/, "").replace(/\.+$/, "");
-            return "selfcal/best_" + obs + ".h5";
+            return inputs.outdir_name + "/best_" + obs + ".h5";
           });
         }
   final_solutions:
@@ -206,33 +241,33 @@ outputs:
           return inputs.msin.map(function (d) {
             var obs = d.basename.replace(/\.(ms|MS)$/, "").replace(/[^A-Za-z0-9_+\-.]+/g, "_")
               .replace(/^[._]+/, "").replace(/\.+$/, "");
-            return "selfcal/final_" + obs + ".h5";
+            return inputs.outdir_name + "/final_" + obs + ".h5";
           });
         }
   best_image:
     label: Best image
     doc: The image of the best cycle (FITS).
-    type: File
+    type: File?
     outputBinding:
-      glob: selfcal/best_image.fits
+      glob: $(inputs.outdir_name)/best_image.fits
   report:
     label: Report
     doc: selfcal_report.json, the stopping decision, its criteria and the best cycle.
     type: File
     outputBinding:
-      glob: selfcal/selfcal_report.json
+      glob: $(inputs.outdir_name)/selfcal_report.json
   metrics:
     label: Metrics
     doc: metrics.json, the image and solution metrics of every cycle.
-    type: File
+    type: File?
     outputBinding:
-      glob: selfcal/metrics.json
+      glob: $(inputs.outdir_name)/metrics.json
   montage:
     label: Montage
     doc: montage.png, the image of every cycle with its metrics.
-    type: File
+    type: File?
     outputBinding:
-      glob: selfcal/montage.png
+      glob: $(inputs.outdir_name)/montage.png
   log:
     label: Standard output
     doc: The path of the output directory.

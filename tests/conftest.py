@@ -361,3 +361,20 @@ def example_solset(seed: int = 0, stations: Iterable[str] = EXAMPLE_STATIONS,
         tabs[name] = Soltab(name, soltype, axes, val, weight)
     positions = np.array([3826577.0, 461022.0, 5064892.0]) + rng.normal(0, 2000, (len(stations), 3))
     return Solset("sol000", stations, positions, directions, tabs)
+
+
+@pytest.fixture(scope="session")
+def dd_field(simulated, tmp_path_factory):
+    """The direction-dependent test field (preset ``dd``) with its calibrator table and facets."""
+    from dd_field import make_dd_field
+
+    return make_dd_field(simulated, tmp_path_factory.mktemp("dd_field"))
+
+
+@pytest.fixture(scope="session")
+def dd_dutch(dd_field, tmp_path_factory):
+    """workflows/dd_dutch.cwl once per session on the dd field: checked by
+    tests/selfcal/test_dd_dutch_workflow.py, and the input of the international workflow's test."""
+    from dd_field import run_dd_dutch
+
+    return run_dd_dutch(dd_field, tmp_path_factory.mktemp("dd_dutch_workflow"))

@@ -81,8 +81,8 @@ _H5_WRITER = {
     "--help": "prints help and exits",
     "--overwrite": "a CWL step always writes into a fresh output directory",
 }
-NOT_EXPOSED.update({f"h5 {cmd}": _H5_WRITER for cmd in ("merge", "reset", "expand-core", "directions", "lin2circ",
-                                                         "circ2lin")})
+NOT_EXPOSED.update({f"h5 {cmd}": _H5_WRITER for cmd in ("merge", "merge-dd", "reset", "expand-core", "directions",
+                                                         "lin2circ", "circ2lin")})
 NOT_EXPOSED.update({f"h5 {cmd}": {**_LOGGING, "--help": "prints help and exits"} for cmd in ("nearest", "info")})
 for _task in ("di-calibrator", "di-target"):
     NOT_EXPOSED[_task] = {**_H5_WRITER, "--overwrite": "a CWL step always writes into a fresh output directory"}

@@ -134,7 +134,7 @@ outputs:
   image:
     label: Facet image
     doc: The facet image of the field made with the best solutions (FITS).
-    type: File
+    type: File?
     outputSource: selfcal/best_image
   selfcal_dir:
     label: Self-calibration directory
@@ -149,7 +149,7 @@ outputs:
   strategy:
     label: Strategy
     doc: The generated Dutch recipe (YAML), with its explanation in the recipe log.
-    type: File
+    type: File?
     outputSource: recipe/strategy
   starting_model:
     label: Starting sky model

@@ -197,7 +197,7 @@ outputs:
   best_image:
     label: Best image
     doc: The calibrator image of the best cycle (FITS).
-    type: File
+    type: File?
     outputSource: selfcal/best_image
   report:
     label: Report

@@ -77,7 +77,9 @@ CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals")
 FITS_KINDS = ("fits",)
 YAML_KINDS = ("strategy", "groups")
 REGION_KINDS = ("regions",)
-EXTENSION = {**{k: ".MS" for k in MS_KINDS}, **{k: ".h5" for k in H5_KINDS}, **{k: ".skymodel" for k in SKY_KINDS},
+DIR_KINDS = ("selfcal_dir",)  # output directories of a task
+EXTENSION = {**{k: "" for k in DIR_KINDS},
+             **{k: ".MS" for k in MS_KINDS}, **{k: ".h5" for k in H5_KINDS}, **{k: ".skymodel" for k in SKY_KINDS},
              **{k: ".csv" for k in CSV_KINDS}, **{k: ".fits" for k in FITS_KINDS}, **{k: ".yaml" for k in YAML_KINDS},
              **{k: ".reg" for k in REGION_KINDS}}
 
@@ -129,6 +131,11 @@ SPECS: dict[str, Spec] = {
                      outputs={"output": ("merged.h5", "file")},
                      optional={"time_grid": Optional_("--time-grid", "h5"),
                                "freq_grid": Optional_("--freq-grid", "h5")}),
+    "h5 merge-dd": Spec(("h5", "merge-dd", "{dutch_solutions}", "--international", "{international}", "-o",
+                         "{output}"),
+                        inputs={"dutch_solutions": "h5", "international": "selfcal_dir"},
+                        outputs={"output": ("merged.h5", "file")}, side_products=("merged.directions.csv",),
+                        optional={"facet_regions": Optional_("--facet-regions", "regions")}),
     "h5 reset": Spec(("h5", "reset", "{h5parm}", "--stations", "core", "-o", "{output}"), inputs={"h5parm": "h5"},
                      outputs={"output": ("reset.h5", "file")},
                      optional={"station_groups": Optional_("--station-groups", "groups")}),
@@ -350,6 +357,11 @@ def sources(simulated, tmp_path_factory) -> Sources:
     files["strategy"] = bi.text_file(root, "strategy.yaml", strategy_text())
     shipped = Path(str(resources.files("lofar_hires.configs") / "station_groups.yaml"))
     files["groups"] = bi.copy_input(shipped, root, "station_groups.yaml")
+    selfcal_dir = root / "selfcal"  # a successful `selfcal` run on a calibrator at the first direction of good.h5
+    write_solset(bi.empty_dir(root, "selfcal") / "best_obs.h5", example_solset(seed=5, n_dir=1))
+    bi.text_file(selfcal_dir, "selfcal_report.json", '{"status": "ok", "name": "cal", "phase_centre_deg": '
+                 '[242.75, 55.0], "best_solutions": {"obs": "best_obs.h5"}}\n')
+    files["selfcal_dir"] = selfcal_dir
     files["regions"] = bi.text_file(root, "facets.reg", "# Region file format: DS9 version 4.1\nfk5\n"
                                     "polygon(242.0,54.5,243.5,54.5,243.5,55.5,242.0,55.5) # text={field}\n"
                                     "point(-117.25,55.0)\n")
@@ -510,6 +522,12 @@ def bad_path_cases(command: str, spec: Spec, dest: str, kind: str, full: bool = 
         else:
             yield case("corrupt", "garbage", lambda env: bi.garbage_file(env.inputs, f"garbage-{dest}{ext}"))
         return
+    if kind in DIR_KINDS:
+        yield case("empty", "empty-dir", lambda env: bi.empty_dir(env.inputs, f"empty-{dest}"))
+        yield case("wrong-type", "file-not-dir", lambda env: bi.text_file(env.inputs, f"file-{dest}"))
+        yield case("corrupt", "garbage-report", lambda env: bi.garbage_file(
+            bi.empty_dir(env.inputs, f"garbage-{dest}"), "selfcal_report.json").parent)
+        return
     if kind in MS_KINDS:
         yield case("empty", "empty-dir", lambda env: bi.empty_dir(env.inputs, f"empty-{dest}{ext}"))
         yield case("wrong-type", "file-not-ms", lambda env: bi.text_file(env.inputs, f"file-{dest}{ext}"))
@@ -657,6 +675,11 @@ VALUE_CASES: list[Case] = [
       for o in ("--scale-arcsec", "--mgain", "--threshold-sigma", "--auto-mask-sigma", "--minuv-lambda",
                 "--maxuv-lambda", "--taper-arcsec", "--restoring-beam-arcsec")],
     value_case("image", "zero-size-pix", "size_pix", ("--size-pix", "0", "0")),
+    value_case("image", "facet-solutions-without-regions", "facet_solutions", ("--facet-solutions", "no_such.h5"),
+               ("--facet-regions",)),
+    value_case("image", "missing-facet-regions", "facet_regions", ("--facet-regions", "no_such_facets.reg"),
+               ("no_such_facets.reg",)),
+    value_case("recipe", "outdir-without-calibrators", "outdir", ("--outdir", "strategies"), ("--outdir",)),
     value_case("image", "zero-channels-out", "channels_out", ("--channels-out", "0")),
     value_case("image", "mgain-above-1", "mgain", ("--mgain", "1.5")),
     value_case("image", "unknown-data-column", "data_column", ("--data-column", "NO_SUCH_COLUMN"),

@@ -8,7 +8,7 @@ table and the facet layout: starting model from the table, the Dutch recipe for
 the faintest calibrator, joint self-calibration of both observations towards the
 four facets. For the toy data the images are 900 x 2 arcsec, the slow gains
 start in cycle 0, so that two cycles are enough, and the solves stop after 40
-iterations (``FAST``).
+iterations (``dd_field.DUTCH_FAST``; the run is shared with the international test).
 
 Tolerances:
 
@@ -25,18 +25,12 @@ Tolerances:
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import tree_sha256
-from dd_field import SCALE_ARCSEC, SIZE_PIX, make_dd_field
 from lofar_hires.imaging.measure import load_image, measure_source
 from lofar_hires.io.h5parm import read_h5parm
 from lofar_hires.io.regions import read_ds9_polygons, wrap_ra_deg
@@ -44,37 +38,10 @@ from lofar_hires.validation.selfcal import phase_errors_vs_truth
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-WORKFLOW = REPO / "workflows" / "dd_dutch.cwl"
-VENV_BIN = Path(sys.executable).parent
-#: The Dutch recipe at toy size: the field's facet images, slow gains from the first cycle, two cycles, and
-#: 40 DDECal iterations per solve (the multi-direction solves stop at the iteration limit; 40 instead of 100
-#: changes the phases by less than 0.01 rad here and takes 40 % of the time).
-FAST = [f"imaging.size_pix={SIZE_PIX}", f"imaging.scale_arcsec={SCALE_ARCSEC}", "solves.2.start_cycle=0",
-        "stopping.min_cycles=2", "stopping.max_cycles=2", "solves.0.maxiter=40", "solves.1.maxiter=40",
-        "solves.2.maxiter=40"]
-
-
 @pytest.fixture(scope="module")
-def run(simulated, tmp_path_factory) -> dict:
-    tmp = tmp_path_factory.mktemp("dd_dutch_workflow")
-    field = make_dd_field(simulated, tmp)
-    job = {"msin": [{"class": "Directory", "path": str(ms)} for ms in field.ms],
-           "calibrators": {"class": "File", "path": str(field.table)},
-           "facet_regions": {"class": "File", "path": str(field.regions)},
-           "strategy_overrides": FAST, "selfcal_cores": 2}
-    (tmp / "job.json").write_text(json.dumps(job, indent=2))
-    (tmp / "cwltmp").mkdir()
-    env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", TMPDIR=str(tmp / "cwltmp"))
-    inputs = (*field.ms, field.table, field.regions)
-    before = {p: tree_sha256(p) for p in inputs}
-    proc = subprocess.run([str(VENV_BIN / "cwltool"), "--no-container", "--outdir", str(tmp / "out"), str(WORKFLOW),
-                           str(tmp / "job.json")], capture_output=True, text=True, env=env, timeout=1200, check=False)
-    (tmp / "cwltool.log").write_text(proc.stderr)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    outputs = json.loads(proc.stdout)
-    return {"field": field, "outputs": outputs, "selfcal": Path(outputs["selfcal_dir"]["path"]),
-            "unchanged": {p: tree_sha256(p) for p in inputs} == before}
+def run(dd_field, dd_dutch) -> dict:
+    return {"field": dd_field, "outputs": dd_dutch.outputs, "selfcal": Path(dd_dutch.outputs["selfcal_dir"]["path"]),
+            "unchanged": dd_dutch.unchanged}
 
 
 def test_outputs_in_place_and_inputs_untouched(run):

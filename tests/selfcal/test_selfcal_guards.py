@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ALL_CORRUPTIONS_OFF
 from lofar_hires.cli import main
+from lofar_hires.errors import InputError
 from lofar_hires.io.lock import LOCK_NAME, output_lock
 from lofar_hires.io.names import safe_name
 
@@ -264,3 +265,74 @@ def test_a_solve_that_finds_no_data_is_a_quality_failure_naming_cycle_and_solve(
     state = json.loads((outdir / "state.json").read_text())
     assert state["cycles"] == [] and not state["finished"]
     assert not (outdir / "cycle_000").exists() and not (outdir / LOCK_NAME).exists()
+
+
+# --------------------------------------------------------------------------- failures recorded, pre-applied solutions
+
+
+def test_failure_ok_records_the_failure_and_exits_0(ms, tmp_path, capsys):
+    outdir = tmp_path / "calX_obs1"
+    strategy = strategy_file(tmp_path, minuv_lambda=1.0e9)
+    assert run_cli(ms, "--strategy", strategy, "--outdir", outdir, "--name", "calX", "--phase-centre", "150.1", "50.0",
+                   "--failure-ok") == 0
+    report = json.loads((outdir / "selfcal_report.json").read_text())
+    assert report["status"] == "failed" and report["name"] == "calX" and report["exit_status"] == 2
+    assert "minuv_lambda" in report["error"] and report["phase_centre_deg"] == [150.1, 50.0]
+    assert report["best_solutions"] == {}
+    assert sorted(p.name for p in outdir.iterdir()) == ["selfcal_report.json"]
+    # without --failure-ok the same run is an error
+    assert run_cli(ms, "--strategy", strategy, "--outdir", tmp_path / "other") == 2
+
+
+def _solutions_for(ms: Path, stations: list[str], directions: dict[str, tuple[float, float]]):
+    """Two-direction phases for ``stations`` on the MS's times (direction k has phase 0.1 * (k + 1))."""
+    from lofar_hires.io.h5parm import Solset, Soltab
+    from lofar_hires.io.ms import read_antennas, read_ms_info
+
+    info = read_ms_info(ms)
+    names, positions = read_antennas(ms)
+    axes = {"time": info.times_mjd_s, "ant": np.array(stations), "dir": np.array(list(directions))}
+    val = np.zeros((len(info.times_mjd_s), len(stations), len(directions)))
+    val += 0.1 * (1 + np.arange(len(directions)))
+    tab = Soltab("phase000", "phase", axes, val)
+    return Solset("sol000", stations, positions[[names.index(s) for s in stations]], dict(directions),
+                  {"phase000": tab})
+
+
+def test_pre_applied_solutions_give_the_nearest_direction_and_identity_for_missing_stations(ms, tmp_path):
+    from lofar_hires.io.h5parm import read_h5parm
+    from lofar_hires.io.ms import read_antennas
+    from lofar_hires.provenance import Provenance
+    from lofar_hires.selfcal.engine import check_pre_apply, pre_apply_file
+    from lofar_hires.solutions.output import save_solset
+
+    names, _ = read_antennas(ms)
+    dutch = [n for n in names if n.startswith(("CS", "RS"))][:-1]  # one station short
+    lacking = [n for n in names if n not in dutch]
+    dirs = {"near": (np.radians(150.0), np.radians(50.0)), "far": (np.radians(151.0), np.radians(51.0))}
+    path = save_solset(_solutions_for(ms, dutch, dirs), tmp_path / "dutch.h5", Provenance(task="test"))
+    before = path.read_bytes()
+    from lofar_hires.io.ms import read_ms_info
+
+    infos = [read_ms_info(ms)]
+    with pytest.raises(InputError, match="give a phase centre"):
+        check_pre_apply(path, infos)
+    with pytest.raises(InputError, match="pre_apply_missing=identity"):
+        check_pre_apply(path, infos, (151.0, 51.0))
+    check_pre_apply(path, infos, (151.0, 51.0), "identity")
+    out, record = pre_apply_file(path, [ms], (150.9, 50.95), "identity", tmp_path / "pre.h5", Provenance(task="t"))
+    assert out == tmp_path / "pre.h5" and path.read_bytes() == before
+    assert record["direction"] == "[far]" and record["separation_deg"] < 0.1
+    assert record["identity_stations"] == lacking
+    solset = read_h5parm(out)
+    tab = solset.soltabs["phase000"]
+    assert list(tab.axes["dir"]) == ["[far]"] and list(solset.directions) == ["[far]"]
+    ants = list(tab.axes["ant"])
+    assert ants == dutch + lacking
+    val = tab.transposed(["time", "ant", "dir"]).val
+    assert np.allclose(val[:, :len(dutch)], 0.2) and np.allclose(val[:, len(dutch):], 0.0)
+    # one direction and every station: the file itself is applied
+    single = save_solset(_solutions_for(ms, names, {"only": dirs["near"]}), tmp_path / "one.h5",
+                         Provenance(task="test"))
+    assert pre_apply_file(single, [ms], (151.0, 51.0), "identity", tmp_path / "x.h5", Provenance(task="t"))[0] == single
+    assert not (tmp_path / "x.h5").exists()

@@ -145,6 +145,7 @@ COMMAND_LINES = {
     "lin2circ": ["h5", "lin2circ", "{bad}", "-o", "{out}"],
     "circ2lin": ["h5", "circ2lin", "{bad}", "-o", "{out}"],
     "merge": ["h5", "merge", "{bad}", "-o", "{out}"],
+    "merge-dd": ["h5", "merge-dd", "{bad}", "--international", "{outdir}", "-o", "{out}"],
     "merge-second": ["h5", "merge", "{good}", "{bad}", "-o", "{out}"],
     "merge-time-grid": ["h5", "merge", "{good}", "--time-grid", "{bad}", "-o", "{out}"],
     "apply-solutions": ["apply-solutions", "{ms}", "--solutions", "{bad}", "-o", "{outms}"],

@@ -33,6 +33,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--taper-arcsec", type=float, default=None, help="Gaussian uv taper (arcsec)")
     parser.add_argument("--restoring-beam-arcsec", type=float, default=None,
                         help="circular restoring beam (default: fitted to the PSF)")
+    parser.add_argument("--facet-regions", type=Path, default=None, metavar="REG",
+                        help="ds9 facet regions (lofar-hires facets): image facet by facet (WSClean -facet-regions)")
+    parser.add_argument("--facet-solutions", type=Path, nargs="+", default=None, metavar="H5PARM",
+                        help="with --facet-regions: multi-direction solutions applied per facet, one h5parm per "
+                             "measurement set in the same order (WSClean -apply-facet-solutions); their directions "
+                             "must be the facets (names and points)")
+    parser.add_argument("--facet-soltabs", default="amplitude000,phase000",
+                        help="soltabs of --facet-solutions to apply (default amplitude000,phase000)")
     parser.add_argument("--channels-out", type=int, default=1, help="output channels (joined when > 1)")
     parser.add_argument("--threads", type=int, default=1, help="WSClean threads")
     parser.add_argument("--update-model", action="store_true",
@@ -68,15 +76,45 @@ def check_arguments(args: argparse.Namespace) -> None:
     for option, value in {"--threads": args.threads, "--channels-out": args.channels_out}.items():
         if value < 1:
             raise InputError(f"{option} must be at least 1, got {value}")
+    if args.facet_regions is not None and not Path(args.facet_regions).is_file():
+        raise InputError(f"--facet-regions {args.facet_regions} is not a file (a ds9 region file of "
+                         "lofar-hires facets)", setting="facet_regions")
+    if args.facet_solutions is not None:
+        if args.facet_regions is None:
+            raise InputError("--facet-solutions are applied per facet: give --facet-regions too",
+                             setting="facet_regions")
+        if len(args.facet_solutions) != len(args.msin):
+            raise InputError(f"--facet-solutions: {len(args.facet_solutions)} h5parm(s) for {len(args.msin)} "
+                             "measurement set(s); give one per measurement set, in the same order",
+                             setting="facet_solutions")
     tokens = args.pol.lower().split(",")
     if not all(t in POLARISATIONS or (t and set(t) <= set("iquv")) for t in tokens):
         raise InputError(f"--pol {args.pol!r} is not a WSClean polarisation (e.g. i, iquv, xx,yy)")
+
+
+def check_facet_solutions(regions: Path, h5parms, soltabs) -> None:
+    """Refuse solutions whose directions are not the facets of ``regions``, or that lack a soltab."""
+    from lofar_hires.errors import InputError
+    from lofar_hires.io.h5parm import read_h5parm
+    from lofar_hires.solutions.dd_merge import check_facet_regions
+
+    for path in h5parms:
+        solset = read_h5parm(Path(path))
+        missing = [t for t in soltabs if t not in solset.soltabs]
+        if missing:
+            raise InputError(f"--facet-solutions {path}: no soltab {missing[0]} (has {', '.join(solset.soltabs)})",
+                             setting="facet_soltabs")
+        check_facet_regions(Path(regions), solset.directions, Path(path))
 
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.imaging.image import make_image
 
     check_arguments(args)
+    facet_solutions = None
+    if args.facet_solutions is not None:
+        facet_solutions = (tuple(args.facet_solutions), tuple(t for t in args.facet_soltabs.split(",") if t))
+        check_facet_solutions(args.facet_regions, args.facet_solutions, facet_solutions[1])
     options = WSCleanOptions(
         name=Path(args.name),
         size_pix=(args.size_pix[0], args.size_pix[1]),
@@ -94,6 +132,8 @@ def run(args: argparse.Namespace) -> int:
         maxuv_lambda=args.maxuv_lambda,
         taper_gaussian_arcsec=args.taper_arcsec,
         restoring_beam_arcsec=args.restoring_beam_arcsec,
+        facet_regions=args.facet_regions,
+        apply_facet_solutions=facet_solutions,
         channels_out=args.channels_out,
         join_channels=args.channels_out > 1,
         threads=args.threads,

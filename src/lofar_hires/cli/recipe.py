@@ -26,9 +26,12 @@ HELP = "self-calibration strategy (YAML) from the international or Dutch recipe 
 
 #: Options of each recipe: kind -> parser dest -> option.
 KIND_OPTIONS: dict[str, dict[str, str]] = {
-    "international": {"sigma_c_rad": "--sigma-c", "delta_t_min": "--delta-t", "dt_formula": "--dt-formula"},
-    "dutch": {"peak_flux_jy": "--peak-flux", "calibrators": "--calibrators"},
+    "international": {"sigma_c_rad": "--sigma-c", "delta_t_min": "--delta-t", "dt_formula": "--dt-formula",
+                      "outdir": "--outdir"},
+    "dutch": {"peak_flux_jy": "--peak-flux"},
 }
+#: The index of the per-calibrator strategies that ``recipe international --calibrators`` writes.
+INDEX_NAME = "calibrators.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--peak-flux", dest="peak_flux_jy", type=float, default=None, metavar="JY",
                         help="dutch: the calibrator's peak brightness (Jy/beam, 6 arcsec)")
     parser.add_argument("--calibrators", type=Path, default=None, metavar="TABLE",
-                        help="dutch, instead of --peak-flux: a selection table or catalogue (CSV); the peak "
+                        help="international, instead of --sigma-c: one strategy per main calibrator of a selection "
+                             "table (its score_rad is sigma_c), written to --outdir with an index calibrators.json; "
+                             "dutch, instead of --peak-flux: a selection table or catalogue (CSV); the peak "
                              "brightness is that of the FAINTEST calibrator of the Dutch DD solve in it (its main "
                              "calibrators, else its sources at or above skymodel.min_peak_flux_jy of "
                              "configs/select_calibrators.yaml, 85 mJy/beam; peak_flux_jy, else total_flux_jy), "
@@ -61,7 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "international.delta_t_ranges.moderate.minuv_lambda=30000 (repeatable)")
     parser.add_argument("--output", type=Path, default=None, metavar="FILE.yaml",
                         help="write the strategy here (written atomically); default: print it to stdout")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    parser.add_argument("--outdir", type=Path, default=None, metavar="DIR",
+                        help="international with --calibrators: the directory of the strategies <calibrator>.yaml "
+                             "and their index calibrators.json (name, ra_deg, dec_deg, sigma_c_rad, delta_t_min, "
+                             "flux_jy: the total flux, else the peak brightness, or null; strategy)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output or --outdir files")
     parser.add_argument("--explain", action="store_true",
                         help="also print a table of the solves (interval, kernel, reset, uv cut, first cycle) to "
                              "stdout")
@@ -79,8 +88,17 @@ def _check_options(args: argparse.Namespace) -> None:
             raise InputError(f"{' and '.join(given)}: only for the {kind} recipe, not for {args.kind}",
                              setting=next(d for d, o in options.items() if o == given[0]))
     if args.kind == "international":
-        if (args.sigma_c_rad is None) == (args.delta_t_min is None):
-            raise InputError("international: give exactly one of --sigma-c and --delta-t", setting="sigma_c_rad")
+        given = [o for o, v in (("--sigma-c", args.sigma_c_rad), ("--delta-t", args.delta_t_min),
+                                ("--calibrators", args.calibrators)) if v is not None]
+        if len(given) != 1:
+            raise InputError("international: give exactly one of --sigma-c, --delta-t and --calibrators"
+                             + (f" (got {' and '.join(given)})" if given else ""), setting="sigma_c_rad")
+        if (args.calibrators is None) != (args.outdir is None):
+            raise InputError("international: --calibrators writes one strategy per calibrator into --outdir; give "
+                             "both or neither", setting="outdir")
+        if args.calibrators is not None and (args.output is not None or args.explain):
+            raise InputError("international --calibrators writes into --outdir; --output and --explain are for one "
+                             "calibrator", setting="output")
         if args.dt_formula is not None and args.sigma_c_rad is None:
             raise InputError("--dt-formula computes delta_t from --sigma-c; it has no use with --delta-t",
                              setting="dt_formula")
@@ -108,13 +126,83 @@ def faintest_calibrator_peak(table: Path) -> tuple[float, str]:
 def command_line(args: argparse.Namespace) -> str:
     """The command that makes this strategy again (for the header of the YAML file)."""
     words = ["lofar-hires", "recipe", args.kind]
-    for dest, option in [*KIND_OPTIONS[args.kind].items(), ("integration_s", "--integration-s")]:
+    for dest, option in [*KIND_OPTIONS[args.kind].items(), ("calibrators", "--calibrators"),
+                         ("integration_s", "--integration-s")]:
         value = getattr(args, dest)
         if value is not None:
             words += [option, str(value)]
     for item in args.overrides:
         words += ["--set", item]
     return shlex.join(words)
+
+
+def international_calibrators(table: Path) -> list:
+    """The main calibrators of a selection table, each with its sigma_c (``score_rad``).
+
+    Raises
+    ------
+    InputError
+        No main calibrator, or a main calibrator without a score.
+    """
+    from lofar_hires.errors import InputError
+    from lofar_hires.selection.table import read_table, rows_in
+
+    rows = read_table(table)
+    main = rows_in(rows, "main")
+    if not main:
+        raise InputError(f"{table}: no main calibrator (category main) among its {len(rows)} row(s); the "
+                         "international self-calibration needs at least one", setting="calibrators")
+    unscored = [r.name for r in main if r.score_rad is None]
+    if unscored:
+        raise InputError(f"{table}: main calibrator(s) {', '.join(unscored)} have no score_rad (sigma_c); score them "
+                         "with lofar-hires select score first", setting="calibrators")
+    return main
+
+
+def write_international_batch(args: argparse.Namespace, config) -> int:
+    """``recipe international --calibrators TABLE --outdir DIR``: one strategy per main calibrator and an index."""
+    import json
+
+    from lofar_hires import __version__
+    from lofar_hires.errors import InputError
+    from lofar_hires.io.atomic import atomic_output
+    from lofar_hires.io.names import inside, safe_names
+    from lofar_hires.selfcal.recipes import delta_t_min, international_strategy, strategy_yaml
+
+    rows = international_calibrators(args.calibrators)
+    recipe = config.international
+    integration_s = recipe.time_resolution_s if args.integration_s is None else args.integration_s
+    formula = args.dt_formula or config.delta_t.formula
+    files = safe_names([r.name for r in rows], what="calibrator name")
+    texts, index = {}, []
+    for row in rows:
+        try:
+            dt_min = delta_t_min(row.score_rad, formula, config.delta_t)
+        except InputError as exc:
+            raise InputError(f"{args.calibrators}: calibrator {row.name}: {exc}", setting="calibrators") from None
+        mapping = international_strategy(dt_min, integration_s, recipe, sigma_c_rad=row.score_rad,
+                                         dt_formula=formula)
+        mapping["name"] = f"international_{files[row.name]}"
+        mapping["description"] += f", calibrator {row.name}"
+        name = f"{files[row.name]}.yaml"
+        header = [f"Self-calibration strategy of calibrator {row.name} made by `{command_line(args)}` "
+                  f"(lofar-hires {__version__}),", "following de Jong et al. 2025, section 6.4.2.", ""]
+        texts[name] = strategy_yaml(mapping, header)
+        flux_jy = row.total_flux_jy if row.total_flux_jy is not None else row.peak_flux_jy
+        index.append({"name": row.name, "ra_deg": row.ra_deg, "dec_deg": row.dec_deg, "sigma_c_rad": row.score_rad,
+                      "delta_t_min": dt_min, "flux_jy": flux_jy, "strategy": name})
+        log.info("calibrator %s: sigma_c %.4g rad -> delta_t %.4g min; %s", row.name, row.score_rad, dt_min,
+                 ", ".join(f"{s['name']} {s['solint_s']:g} s" for s in mapping["solves"]))
+    outdir = Path(args.outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        with atomic_output(inside(outdir, name), args.overwrite) as tmp:
+            tmp.write_text(text, encoding="utf-8")
+    with atomic_output(inside(outdir, INDEX_NAME), args.overwrite) as tmp:
+        tmp.write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+    log.info("wrote %d strategies and %s into %s", len(texts), INDEX_NAME, outdir)
+    print(outdir / INDEX_NAME)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -131,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
 
     _check_options(args)
     config = load_recipe_config(args.overrides)
+    if args.kind == "international" and args.calibrators is not None:
+        return write_international_batch(args, config)
     origin = ""  # where the peak brightness came from, when it is not given
     if args.kind == "international":
         recipe = config.international

@@ -57,7 +57,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "per named polygon placed at its point, and image with WSClean facets applying each "
                              "facet's solutions")
     parser.add_argument("--pre-apply", type=Path, action="append", default=[], metavar="H5PARM",
-                        help="solutions applied to the data before self-calibration (one direction; repeatable)")
+                        help="solutions applied to the data before self-calibration (repeatable); of solutions "
+                             "with several directions the one nearest to --phase-centre is applied")
+    parser.add_argument("--pre-apply-missing", choices=["error", "identity"], default="error",
+                        help="stations of the data that the pre-applied solutions lack: refuse them (error, the "
+                             "default) or leave them uncorrected (identity; e.g. Dutch solutions on data with "
+                             "international stations)")
+    parser.add_argument("--name", default=None,
+                        help="what the run calibrates (e.g. the calibrator's name), recorded in the report "
+                             "(default: the output directory's name)")
+    parser.add_argument("--failure-ok", action="store_true",
+                        help="when the run fails, write selfcal_report.json with status failed and the reason and "
+                             "exit 0, so that a workflow calibrating many directions goes on with the others")
     parser.add_argument("--data-column", default="DATA", help="column of the input MSs to calibrate (default DATA)")
     parser.add_argument("--station-groups", type=Path, default=None,
                         help="YAML file with the station groups (default: the shipped station_groups.yaml)")
@@ -100,8 +111,28 @@ def delay_calibrator_start(csv: Path, name: str | None) -> tuple[tuple[float, fl
     return (cal.ra_deg % 360.0, cal.dec_deg), flux_jy
 
 
+def write_failure_report(outdir: Path, request, exc: Exception) -> Path:
+    """``selfcal_report.json`` of a failed run: status failed, the reason, the name and the phase centre."""
+    import json
+    import os
+
+    from lofar_hires.errors import exit_status
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = {"status": "failed", "name": request.name or outdir.name,
+              "phase_centre_deg": list(request.phase_centre_deg) if request.phase_centre_deg else None,
+              "error": str(exc), "error_type": type(exc).__name__, "exit_status": exit_status(exc),
+              "best_solutions": {}}
+    path = outdir / "selfcal_report.json"
+    tmp = outdir / ".selfcal_report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
-    from lofar_hires.errors import InputError
+    from lofar_hires.errors import InputError, LofarHiresError
     from lofar_hires.selfcal.engine import SelfcalRequest, run_selfcal
     from lofar_hires.selfcal.strategy import load_strategy
 
@@ -125,10 +156,20 @@ def run(args: argparse.Namespace) -> int:
         ms_paths=tuple(args.msin),
         phase_centre_deg=phase_centre,
         skymodel=args.skymodel, model_image=args.model_image, point_flux_jy=point_flux_jy,
-        pre_apply=tuple(args.pre_apply),
+        pre_apply=tuple(args.pre_apply), pre_apply_missing=args.pre_apply_missing,
         data_column=args.data_column, station_groups=args.station_groups, facet_regions=args.facet_regions,
+        name=args.name,
     )
-    result = run_selfcal(request, strategy, args.outdir, threads=args.threads, overwrite=args.overwrite)
+    try:
+        result = run_selfcal(request, strategy, args.outdir, threads=args.threads, overwrite=args.overwrite)
+    except LofarHiresError as exc:
+        if not args.failure_ok:
+            raise
+        report = write_failure_report(args.outdir, request, exc)
+        log.error("self-calibration of %s failed: %s; recorded in %s (--failure-ok: exit 0)",
+                  request.name or args.outdir.name, exc, report)
+        print(args.outdir)
+        return 0
     log.info("stopped by %s after %d cycle(s); best cycle %d; report %s", result.decision.reason, result.n_cycles,
              result.best_cycle, result.report)
     print(result.outdir)

@@ -68,6 +68,8 @@ from lofar_hires.solutions.superstation import expand_superstation
 
 log = logging.getLogger(__name__)
 
+#: What to do with stations of the data that pre-applied solutions lack.
+PRE_APPLY_MISSING = ("error", "identity")
 #: Largest frequency difference (Hz) between observations that are calibrated jointly.
 FREQ_MATCH_HZ = 1.0
 #: Speed of light (m/s), for baseline lengths in wavelengths.
@@ -83,9 +85,14 @@ class SelfcalRequest:
     model_image: Path | None = None
     point_flux_jy: float | None = None
     pre_apply: tuple[Path, ...] = ()
+    #: Stations of the data that pre-applied solutions lack: ``error`` refuses them, ``identity``
+    #: leaves them uncorrected (Dutch solutions applied to data with international stations).
+    pre_apply_missing: str = "error"
     data_column: str = "DATA"
     station_groups: Path | None = None
     facet_regions: Path | None = None
+    #: What the run calibrates (a calibrator's name), recorded in the report; default the output directory's name.
+    name: str | None = None
 
     def options(self) -> dict:
         return {"phase_centre_deg": list(self.phase_centre_deg) if self.phase_centre_deg else None,
@@ -93,7 +100,8 @@ class SelfcalRequest:
                 "skymodel": str(self.skymodel) if self.skymodel else None,
                 "model_image": str(self.model_image) if self.model_image else None,
                 "point_flux_jy": self.point_flux_jy,
-                "pre_apply": [str(p) for p in self.pre_apply], "data_column": self.data_column}
+                "pre_apply": [str(p) for p in self.pre_apply], "pre_apply_missing": self.pre_apply_missing,
+                "data_column": self.data_column}
 
 
 @dataclass(frozen=True)
@@ -125,8 +133,11 @@ def check_request(request: SelfcalRequest, strategy: Strategy) -> list[MsInfo]:
                                                                 atol=np.radians(0.1 / 3600)):
             raise InputError(f"{info.path.name} and {first.path.name} have different phase centres; give "
                              "a phase centre to shift them all to the same position", setting="phase_centre_deg")
+    if request.pre_apply_missing not in PRE_APPLY_MISSING:
+        raise InputError(f"pre_apply_missing must be one of {', '.join(PRE_APPLY_MISSING)}, got "
+                         f"{request.pre_apply_missing!r}", setting="pre_apply_missing")
     for path in request.pre_apply:
-        check_pre_apply(Path(path), infos)
+        check_pre_apply(Path(path), infos, request.phase_centre_deg, request.pre_apply_missing)
     check_solve_baselines(strategy, infos)
     if request.phase_centre_deg is not None:
         check_phase_centre(request.phase_centre_deg)
@@ -187,14 +198,16 @@ def check_phase_centre(phase_centre_deg: tuple[float, float]) -> None:
                          setting="phase_centre_deg")
 
 
-def check_pre_apply(path: Path, infos: Sequence[MsInfo]) -> Solset:
-    """Read and check solutions to pre-apply: one direction, every station and the times of every MS.
+def check_pre_apply(path: Path, infos: Sequence[MsInfo], phase_centre_deg: tuple[float, float] | None = None,
+                    missing: str = "error") -> Solset:
+    """Read and check solutions to pre-apply: the times of every MS and (unless ``missing`` is
+    ``identity``) every station; several directions only with a phase centre (the nearest is applied).
 
     Raises
     ------
     InputError
-        A broken h5parm (see :func:`~lofar_hires.io.h5parm.read_h5parm`), several directions,
-        missing stations, or solutions of another observation; the message starts with ``--pre-apply``.
+        A broken h5parm (see :func:`~lofar_hires.io.h5parm.read_h5parm`), several directions
+        without a phase centre, missing stations, or solutions of another observation.
     """
     try:
         solset = read_h5parm(path)
@@ -209,12 +222,22 @@ def check_pre_apply(path: Path, infos: Sequence[MsInfo]) -> Solset:
     except InputError as exc:
         raise InputError(f"pre-applied solutions: {exc}", setting="pre_apply") from None
     for tab in tabs:
-        if "dir" in tab.axes and len(tab.axes["dir"]) > 1:
-            raise InputError(f"pre-applied solutions {path} have {len(tab.axes['dir'])} directions; pick one "
-                             "with `lofar-hires h5 directions select` first", setting="pre_apply")
+        if phase_centre_deg is None and "dir" in tab.axes and len(tab.axes["dir"]) > 1:
+            raise InputError(f"pre-applied solutions {path} have {len(tab.axes['dir'])} directions; give a phase "
+                             "centre (the nearest direction is applied) or pick one with `lofar-hires h5 directions "
+                             "select` first", setting="pre_apply")
+    if phase_centre_deg is not None and any("dir" in t.axes and len(t.axes["dir"]) > 1 for t in tabs):
+        missing_pos = [d for t in tabs for d in t.axes.get("dir", []) if d not in solset.directions]
+        if missing_pos:
+            raise InputError(f"pre-applied solutions {path}: direction {missing_pos[0]} has no position in the "
+                             "source table, so the nearest direction cannot be found", setting="pre_apply")
     for info in infos:
         try:
-            check_stations(list(info.station_names), tabs)
+            if missing == "error":
+                try:
+                    check_stations(list(info.station_names), tabs)
+                except InputError as exc:
+                    raise InputError(f"{exc} (pre_apply_missing=identity leaves them uncorrected)") from None
             check_times(info.times_mjd_s, tabs)
         except InputError as exc:
             raise InputError(f"pre-applied solutions {path} on {info.path.name}: {exc}", setting="pre_apply") from None
@@ -296,7 +319,8 @@ def prepare_work(request: SelfcalRequest, inputs: Sequence[MsInfo], strategy: St
     names = observation_names(request.ms_paths)
     work = inside(outdir, "work")
     work.mkdir(exist_ok=True)
-    pre = tuple(Correction(Path(p), tuple(read_h5parm(Path(p)).soltabs)) for p in request.pre_apply)
+    pre = tuple(Correction(p, tuple(read_h5parm(p).soltabs))
+                for p in pre_apply_files(request, work, prov, state))
     paths = {}
     for name, ms, info in zip(names, request.ms_paths, inputs):
         out = inside(work, f"{name}.ms")
@@ -316,6 +340,51 @@ def prepare_work(request: SelfcalRequest, inputs: Sequence[MsInfo], strategy: St
                          "or flag the extra stations")
     longest = {name: longest_baseline_lambda(path, float(np.max(infos[name].freqs_hz))) for name, path in paths.items()}
     return WorkSet(paths, infos, longest)
+
+
+def pre_apply_file(path: Path, ms_paths: Sequence[Path], phase_centre_deg: tuple[float, float] | None,
+                   missing: str, out: Path, prov: Provenance) -> tuple[Path, dict]:
+    """The solutions DP3 applies for ``path``: ``path`` itself, or a copy written to ``out`` that holds
+    only the direction nearest to the phase centre and (``missing`` = ``identity``) identity solutions
+    for the stations of ``ms_paths`` it lacks. Returns the file and a record for the report."""
+    from lofar_hires.solutions.directions import nearest_direction, select_directions
+    from lofar_hires.solutions.reset import with_identity_stations
+
+    solset = read_h5parm(path)
+    record: dict = {"file": str(path), "direction": None, "separation_deg": None, "identity_stations": []}
+    changed = False
+    dirs = {d for t in solset.soltabs.values() for d in t.axes.get("dir", [])}
+    if len(dirs) > 1 and phase_centre_deg is not None:
+        name, sep = nearest_direction(solset, math.radians(phase_centre_deg[0]), math.radians(phase_centre_deg[1]))
+        solset = select_directions(solset, [name])
+        record.update(direction=name, separation_deg=sep)
+        log.info("pre-applying direction %s of %s, %.4f deg from the phase centre", name, path.name, sep)
+        changed = True
+    if missing == "identity":
+        before = list(solset.antenna_names)
+        for ms in ms_paths:
+            names, positions = read_antennas(Path(ms))
+            solset = with_identity_stations(solset, names, positions)
+        record["identity_stations"] = [n for n in solset.antenna_names if n not in before]
+        changed = changed or bool(record["identity_stations"])
+    if not changed:
+        return path, record
+    return save_solset(solset, out, prov, overwrite=True), record
+
+
+def pre_apply_files(request: SelfcalRequest, work: Path, prov: Provenance, state: RunState | None = None
+                    ) -> list[Path]:
+    """The files to pre-apply (see :func:`pre_apply_file`), recorded in ``state.pre_applied``."""
+    files, records = [], []
+    for k, path in enumerate(request.pre_apply):
+        out = inside(work, f"pre_apply_{k}.h5")
+        f, record = pre_apply_file(Path(path), request.ms_paths, request.phase_centre_deg,
+                                   request.pre_apply_missing, out, prov)
+        files.append(f)
+        records.append(record)
+    if state is not None:
+        state.pre_applied = records
+    return files
 
 
 def _contents(outdir: Path) -> list[Path]:
@@ -400,7 +469,7 @@ def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, input
     """:func:`run_selfcal` once the output directory is locked."""
     state = _open_run(request, strategy, outdir, overwrite)
     prov = Provenance(task="selfcal", parameters={"strategy": to_mapping(strategy), **request.options(),
-                                                  "threads": threads})
+                                                  "name": request.name, "threads": threads})
     for path in request.ms_paths:
         prov.add_input(path)
     work = prepare_work(request, inputs, strategy, outdir, groups, threads, prov, state)
@@ -508,8 +577,19 @@ def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalR
     except (LofarHiresError, ValueError, OSError) as exc:
         log.warning("no montage: %s", exc)
     report = {
+        "status": "ok",
+        "name": request.name or outdir.name,
+        "phase_centre_deg": list(request.phase_centre_deg) if request.phase_centre_deg else None,
+        "pre_applied": state.pre_applied,
         "strategy": strategy.name,
         "stopped_by": decision.reason,
+        # one line: the reason, the criteria that were not met (unless converged), and each criterion's test
+        "stop_criterion": "{}{}: {}".format(
+            decision.reason,
+            f" ({', '.join(k.replace('_', ' ') for k, v in decision.criteria.items() if v is False)} not met)"
+            if decision.reason != "converged" and False in decision.criteria.values() else "",
+            "; ".join(note for note in decision.message.split("; ")
+                      if note.startswith(tuple(f"{k.replace('_', ' ')} " for k in decision.criteria)))),
         "decision": decision.to_dict(),
         "n_cycles": len(history),
         "stop_cycle": history[-1].cycle,

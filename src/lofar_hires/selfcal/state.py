@@ -44,6 +44,8 @@ class RunState:
     cycles: list[CycleRecord] = field(default_factory=list)
     finished: bool = False
     decision: dict | None = None
+    #: The pre-applied solutions: file, direction applied, separation, stations given identity.
+    pre_applied: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -20,6 +20,12 @@ Semantics (what DP3's applycal would do with the inputs applied one after anothe
 * Directions: inputs with several directions must have the same ones; inputs
   with one direction (or none) apply to every direction. Names are ``[name]``,
   RA is written in (-pi, pi] (what DP3 writes and WSClean's facet matching needs).
+* Direction-assigned inputs (``MergeInput.directions``, ``file.h5@dirA,dirB`` on
+  the command line): a single-direction input that applies only to the named
+  output directions and is the identity for all others, e.g. the international
+  solutions of one calibrator merged onto the facets it serves. The output
+  directions (names and positions) come from the other inputs; the assigned
+  input's own direction name and position play no part.
 
 The work is streamed in blocks of time slots, so memory stays bounded for large
 files.
@@ -38,7 +44,14 @@ import numpy as np
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.atomic import atomic_output, check_output_path
-from lofar_hires.io.h5parm import H5parmWriter, SoltabInfo, StreamingReader, check_group_name, pol_basis
+from lofar_hires.io.h5parm import (
+    H5parmWriter,
+    SoltabInfo,
+    StreamingReader,
+    check_group_name,
+    direction_name,
+    pol_basis,
+)
 from lofar_hires.physics import TEC_PHASE_CONSTANT
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.grid import AxisMap, Method, apply_map, apply_map_weights, axis_map
@@ -68,21 +81,39 @@ GridChoice = str  # "finest", "first", or a path to an h5parm or a measurement s
 
 @dataclass(frozen=True)
 class MergeInput:
-    """One input: a file, optionally a solset and a subset of its soltabs."""
+    """One input: a file, optionally a solset, a subset of its soltabs and the output directions it applies to.
+
+    ``directions`` (bracketed or bare names, stored bracketed): the input (at most one
+    direction) applies only to these output directions and is the identity elsewhere.
+    """
 
     path: Path
     solset: str | None = None
     soltabs: tuple[str, ...] | None = None
+    directions: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.directions is not None:
+            names = tuple(dict.fromkeys(direction_name(d.strip()) for d in self.directions if d.strip()))
+            if not names:
+                raise InputError(f"{self.path}: no output direction given for this input (after '@')",
+                                 setting="directions")
+            object.__setattr__(self, "directions", names)
 
     @staticmethod
     def parse(spec: str) -> MergeInput:
-        """``file.h5``, ``file.h5:sol001`` or ``file.h5:sol000/phase000,amplitude000``."""
+        """``file.h5``, ``file.h5:sol001``, ``file.h5:sol000/phase000,amplitude000``, each optionally
+        followed by ``@dirA,dirB`` (the output directions the input applies to)."""
+        directions = None
+        head, at, tail = spec.rpartition("@")
+        if at and "/" not in tail:
+            spec, directions = head, tuple(tail.split(","))
         path, _, rest = spec.partition(":")
         if not rest:
-            return MergeInput(Path(path))
+            return MergeInput(Path(path), directions=directions)
         solset, _, tabs = rest.partition("/")
         return MergeInput(Path(path), solset or None,
-                          tuple(t for t in tabs.split(",") if t) or None)
+                          tuple(t for t in tabs.split(",") if t) or None, directions)
 
 
 @dataclass(frozen=True)
@@ -120,6 +151,8 @@ class _Input:
     freq_maps: dict[str, AxisMap] = field(default_factory=dict)
     ant_maps: dict[str, np.ndarray | None] = field(default_factory=dict)
     dir_maps: dict[str, np.ndarray | None] = field(default_factory=dict)
+    #: For a direction-assigned input: True for the output directions it applies to.
+    assigned: np.ndarray | None = None
 
     @property
     def name(self) -> str:
@@ -210,8 +243,14 @@ def _grid(inputs: list[_Input], axis: str, choice: GridChoice) -> np.ndarray | N
 
 
 def _directions(inputs: list[_Input]) -> tuple[list[str], dict[str, tuple[float, float]]]:
+    """Output direction names and positions, from the inputs without assigned directions.
+
+    Also sets :attr:`_Input.assigned` of every direction-assigned input.
+    """
+    free = [item for item in inputs if item.spec.directions is None]
+    assigned = [item for item in inputs if item.spec.directions is not None]
     positions: dict[str, tuple[float, float]] = {}
-    for item in inputs:
+    for item in free:
         for name, (ra, dec) in item.reader.directions.items():
             if name in positions:
                 ra0, dec0 = positions[name]
@@ -223,7 +262,7 @@ def _directions(inputs: list[_Input]) -> tuple[list[str], dict[str, tuple[float,
                                      "with 'lofar-hires h5 directions rename'")
             else:
                 positions[name] = (ra, dec)
-    multi = [(item, item.directions()) for item in inputs if len(item.directions()) > 1]
+    multi = [(item, item.directions()) for item in free if len(item.directions()) > 1]
     if multi:
         first_item, names = multi[0]
         for item, dirs in multi[1:]:
@@ -231,12 +270,30 @@ def _directions(inputs: list[_Input]) -> tuple[list[str], dict[str, tuple[float,
                 raise InputError(f"{item.name} and {first_item.name} have different direction sets: "
                                  f"only in one of them: {sorted(set(dirs) ^ set(names))}")
     else:
-        single = [item.directions() for item in inputs if item.directions()]
+        single = [item.directions() for item in free if item.directions()]
         names = single[0] if single else []
     missing = [n for n in names if n not in positions]
     if missing:
         raise InputError(f"directions {missing} have no position in any input's source table")
+    for item in assigned:
+        _assign(item, names)
     return names, {n: positions[n] for n in names}
+
+
+def _assign(item: _Input, names: list[str]) -> None:
+    """Check a direction-assigned input against the output directions ``names`` and set its mask."""
+    own = item.directions()
+    if len(own) > 1:
+        raise InputError(f"{item.name} has {len(own)} directions ({', '.join(own[:5])}); an input assigned to "
+                         "output directions must have one", setting="directions")
+    if not names:
+        raise InputError(f"{item.name} is assigned to directions {', '.join(item.spec.directions)}, but no other "
+                         "input has directions to assign it to", setting="directions")
+    unknown = [d for d in item.spec.directions if d not in names]
+    if unknown:
+        raise InputError(f"{item.name} is assigned to unknown direction(s) {', '.join(unknown)}; the output "
+                         f"directions are {', '.join(names)}", setting="directions")
+    item.assigned = np.isin(np.array(names), np.array(item.spec.directions))
 
 
 def _antennas(inputs: list[_Input]) -> tuple[list[str], np.ndarray, list[str]]:
@@ -336,6 +393,8 @@ def _soltab_block(item: _Input, tab: SoltabInfo, target: _Target, t_start: int, 
         if idx is not None:
             val = val[:, :, :, idx]
             weight = weight[:, :, :, idx]
+    if item.assigned is not None:
+        val, weight = _assigned_directions(tab, val, weight, item.assigned)
     pols = list(tab.axes["pol"]) if "pol" in tab.axes else None
     if pols is not None and len(pols) == 1:  # a one-entry polarisation axis is scalar
         val, weight, pols = val[..., 0], weight[..., 0], None
@@ -355,6 +414,22 @@ def _remap_antennas(tab: SoltabInfo, val: np.ndarray, weight: np.ndarray, idx: n
         for k, p in enumerate(tab.axes["pol"]):  # identity of a full-Jones amplitude: 0 off the diagonal
             if p[0] != p[1]:
                 out_val[:, :, ~ok, ..., k] = 0.0
+    return out_val, out_w
+
+
+def _assigned_directions(tab: SoltabInfo, val: np.ndarray, weight: np.ndarray, assigned: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """One direction's values broadcast to every output direction, identity (weight 1) where not ``assigned``."""
+    shape = list(val.shape)
+    shape[3] = len(assigned)
+    out_val = np.full(shape, IDENTITY_VALUE[tab.soltype])
+    out_w = np.ones(shape, dtype=weight.dtype)
+    out_val[:, :, :, assigned] = val
+    out_w[:, :, :, assigned] = weight
+    if tab.soltype in ("amplitude", "scalaramplitude") and "pol" in tab.axes and len(tab.axes["pol"]) == 4:
+        for k, p in enumerate(tab.axes["pol"]):  # identity of a full-Jones amplitude: 0 off the diagonal
+            if p[0] != p[1]:
+                out_val[:, :, :, ~assigned, ..., k] = 0.0
     return out_val, out_w
 
 
@@ -514,6 +589,9 @@ def merge_h5parms(specs: Sequence[MergeInput], output: Path, options: MergeOptio
     t0 = time.monotonic()
     prov = provenance or Provenance(task="h5 merge")
     prov.parameters.setdefault("options", repr(options))
+    assigned = {str(spec.path): list(spec.directions) for spec in specs if spec.directions is not None}
+    if assigned:
+        prov.parameters.setdefault("assigned_directions", assigned)
     for spec in specs:
         prov.add_input(spec.path)
     inputs = _open_inputs(specs)

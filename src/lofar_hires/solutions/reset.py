@@ -95,3 +95,39 @@ def reset_stations(solset: Solset, stations: Sequence[str], soltabs: Sequence[st
              ", ".join(stations) or "none")
     return Solset(solset.name, list(solset.antenna_names), solset.antenna_positions_m.copy(),
                   dict(solset.directions), tabs, dict(solset.attrs))
+
+
+def with_identity_stations(solset: Solset, names: Sequence[str], positions_m: np.ndarray) -> Solset:
+    """A copy of ``solset`` with the stations ``names`` appended, identity in every soltab (weight 1).
+
+    Solutions made for a subset of an array (the Dutch stations of a direction-dependent
+    solve) then apply to data of the whole array: the added stations are left uncorrected.
+    Stations the solset already has are skipped; ``positions_m`` are ITRF (x, y, z) rows
+    in the order of ``names``.
+    """
+    positions_m = np.asarray(positions_m, dtype=float).reshape(-1, 3)
+    if len(positions_m) != len(names):
+        raise InputError(f"{len(names)} station names but {len(positions_m)} positions")
+    new = [i for i, n in enumerate(names) if n not in solset.antenna_names]
+    if not new:
+        return solset
+    added = [str(names[i]) for i in new]
+    tabs = {}
+    for tab_name, tab in solset.soltabs.items():
+        if "ant" not in tab.axes:
+            tabs[tab_name] = tab
+            continue
+        axis = tab.axis_names.index("ant")
+        extra_axes = dict(tab.axes)
+        extra_axes["ant"] = np.array(added)
+        axes = dict(tab.axes)
+        axes["ant"] = np.concatenate([tab.axes["ant"], np.array(added)])
+        val = np.concatenate([tab.val, identity_values(tab.soltype, extra_axes)], axis=axis)
+        shape = list(tab.weight.shape)
+        shape[axis] = len(added)
+        weight = np.concatenate([tab.weight, np.ones(shape, dtype=tab.weight.dtype)], axis=axis)
+        tabs[tab_name] = Soltab(tab.name, tab.soltype, axes, val, weight, dict(tab.attrs))
+    log.info("identity solutions for %d station(s) the solutions lack: %s", len(added), ", ".join(added))
+    return Solset(solset.name, [*solset.antenna_names, *added],
+                  np.concatenate([solset.antenna_positions_m, positions_m[new]]), dict(solset.directions), tabs,
+                  dict(solset.attrs))

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "calibration solutions (h5parm): merge, reset, expand-core, directions, nearest, lin2circ, circ2lin, info"
+HELP = (
+    "calibration solutions (h5parm): merge, merge-dd, reset, expand-core, directions, nearest, lin2circ, circ2lin, "
+    "info"
+)
 
 #: Command name -> module implementing it.
 COMMANDS: dict[str, str] = {
     "merge": "lofar_hires.cli.h5.merge",
+    "merge-dd": "lofar_hires.cli.h5.merge_dd",
     "reset": "lofar_hires.cli.h5.reset",
     "expand-core": "lofar_hires.cli.h5.expand_core",
     "directions": "lofar_hires.cli.h5.directions",

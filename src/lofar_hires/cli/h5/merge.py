@@ -11,7 +11,8 @@ HELP = "merge h5parms (applied in the given order) into one phase000+amplitude00
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("h5parms", nargs="+", metavar="IN",
                         help="input h5parms in the order they are applied: FILE, FILE:SOLSET or "
-                             "FILE:SOLSET/SOLTAB,SOLTAB")
+                             "FILE:SOLSET/SOLTAB,SOLTAB, each optionally followed by @DIR,DIR: a single-direction "
+                             "input that applies only to those output directions (identity for the others)")
     parser.add_argument("-o", "--output", type=Path, required=True, help="output h5parm")
     parser.add_argument("--interpolation", choices=["nearest", "linear"], default="nearest",
                         help="how inputs are put on the common grid (default nearest)")
