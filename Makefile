@@ -42,6 +42,7 @@ test-fast: setup
 bench: setup
 	$(PY) benchmarks/bench_simulate.py
 	$(PY) benchmarks/bench_h5_merge.py --case medium
+	$(PY) benchmarks/bench_dd.py --calibrators 2 --observations 1
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
