@@ -401,19 +401,24 @@ def _soltab_block(item: _Input, tab: SoltabInfo, target: _Target, t_start: int, 
     return val, weight, pols
 
 
+def _identity_block(tab: SoltabInfo, shape: list[int], dtype) -> tuple[np.ndarray, np.ndarray]:
+    """Identity values (0 off the diagonal of a full-Jones amplitude) and weights 1 of one soltab's block."""
+    out_val = np.full(shape, IDENTITY_VALUE[tab.soltype])
+    if tab.soltype in ("amplitude", "scalaramplitude") and "pol" in tab.axes and len(tab.axes["pol"]) == 4:
+        for k, p in enumerate(tab.axes["pol"]):
+            if p[0] != p[1]:
+                out_val[..., k] = 0.0
+    return out_val, np.ones(shape, dtype=dtype)
+
+
 def _remap_antennas(tab: SoltabInfo, val: np.ndarray, weight: np.ndarray, idx: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
     shape = list(val.shape)
     shape[2] = len(idx)
-    out_val = np.full(shape, IDENTITY_VALUE[tab.soltype])
-    out_w = np.ones(shape, dtype=weight.dtype)
+    out_val, out_w = _identity_block(tab, shape, weight.dtype)
     ok = idx >= 0
     out_val[:, :, ok] = val[:, :, idx[ok]]
     out_w[:, :, ok] = weight[:, :, idx[ok]]
-    if tab.soltype in ("amplitude", "scalaramplitude") and "pol" in tab.axes and len(tab.axes["pol"]) == 4:
-        for k, p in enumerate(tab.axes["pol"]):  # identity of a full-Jones amplitude: 0 off the diagonal
-            if p[0] != p[1]:
-                out_val[:, :, ~ok, ..., k] = 0.0
     return out_val, out_w
 
 
@@ -422,14 +427,9 @@ def _assigned_directions(tab: SoltabInfo, val: np.ndarray, weight: np.ndarray, a
     """One direction's values broadcast to every output direction, identity (weight 1) where not ``assigned``."""
     shape = list(val.shape)
     shape[3] = len(assigned)
-    out_val = np.full(shape, IDENTITY_VALUE[tab.soltype])
-    out_w = np.ones(shape, dtype=weight.dtype)
+    out_val, out_w = _identity_block(tab, shape, weight.dtype)
     out_val[:, :, :, assigned] = val
     out_w[:, :, :, assigned] = weight
-    if tab.soltype in ("amplitude", "scalaramplitude") and "pol" in tab.axes and len(tab.axes["pol"]) == 4:
-        for k, p in enumerate(tab.axes["pol"]):  # identity of a full-Jones amplitude: 0 off the diagonal
-            if p[0] != p[1]:
-                out_val[:, :, :, ~assigned, ..., k] = 0.0
     return out_val, out_w
 
 
