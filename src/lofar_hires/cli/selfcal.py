@@ -111,29 +111,9 @@ def delay_calibrator_start(csv: Path, name: str | None) -> tuple[tuple[float, fl
     return (cal.ra_deg % 360.0, cal.dec_deg), flux_jy
 
 
-def write_failure_report(outdir: Path, request, exc: Exception) -> Path:
-    """``selfcal_report.json`` of a failed run: status failed, the reason, the name and the phase centre."""
-    import json
-    import os
-
-    from lofar_hires.errors import exit_status
-
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    report = {"status": "failed", "name": request.name or outdir.name,
-              "phase_centre_deg": list(request.phase_centre_deg) if request.phase_centre_deg else None,
-              "error": str(exc), "error_type": type(exc).__name__, "exit_status": exit_status(exc),
-              "best_solutions": {}}
-    path = outdir / "selfcal_report.json"
-    tmp = outdir / ".selfcal_report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
-    return path
-
-
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.errors import InputError, LofarHiresError
-    from lofar_hires.selfcal.engine import SelfcalRequest, run_selfcal
+    from lofar_hires.selfcal.engine import SelfcalRequest, run_selfcal, write_failure_report
     from lofar_hires.selfcal.strategy import load_strategy
 
     if args.threads < 1:

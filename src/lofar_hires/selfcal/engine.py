@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires.config_schema import to_mapping
-from lofar_hires.errors import InputError, LofarHiresError, MissingInputError
+from lofar_hires.errors import InputError, LofarHiresError, MissingInputError, exit_status
 from lofar_hires.io.atomic import atomic_output, remove_path
 from lofar_hires.io.h5parm import Solset, read_h5parm, require_values
 from lofar_hires.io.lock import LOCK_NAME, output_lock
@@ -544,6 +544,22 @@ def _write_solutions(source: Path, out: Path, strategy: Strategy, request: Selfc
         solset = reset_stations(solset, list(solset.antenna_names))
     solset = _expanded(solset, strategy, request, index, groups)
     return save_solset(solset, out, prov, overwrite=True)
+
+
+def write_failure_report(outdir: Path, request: SelfcalRequest, exc: Exception) -> Path:
+    """``selfcal_report.json`` of a run that failed: status failed, the name, the phase centre and the
+    reason, in the form of a finished run's report (:func:`_finish`), without solutions."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    report = {"status": "failed", "name": request.name or outdir.name,
+              "phase_centre_deg": list(request.phase_centre_deg) if request.phase_centre_deg else None,
+              "error": str(exc), "error_type": type(exc).__name__, "exit_status": exit_status(exc),
+              "best_solutions": {}}
+    path = outdir / "selfcal_report.json"
+    tmp = outdir / ".selfcal_report.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    os.replace(tmp, path)
+    return path
 
 
 def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalRequest, work: WorkSet,
