@@ -74,6 +74,16 @@ inputs:
     type: float?
     inputBinding:
       prefix: --match-deg
+  international_stations:
+    label: Stations taken from the international runs
+    doc: >-
+      Station specification (groups, names, patterns, e.g. international) of the
+      stations whose international solutions are used; the others keep their
+      Dutch solutions alone. Default every station, the international runs'
+      re-solves of the Dutch stations included.
+    type: string?
+    inputBinding:
+      prefix: --international-stations
   output_name:
     label: Output file name
     doc: Name of the merged h5parm; the direction table takes its stem.

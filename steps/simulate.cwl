@@ -35,11 +35,11 @@ hints:
 inputs:
   preset:
     label: Preset
-    doc: Starting configuration (tiny, small, medium, dical for the DI calibration tests, dical_hard for a hard DI field (international stations, large clocks, delays, RM and TEC), select for calibrator selection, selfcal for self-calibration, or dd for direction-dependent calibration of a field); the CLI default is small.
+    doc: Starting configuration (tiny, small, medium, dical for the DI calibration tests, dical_hard for a hard DI field (international stations, large clocks, delays, RM and TEC), select for calibrator selection, selfcal for self-calibration, dd for direction-dependent calibration of a field, or dd_hard for a field with a disturbed ionosphere, more than 1 rad between directions on the international stations); the CLI default is small.
     type:
       - "null"
       - type: enum
-        symbols: [tiny, small, medium, dical, dical_hard, select, selfcal, dd]
+        symbols: [tiny, small, medium, dical, dical_hard, select, selfcal, dd, dd_hard]
     inputBinding:
       prefix: --preset
   config:

@@ -98,6 +98,15 @@ inputs:
       A facet's own calibrator lies within this distance of the facet point (CLI
       default one arcminute); farther ones are fallbacks.
     type: float?
+  merge_international_stations:
+    label: Stations whose international solutions are merged
+    doc: >-
+      Station specification (e.g. international) of the stations whose
+      international solutions enter the merge; the others keep their Dutch
+      solutions alone. Default every station (the paper's merge, in which the
+      international recipes' re-solves of the remote stations refine the Dutch
+      solutions).
+    type: string?
   make_field_image:
     label: Make the field image
     doc: Image all observations with the facets and the merged solutions (the check of the result).
@@ -327,6 +336,7 @@ steps:
       output_name: per_observation/output_name
       facet_regions: facet_regions
       match_deg: match_deg
+      international_stations: merge_international_stations
     out: [merged, table, log, stderr_log]
 
   image:

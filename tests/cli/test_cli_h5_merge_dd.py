@@ -131,6 +131,38 @@ def test_merge_dd_per_direction_with_fallback(field, capsys):
     assert [a["calibrator"] for a in prov["parameters"]["assignments"]] == ["cal_0", "cal_1", "cal_1"]
 
 
+def test_international_stations_keep_the_dutch_solutions_of_the_others(field, capsys):
+    """``--international-stations international``: the Dutch stations get their Dutch solutions alone, the
+    international stations the runs' solutions; no scratch file is left next to the output."""
+    before = tree_snapshot(field["inputs"])
+    out = field["root"] / "out" / "merged.h5"
+    out.parent.mkdir()
+    assert main(_argv(field, out, "--international-stations", "international")) == 0
+    assert tree_snapshot(field["inputs"]) == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["merged.directions.csv", "merged.h5"]
+    got = read_h5parm(out)
+    ph, amp = got.soltabs["phase000"].val, got.soltabs["amplitude000"].val
+    n = len(DUTCH)
+    for d, cal in enumerate(["cal_0", "cal_1", "cal_1"]):
+        _, cph, camp = field["runs"][cal]
+        np.testing.assert_allclose(_wrapped(ph[:, :, :n, d] - field["dph"][:, :, :, d]), 0, atol=1e-9)
+        np.testing.assert_allclose(amp[:, :, :n, d], field["damp"][:, :, :, d], rtol=1e-9)
+        np.testing.assert_allclose(_wrapped(ph[:, :, n:, d] - cph[:, :, n:, 0]), 0, atol=1e-9)
+        np.testing.assert_allclose(amp[:, :, n:, d], camp[:, :, n:, 0], rtol=1e-9)
+    prov = json.loads(got.attrs["lofar_hires_provenance"])
+    assert prov["parameters"]["international_stations"] == "international"
+    assert "solutions of 2 station(s) used, 3 left to the Dutch solutions (CS001HBA0, CS002HBA0, RS106HBA)" \
+        in capsys.readouterr().err
+
+
+def test_international_stations_unknown_group_is_refused(field, capsys):
+    out = field["root"] / "merged.h5"
+    assert main(_argv(field, out, "--international-stations", "nosuchgroup")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown station group 'nosuchgroup'" in err[0], err
+    assert sorted(p.name for p in field["root"].iterdir()) == ["inputs"]
+
+
 def test_assignment_beyond_match_deg_falls_back_to_nearest():
     runs = [InternationalRun("near", (np.radians(10.0), np.radians(50.0)), Path("near.h5")),
             InternationalRun("far", (np.radians(12.0), np.radians(50.0)), Path("far.h5"))]

@@ -80,6 +80,9 @@ class SkyConfig:
                                                  "at the reference frequency", unit="Jy", min=0.0)
     bright_min_separation_deg: float = option(help="minimum separation between bright "
                                               "sources", unit="deg", min=0.0, max=10.0)
+    bright_min_radius_deg: float = option(help="bright sources lie at least this far from the "
+                                          "pointing centre (0: anywhere in the field)", unit="deg",
+                                          min=0.0, max=10.0)
     n_resolved: int = option(help="Gaussian sources resolved on international baselines",
                              min=0, max=1000)
     resolved_flux_jy: tuple[float, float] = option(help="flux range of resolved "
@@ -92,6 +95,11 @@ class SkyConfig:
                                                 unit="Jy", min=0.0)
     faint_count_slope: float = option(help="slope of dN/dS for faint sources",
                                       min=-4.0, max=0.0)
+    n_faint_near_bright: int = option(help="extra faint sources placed next to each bright source "
+                                      "(the non-calibrator of its facet)", min=0, max=100)
+    faint_near_bright_deg: tuple[float, float] = option(help="range of the distance of those "
+                                                        "sources from their bright source", unit="deg",
+                                                        min=0.0)
     spectral_index_mean: float = option(help="mean spectral index", min=-5.0, max=5.0)
     spectral_index_std: float = option(help="spread of spectral indices", min=0.0, max=5.0)
     reference_freq_hz: float = option(help="reference frequency of the model",
@@ -182,6 +190,9 @@ class TecScreenConfig:
                                    min=0.001, max=1e4)
     n_modes: int = option(help="Fourier modes used to synthesise the screen", min=16,
                           max=100000)
+    relative_to_pointing: bool = option(help="subtract each station's screen value towards the "
+                                        "pointing centre, as a direction-independent calibration "
+                                        "does: the data keep only the differences between directions")
 
 
 @dataclass(frozen=True)

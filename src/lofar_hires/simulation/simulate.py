@@ -172,6 +172,10 @@ def simulate_observation(
             sl = slice(start, stop)
             if date.screen is not None:
                 screen[sl] = date.screen.tec_tecu(t_rel[sl], plan.times_mjd_s[sl], patch_ra, patch_dec)
+                if c.tecscreen.relative_to_pointing:
+                    centre = date.screen.tec_tecu(t_rel[sl], plan.times_mjd_s[sl], np.array([plan.pointing_rad[0]]),
+                                                  np.array([plan.pointing_rad[1]]))
+                    screen[sl] -= centre
             tec_total = tec_tecu[sl][:, :, None] + screen[sl][:, :, patch_index]  # (nt, nst, ns)
             extra = cor.tec_phase_rad(tec_total, freqs) + cor.clock_phase_rad(clock_s[sl], freqs)[:, :, None, :]
             vis = predict_visibilities(

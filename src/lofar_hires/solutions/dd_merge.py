@@ -27,6 +27,7 @@ import csv
 import json
 import logging
 import math
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,10 +37,12 @@ from astropy.coordinates import angular_separation
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.atomic import atomic_output, check_output_path
-from lofar_hires.io.h5parm import StreamingReader, direction_name
+from lofar_hires.io.h5parm import StreamingReader, direction_name, read_h5parm, write_solset
 from lofar_hires.io.regions import read_ds9_polygons, wrap_ra_deg
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.merge import GAIN_TYPES, MergeInput, merge_h5parms
+from lofar_hires.solutions.reset import reset_stations
+from lofar_hires.solutions.stations import check_station_spec, resolve_stations
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +311,18 @@ def _write_table(path: Path, assignments: Sequence[FacetAssignment],
                              a.calibrator, f"{a.separation_deg:.6f}", "true" if a.fallback else "false", a.note])
 
 
+def _keep_stations(run: InternationalRun, spec: str, folder: Path) -> Path:
+    """A copy of ``run``'s solutions in ``folder`` where the stations outside ``spec`` are the identity."""
+    solset = read_h5parm(run.h5parm)
+    keep = set(resolve_stations(spec, solset.antenna_names, where="international_stations"))
+    others = [n for n in solset.antenna_names if n not in keep]
+    log.info("international calibrator %s: solutions of %d station(s) used, %d left to the Dutch solutions (%s)",
+             run.name, len(keep), len(others), ", ".join(others) or "none")
+    path = folder / f"{run.name}.h5"
+    write_solset(path, reset_stations(solset, others) if others else solset)
+    return path
+
+
 def table_path(output: Path) -> Path:
     """The direction table written next to ``output``: ``<stem>.directions.csv``."""
     output = Path(output)
@@ -315,7 +330,8 @@ def table_path(output: Path) -> Path:
 
 
 def merge_dd(dutch_h5: Path, runs: Sequence[InternationalRun], output: Path, *, facet_regions: Path | None = None,
-             match_deg: float, overwrite: bool = False, provenance: Provenance | None = None) -> DdMergeSummary:
+             match_deg: float, international_stations: str | None = None, overwrite: bool = False,
+             provenance: Provenance | None = None) -> DdMergeSummary:
     """Merge the Dutch DD solutions with the international solutions of each direction's calibrator.
 
     Parameters
@@ -330,6 +346,11 @@ def merge_dd(dutch_h5: Path, runs: Sequence[InternationalRun], output: Path, *, 
         Optional ds9 facet regions: checked to have exactly the solutions' directions.
     match_deg
         Largest separation between a direction and its own calibrator.
+    international_stations
+        Station specification (groups, names, patterns; :func:`resolve_stations`) of the stations
+        whose international solutions are used; the others keep their Dutch solutions alone (their
+        international solutions are taken as the identity). Default: every station (the paper's
+        merge). ``international`` drops the international runs' re-solves of the Dutch stations.
     overwrite
         Replace existing products.
     provenance
@@ -345,6 +366,8 @@ def merge_dd(dutch_h5: Path, runs: Sequence[InternationalRun], output: Path, *, 
     """
     dutch_h5, output = Path(dutch_h5), Path(output)
     table = table_path(output)
+    if international_stations is not None:
+        check_station_spec(international_stations, where="international_stations")
     names = [run.name for run in runs]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -376,9 +399,16 @@ def merge_dd(dutch_h5: Path, runs: Sequence[InternationalRun], output: Path, *, 
                             "dropped": [{"name": run.name, "failure": run.failure} for run in dropped]})
     if facet_regions is not None:
         prov.add_input(Path(facet_regions))
-    specs = [MergeInput(dutch_h5), *[MergeInput(run.h5parm, directions=tuple(served[run.name])) for run in used]]
-    with atomic_output(table, overwrite) as tmp:
-        _write_table(tmp, assignments, directions)
-        merge_h5parms(specs, output, overwrite=overwrite, provenance=prov)
+    if international_stations is not None:
+        prov.parameters["international_stations"] = international_stations
+    with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as scratch:
+        files = {run.name: run.h5parm for run in used}
+        if international_stations is not None:
+            files = {run.name: _keep_stations(run, international_stations, Path(scratch)) for run in used}
+        specs = [MergeInput(dutch_h5), *[MergeInput(files[run.name], directions=tuple(served[run.name]))
+                                         for run in used]]
+        with atomic_output(table, overwrite) as tmp:
+            _write_table(tmp, assignments, directions)
+            merge_h5parms(specs, output, overwrite=overwrite, provenance=prov)
     log.info("wrote %s and %s", output, table)
     return DdMergeSummary(output=output, assignments=assignments, dropped=dropped, table=table)

@@ -148,6 +148,27 @@ def _token_mask(token: str, names: Sequence[str], groups: Mapping[str, StationGr
     return cache[token]
 
 
+def check_station_spec(spec: str | Sequence[str], groups: Mapping[str, StationGroup] | None = None, *,
+                       where: str = "stations") -> None:
+    """Refuse a specification with an unknown group or no token, before any station list is at hand.
+
+    Raises
+    ------
+    InputError
+        As :func:`resolve_stations` would for the same specification.
+    """
+    groups = load_station_groups() if groups is None else groups
+    include, exclude = split_spec(spec)
+    _refuse_unknown_groups(include + exclude, groups, where)
+
+
+def _refuse_unknown_groups(tokens: Sequence[str], groups: Mapping[str, StationGroup], where: str) -> None:
+    unknown = [t for t in tokens if is_group_token(t) and t not in groups]
+    if unknown:
+        raise InputError(f"{where}: unknown station group {unknown[0]!r}; groups: {', '.join(groups)} "
+                         "(station names and patterns are upper case, e.g. RS106*)", setting=where)
+
+
 def resolve_stations(spec: str | Sequence[str], antenna_names: Sequence[str],
                      groups: Mapping[str, StationGroup] | None = None, *,
                      where: str = "stations") -> list[str]:
@@ -178,10 +199,7 @@ def resolve_stations(spec: str | Sequence[str], antenna_names: Sequence[str],
     """
     groups = load_station_groups() if groups is None else groups
     include, exclude = split_spec(spec)
-    unknown = [t for t in include + exclude if is_group_token(t) and t not in groups]
-    if unknown:
-        raise InputError(f"{where}: unknown station group {unknown[0]!r}; groups: {', '.join(groups)} "
-                         "(station names and patterns are upper case, e.g. RS106*)", setting=where)
+    _refuse_unknown_groups(include + exclude, groups, where)
     names = list(antenna_names)
     cache: dict[str, np.ndarray] = {}
     selected = np.zeros(len(names), dtype=bool) if include else np.ones(len(names), dtype=bool)
