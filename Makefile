@@ -15,7 +15,7 @@ STAMP := $(VENV)/.lofar-hires-installed
 DEMO_DIR ?= demo_output
 PYTEST_ARGS ?=
 
-.PHONY: setup system-deps venv demo test test-fast bench clean-demo
+.PHONY: setup system-deps venv demo test test-hard test-fast bench clean-demo
 
 setup: system-deps venv
 
@@ -34,7 +34,10 @@ demo: setup
 	@bash tools/run_demo.sh $(DEMO_DIR)
 
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not hard_case" $(PYTEST_ARGS)
+
+test-hard: setup
+	$(PY) -m pytest -m hard_case $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not slurm" $(PYTEST_ARGS)

@@ -48,8 +48,8 @@ class DdField:
         return [t.truth_h5 for t in self.sim.targets()]
 
 
-def make_dd_field(simulated, folder: Path) -> DdField:
-    sim = simulated("dd", preset="dd")
+def make_dd_field(simulated, folder: Path, preset: str = "dd", box_deg: float = BOX_DEG) -> DdField:
+    sim = simulated(preset, preset=preset)
     sky = read_makesourcedb(sim.sky_model)
     bright = np.array([n.startswith("bright") for n in sky.names])
     names = [n for n, b in zip(sky.names, bright) if b]
@@ -59,7 +59,7 @@ def make_dd_field(simulated, folder: Path) -> DdField:
                       peak_flux_jy=float(sky.i_jy[i])) for i in np.flatnonzero(bright)])
     layout = folder / "layout"
     assert main(["--log-level", "WARNING", "facets", str(table), "-o", str(layout), "--msin",
-                 str(sim.targets()[0].ms), "--box-deg", str(BOX_DEG), "--resolution-arcsec", "6"]) == 0
+                 str(sim.targets()[0].ms), "--box-deg", str(box_deg), "--resolution-arcsec", "6"]) == 0
     start = write_makesourcedb(sky.select(bright), folder / "calibrators.skymodel")
     return DdField(sim, sky, names, table, layout / "facets.reg", start)
 
@@ -95,6 +95,9 @@ VENV_BIN = Path(sys.executable).parent
 DUTCH_FAST = [f"imaging.size_pix={SIZE_PIX}", f"imaging.scale_arcsec={SCALE_ARCSEC}", "solves.2.start_cycle=0",
               "stopping.min_cycles=2", "stopping.max_cycles=2", "solves.0.maxiter=40", "solves.1.maxiter=40",
               "solves.2.maxiter=40"]
+#: The international recipes at toy size: small images, amplitudes from the first cycle, two cycles.
+INTL_FAST = ["imaging.size_pix=256", "imaging.scale_arcsec=0.1", "solves.3.start_cycle=0", "stopping.min_cycles=2",
+             "stopping.max_cycles=2"]
 
 
 @dataclass(frozen=True)
@@ -120,10 +123,10 @@ def run_workflow(name: str, job: dict, folder: Path, inputs: Sequence[Path], *, 
     return WorkflowRun(json.loads(proc.stdout), folder, {p: tree_sha256(p) for p in inputs} == before)
 
 
-def run_dd_dutch(field: DdField, folder: Path) -> WorkflowRun:
-    """workflows/dd_dutch.cwl on the field (toy-size recipe, ``DUTCH_FAST``)."""
+def run_dd_dutch(field: DdField, folder: Path, overrides: Sequence[str] = DUTCH_FAST) -> WorkflowRun:
+    """workflows/dd_dutch.cwl on the field (toy-size recipe, ``DUTCH_FAST`` unless other overrides are given)."""
     job = {"msin": [{"class": "Directory", "path": str(ms)} for ms in field.ms],
            "calibrators": {"class": "File", "path": str(field.table)},
            "facet_regions": {"class": "File", "path": str(field.regions)},
-           "strategy_overrides": DUTCH_FAST, "selfcal_cores": 2}
+           "strategy_overrides": list(overrides), "selfcal_cores": 2}
     return run_workflow("dd_dutch", job, folder, (*field.ms, field.table, field.regions))

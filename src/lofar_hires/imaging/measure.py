@@ -98,6 +98,21 @@ class SourceMeasurement:
     ra_deg: float
     dec_deg: float
     offset_arcsec: float
+    #: Peak of a Gaussian through the brightest pixel and its neighbours (log-parabola along each
+    #: axis): free of the up to ~10 % a source between pixels loses in ``peak_jy_per_beam`` when
+    #: the beam spans only 2-3 pixels; equal to ``peak_jy_per_beam`` where a neighbour is <= 0.
+    peak_interpolated_jy_per_beam: float | None = None
+
+
+def _log_parabola_gain(a: float, b: float, c: float) -> float:
+    """ln(peak / b) of the Gaussian through three samples ``a, b, c`` (b the largest); 0 if undefined."""
+    if min(a, b, c) <= 0:
+        return 0.0
+    la, lb, lc = math.log(a), math.log(b), math.log(c)
+    den = la - 2 * lb + lc
+    if den >= 0:
+        return 0.0
+    return float(min(-(la - lc) ** 2 / (8 * den), math.log(2.0)))
 
 
 def _parabolic_offset(a: float, b: float, c: float) -> float:
@@ -138,4 +153,7 @@ def measure_source(image: FitsImage, ra_deg: float, dec_deg: float, search_radiu
         yy, xx = np.ogrid[:ny, :nx]
         mask = (xx - (px + dx)) ** 2 + (yy - (py + dy)) ** 2 <= radius**2
         integrated = float(np.nansum(d[mask]) / image.beam_area_pix)
-    return SourceMeasurement(float(d[py, px]), integrated, ra % 360.0, dec, offset)
+    gain = _log_parabola_gain(d[py, px - 1], d[py, px], d[py, px + 1]) + \
+        _log_parabola_gain(d[py - 1, px], d[py, px], d[py + 1, px])
+    return SourceMeasurement(float(d[py, px]), integrated, ra % 360.0, dec, offset,
+                             float(d[py, px]) * math.exp(gain))

@@ -48,8 +48,11 @@ class ObservationConfig:
     start_lst_h: float | None = option(help="local sidereal time at the start of each observation (null: "
                                        "centred on the field's transit)", unit="h", min=0.0, max=24.0)
     n_observations: int = option(help="observations of the target on successive dates, "
-                                 "all covering the same LST range", min=1, max=50)
+                                 "covering the same LST range unless lst_step_h is set", min=1, max=50)
     date_step_days: int = option(help="days between successive observations", min=1, max=3650)
+    lst_step_h: float = option(help="each further observation starts this many sidereal hours later in "
+                               "LST than the one before (0: all cover the same LST range)", unit="h",
+                               min=0.0, max=12.0)
     autocorrelations: bool = option(help="write autocorrelation rows (sva refuses them)")
     smearing: bool = option(help="average every visibility over its channel width and "
                             "integration time (bandwidth and time smearing, as the correlator and "

@@ -66,7 +66,8 @@ def plan_observations(config: SimulationConfig, stations: StationLayout,
     plans = []
     for k in range(obs.n_observations):
         midnight = _date_midnight_mjd_s(obs.start_date, k * obs.date_step_days)
-        t_start = _utc_of_lst(midnight, float(lst_start), lon)
+        lst_k = float(lst_start) + np.radians(15.0 * obs.lst_step_h * k)
+        t_start = _utc_of_lst(midnight, lst_k % (2 * np.pi), lon)
         times = t_start + (np.arange(n_int) + 0.5) * obs.integration_s
         _check_elevation(times, (ra0, dec0), lon, lat, obs.min_elevation_deg, obs.field_name)
         if calibrator_pointing is not None:
