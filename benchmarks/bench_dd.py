@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """International DD self-calibration: early stopping versus a fixed number of cycles.
 
-Simulates the ``dd`` field (four calibrators, DE601/FR606, a TEC screen), writes the
-international recipe of every calibrator (``lofar-hires recipe international --calibrators``,
+Simulates the ``dd`` field (four calibrators, DE601/FR606, a TEC screen; ``--preset dd_hard``: the
+hard field), writes the international recipe of every calibrator (``lofar-hires recipe international --calibrators``,
 all with the same sigma_c), and self-calibrates each calibrator in each observation (without a
 Dutch pre-apply: the figures are about the cycles, not the science) twice with
 ``lofar-hires selfcal``: once with the recipe's stopping rule (cycles ``--min-cycles`` ..
@@ -98,6 +98,8 @@ def selfcal(ms: Path, strategy: Path, centre: tuple[float, float], flux_jy: floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=("dd", "dd_hard"), default="dd",
+                        help="simulated field: dd, or dd_hard (a disturbed ionosphere, calibrators 0.5-0.65 deg out)")
     parser.add_argument("--calibrators", type=int, default=4, help="calibrators to self-calibrate (at most 4)")
     parser.add_argument("--observations", type=int, default=2, help="observations to self-calibrate (at most 2)")
     parser.add_argument("--sigma-c", type=float, default=0.25, help="phasediff score of every calibrator (rad)")
@@ -113,7 +115,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        sim = run_simulation(load_simulation_config("dd", None, []), work / "sim")
+        sim = run_simulation(load_simulation_config(args.preset, None, []), work / "sim")
         sky = read_makesourcedb(sim.sky_model)
         bright = [i for i, n in enumerate(sky.names) if n.startswith("bright")][:args.calibrators]
         rows = [CalibratorRow(name=sky.names[i], ra_deg=float(np.degrees(sky.ra_rad[i]) % 360.0),

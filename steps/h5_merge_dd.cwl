@@ -102,8 +102,9 @@ inputs:
     type: int
     default: 2000
 
-stdout: h5_merge_dd.log
-stderr: h5_merge_dd.stderr.log
+# Named after the output (merged_<obs>.log), so that the logs of a scattered merge stay apart.
+stdout: $(inputs.output_name.replace(/\.h5$/, '')).log
+stderr: $(inputs.output_name.replace(/\.h5$/, '')).stderr.log
 
 outputs:
   merged:

@@ -205,8 +205,9 @@ inputs:
     type: int
     default: 2048
 
-stdout: selfcal.log
-stderr: selfcal.stderr.log
+# Named after the output directory, so that the logs of a scattered step stay apart (<calibrator>_<obs>.log).
+stdout: $(inputs.outdir_name).log
+stderr: $(inputs.outdir_name).stderr.log
 
 outputs:
   selfcal:

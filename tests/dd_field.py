@@ -48,8 +48,10 @@ class DdField:
         return [t.truth_h5 for t in self.sim.targets()]
 
 
-def make_dd_field(simulated, folder: Path, preset: str = "dd", box_deg: float = BOX_DEG) -> DdField:
-    sim = simulated(preset, preset=preset)
+def make_dd_field(simulated, folder: Path, preset: str = "dd", box_deg: float = BOX_DEG,
+                  seed: int | None = None) -> DdField:
+    sim = simulated(preset if seed is None else f"{preset}_seed{seed}", preset=preset,
+                    overrides=() if seed is None else (f"seed={seed}",))
     sky = read_makesourcedb(sim.sky_model)
     bright = np.array([n.startswith("bright") for n in sky.names])
     names = [n for n, b in zip(sky.names, bright) if b]

@@ -1,6 +1,6 @@
 """The direction-dependent chain on the hard field (preset ``dd_hard``), against the simulator's truth.
 
-The hard case of the DD calibration (marker ``hard_case``, ``make test-hard``, about 4 minutes on
+The hard case of the DD calibration (marker ``hard_case``, ``make test-hard``, about 6 minutes on
 2 cores; not part of ``make test``, whose 30-minute budget the easy ``dd`` field serves):
 a disturbed ionosphere (diffractive scale 4 km) over a field whose four calibrators lie 0.5-0.65 deg
 from the pointing, so that the phases towards different calibrators differ by more than 1 rad
@@ -11,18 +11,20 @@ calibration leaves them (the screen towards the pointing removed). Two observati
 ``workflows/dd_dutch.cwl`` (2700 x 2 arcsec facet images, two cycles) and then
 ``workflows/dd_international.cwl`` (every calibrator with the brightest recipe, toy-size
 ``INTL_FAST``, ``merge_international_stations: international``: the Dutch stations keep their Dutch
-solutions) run with cwltool. Measured on this seed (the limits below leave a margin; the issue's
-targets are quoted where the hard field does not reach them):
+solutions) run with cwltool, on the preset's seed and on seed 1. Measured (preset seed / seed 1;
+the limits below leave a margin; the issue's targets are quoted where the hard field does not
+reach them):
 
-* Dutch: remote-station phases 0.10-0.145 rad rms per direction and observation (target 0.1);
-  the DI image (the first, uncalibrated cycle) has the calibrators at 0.38-0.48 of their peak, the
-  DD facet image at 0.96-0.98;
-* international, each run's solutions at their own 40 s interval: DE601/FR606 0.12-0.30 rad rms,
-  median 0.17 (target 0.2);
-* field image with the merged solutions and the facets: calibrators 0.96-0.98; the faint source of
-  each facet 0.71, 0.78, 0.74, 0.44 where the DI image has 0.18, 0.64, 0.17, 0.23 (target >= 0.8
-  and < 0.5). The same imaging with the true phases towards each calibrator gives 0.79-0.93: most
-  of the shortfall is the 14 x 5 arcsec beam of 2 x 30 minutes next to a 2-4 Jy calibrator.
+* Dutch: remote-station phases 0.10-0.145 / 0.107-0.128 rad rms per direction and observation
+  (target 0.1); the DI image (the first, uncalibrated cycle) has the calibrators at 0.38-0.48 /
+  0.25-0.40 of their peak, the DD facet image at 0.96-0.98 / 0.96-0.97;
+* international, each run's solutions at their own 40 s interval: DE601/FR606 0.12-0.30 /
+  0.12-0.27 rad rms, median 0.17 / 0.16 (target 0.2);
+* field image with the merged solutions and the facets: calibrators 0.96-0.98 / 0.96-0.97; the
+  faint source of each facet 0.71, 0.78, 0.74, 0.44 / 0.70, 0.86, 0.76, 0.66 where the DI image has
+  0.18, 0.64, 0.17, 0.23 / 0.47, 0.30, 0.60, 0.27 (target >= 0.8 and < 0.5). The same imaging with the
+  true phases towards each calibrator gives 0.79-0.93 (preset seed): most of the shortfall is the
+  14 x 5 arcsec beam of 2 x 30 minutes next to a 2-4 Jy calibrator.
 
 Peaks are the interpolated ones (``peak_interpolated_jy_per_beam``): the 5-arcsec minor axis
 spans 2.6 pixels, where the brightest pixel alone loses up to 10 %.
@@ -50,10 +52,10 @@ DUTCH_HARD = [f"imaging.size_pix={SIZE_PIX}", f"imaging.scale_arcsec={SCALE_ARCS
 INTERNATIONAL = ("DE601HBA", "FR606HBA")
 
 
-@pytest.fixture(scope="module")
-def hard(simulated, tmp_path_factory) -> dict:
+@pytest.fixture(scope="module", params=[None, 1], ids=["preset_seed", "seed1"])
+def hard(request, simulated, tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("dd_hard")
-    field = make_dd_field(simulated, tmp / "field", preset="dd_hard", box_deg=BOX_DEG)
+    field = make_dd_field(simulated, tmp / "field", preset="dd_hard", box_deg=BOX_DEG, seed=request.param)
     dutch = run_dd_dutch(field, tmp / "dutch", DUTCH_HARD)
     table = write_table(tmp / "calibrators.csv", [r.with_(score_rad=0.25) for r in read_table(field.table)])
     solutions = [Path(f["path"]) for f in dutch.outputs["solutions"]]
@@ -141,4 +143,5 @@ def test_field_image_with_merged_solutions_on_the_hard_field(hard):
     dd_near = [dd[near[c]] for c in field.calibrators]
     di_near = [di[near[c]] for c in field.calibrators]
     assert all(a > b for a, b in zip(dd_near, di_near)), (dd_near, di_near)
-    assert np.mean(dd_near) > 0.6 and np.mean(di_near) < 0.4, (dd_near, di_near)
+    assert np.mean(dd_near) > 0.6 and np.mean(di_near) < 0.45, (dd_near, di_near)
+    assert np.mean(dd_near) - np.mean(di_near) > 0.25, (dd_near, di_near)

@@ -92,6 +92,16 @@ def test_merged_solutions_are_the_facets_for_every_station(run):
         assert set(INTERNATIONAL) | {"CS002HBA0", "RS509HBA"} <= set(solset.antenna_names)
 
 
+def test_logs_are_named_after_their_calibrator_and_observation(run):
+    field, out = run["field"], run["out"]
+    names = {Path(f["path"]).name for f in out["logs"]}
+    cals = [*run["working"], run["failed"]]
+    want = {f"{c}_{o}{ext}" for c in cals for o in _obs(field) for ext in (".log", ".stderr.log")}
+    want |= {f"merged_{o}{ext}" for o in _obs(field) for ext in (".log", ".stderr.log")}
+    assert want <= names, sorted(want - names)
+    assert not [n for n in names if not n.endswith(".log")], sorted(names)
+
+
 def test_the_dutch_stations_keep_their_dutch_solutions(run, dd_dutch):
     """``merge_international_stations: international``: merged = Dutch for every Dutch station and direction."""
     out = run["out"]
