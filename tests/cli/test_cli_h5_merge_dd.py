@@ -155,6 +155,20 @@ def test_international_stations_keep_the_dutch_solutions_of_the_others(field, ca
         in capsys.readouterr().err
 
 
+def test_international_stations_with_a_hostile_calibrator_name(field):
+    """A calibrator name from a report never becomes a file name: nothing is written outside the output."""
+    report_path = field["runs"]["cal_0"][0] / "selfcal_report.json"
+    report = json.loads(report_path.read_text())
+    report["name"] = "../../escaped"
+    report_path.write_text(json.dumps(report))
+    out = field["root"] / "out" / "merged.h5"
+    out.parent.mkdir()
+    assert main(_argv(field, out, "--international-stations", "international")) == 0
+    assert sorted(p.name for p in out.parent.iterdir()) == ["merged.directions.csv", "merged.h5"]
+    assert sorted(p.name for p in field["root"].iterdir()) == ["inputs", "out"]
+    assert not (field["root"].parent / "escaped.h5").exists()
+
+
 def test_international_stations_unknown_group_is_refused(field, capsys):
     out = field["root"] / "merged.h5"
     assert main(_argv(field, out, "--international-stations", "nosuchgroup")) == 2

@@ -311,14 +311,13 @@ def _write_table(path: Path, assignments: Sequence[FacetAssignment],
                              a.calibrator, f"{a.separation_deg:.6f}", "true" if a.fallback else "false", a.note])
 
 
-def _keep_stations(run: InternationalRun, spec: str, folder: Path) -> Path:
-    """A copy of ``run``'s solutions in ``folder`` where the stations outside ``spec`` are the identity."""
+def _keep_stations(run: InternationalRun, spec: str, path: Path) -> Path:
+    """A copy of ``run``'s solutions at ``path`` where the stations outside ``spec`` are the identity."""
     solset = read_h5parm(run.h5parm)
     keep = set(resolve_stations(spec, solset.antenna_names, where="international_stations"))
     others = [n for n in solset.antenna_names if n not in keep]
     log.info("international calibrator %s: solutions of %d station(s) used, %d left to the Dutch solutions (%s)",
              run.name, len(keep), len(others), ", ".join(others) or "none")
-    path = folder / f"{run.name}.h5"
     write_solset(path, reset_stations(solset, others) if others else solset)
     return path
 
@@ -404,7 +403,9 @@ def merge_dd(dutch_h5: Path, runs: Sequence[InternationalRun], output: Path, *, 
     with tempfile.TemporaryDirectory(prefix=f".{output.name}.", dir=output.parent) as scratch:
         files = {run.name: run.h5parm for run in used}
         if international_stations is not None:
-            files = {run.name: _keep_stations(run, international_stations, Path(scratch)) for run in used}
+            # the scratch files are numbered: calibrator names come from the reports and are not file names
+            files = {run.name: _keep_stations(run, international_stations, Path(scratch) / f"run{k}.h5")
+                     for k, run in enumerate(used)}
         specs = [MergeInput(dutch_h5), *[MergeInput(files[run.name], directions=tuple(served[run.name]))
                                          for run in used]]
         with atomic_output(table, overwrite) as tmp:
