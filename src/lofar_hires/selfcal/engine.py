@@ -551,15 +551,34 @@ def write_failure_report(outdir: Path, request: SelfcalRequest, exc: Exception) 
     reason, in the form of a finished run's report (:func:`_finish`), without solutions."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    report = {"status": "failed", "name": request.name or outdir.name,
-              "phase_centre_deg": list(request.phase_centre_deg) if request.phase_centre_deg else None,
+    report = {"status": "failed", **_identity(request, outdir),
               "error": str(exc), "error_type": type(exc).__name__, "exit_status": exit_status(exc),
               "best_solutions": {}}
+    return _write_report(outdir, report)
+
+
+def _write_report(outdir: Path, report: dict) -> Path:
+    """Write ``selfcal_report.json`` (through a temporary name, so a reader never sees half a report)."""
     path = outdir / "selfcal_report.json"
     tmp = outdir / ".selfcal_report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
+    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def _identity(request: SelfcalRequest, outdir: Path) -> dict:
+    """The report fields that say what a run calibrates, finished or failed."""
+    return {"name": request.name or outdir.name,
+            "phase_centre_deg": list(request.phase_centre_deg) if request.phase_centre_deg else None}
+
+
+def _stop_criterion(decision: Decision) -> str:
+    """One line: the reason, the criteria that were not met (unless converged), and each criterion's test."""
+    unmet = [k.replace("_", " ") for k, v in decision.criteria.items() if v is False]
+    detail = f" ({', '.join(unmet)} not met)" if decision.reason != "converged" and unmet else ""
+    prefixes = tuple(f"{k.replace('_', ' ')} " for k in decision.criteria)
+    tests = "; ".join(note for note in decision.message.split("; ") if note.startswith(prefixes))
+    return f"{decision.reason}{detail}: {tests}"
 
 
 def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalRequest, work: WorkSet,
@@ -594,18 +613,11 @@ def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalR
         log.warning("no montage: %s", exc)
     report = {
         "status": "ok",
-        "name": request.name or outdir.name,
-        "phase_centre_deg": list(request.phase_centre_deg) if request.phase_centre_deg else None,
+        **_identity(request, outdir),
         "pre_applied": state.pre_applied,
         "strategy": strategy.name,
         "stopped_by": decision.reason,
-        # one line: the reason, the criteria that were not met (unless converged), and each criterion's test
-        "stop_criterion": "{}{}: {}".format(
-            decision.reason,
-            f" ({', '.join(k.replace('_', ' ') for k, v in decision.criteria.items() if v is False)} not met)"
-            if decision.reason != "converged" and False in decision.criteria.values() else "",
-            "; ".join(note for note in decision.message.split("; ")
-                      if note.startswith(tuple(f"{k.replace('_', ' ')} " for k in decision.criteria)))),
+        "stop_criterion": _stop_criterion(decision),
         "decision": decision.to_dict(),
         "n_cycles": len(history),
         "stop_cycle": history[-1].cycle,
@@ -618,10 +630,7 @@ def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalR
         "classifier": "used" if decision.classifier_used else "no classifier model: rule ran on rms, dynamic range "
                                                                 "and phase stability",
     }
-    report_path = outdir / "selfcal_report.json"
-    tmp = outdir / ".selfcal_report.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    os.replace(tmp, report_path)
+    report_path = _write_report(outdir, report)
     prov.write(outdir / "selfcal.provenance.json")
     state.finished = True
     state.decision = decision.to_dict()
