@@ -129,3 +129,5 @@ def test_sky_ring_and_near_sources_options():
     bad = SkyConfig(**{**base.__dict__, "bright_min_radius_deg": base.field_radius_deg})
     with pytest.raises(InputError, match="sky.bright_min_radius_deg .* must be smaller than sky.field_radius_deg"):
         generate_sky(bad, centre, rng)
+    with pytest.raises(InputError, match=r"sky.faint_near_bright_deg: lower bound 0.2 is above upper bound 0.1"):
+        load_simulation_config("dd_hard", None, ["sky.faint_near_bright_deg=[0.2,0.1]"])

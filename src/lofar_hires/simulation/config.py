@@ -334,7 +334,7 @@ def validate_simulation_config(config: SimulationConfig) -> None:
     if obs.duration_s < obs.integration_s:
         raise InputError(f"observation.duration_s: {obs.duration_s:g} s is shorter than one integration "
                          f"(observation.integration_s {obs.integration_s:g} s)", setting="observation.duration_s")
-    for key in ("bright_flux_jy", "resolved_flux_jy", "resolved_fwhm_arcsec", "faint_flux_jy"):
+    for key in ("bright_flux_jy", "resolved_flux_jy", "resolved_fwhm_arcsec", "faint_flux_jy", "faint_near_bright_deg"):
         lo, hi = getattr(config.sky, key)
         if lo > hi:
             raise InputError(f"sky.{key}: lower bound {lo} is above upper bound {hi}", setting=f"sky.{key}")
