@@ -99,7 +99,7 @@ def selfcal(ms: Path, strategy: Path, centre: tuple[float, float], flux_jy: floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=("dd", "dd_hard"), default="dd",
-                        help="simulated field: dd, or dd_hard (a disturbed ionosphere, calibrators 0.5-0.65 deg out)")
+                        help="simulated field: dd, or dd_hard (a disturbed ionosphere, calibrators 0.85-1.1 deg out)")
     parser.add_argument("--calibrators", type=int, default=4, help="calibrators to self-calibrate (at most 4)")
     parser.add_argument("--observations", type=int, default=2, help="observations to self-calibrate (at most 2)")
     parser.add_argument("--sigma-c", type=float, default=0.25, help="phasediff score of every calibrator (rad)")

@@ -1,33 +1,38 @@
 """The direction-dependent chain on the hard field (preset ``dd_hard``), against the simulator's truth.
 
-The hard case of the DD calibration (marker ``hard_case``, ``make test-hard``, about 6 minutes on
+The hard case of the DD calibration (marker ``hard_case``, ``make test-hard``, about 24 minutes on
 2 cores; not part of ``make test``, whose 30-minute budget the easy ``dd`` field serves):
-a disturbed ionosphere (diffractive scale 4 km) over a field whose four calibrators lie 0.5-0.65 deg
-from the pointing, so that the phases towards different calibrators differ by more than 1 rad
-on the international stations (tests/simulation/test_dd_hard_preset.py), with the data as a DI
-calibration leaves them (the screen towards the pointing removed). Two observations of 30 minutes,
-1.5 h before and after transit. Each calibrator has a faint source 0.04-0.08 deg away.
+a disturbed ionosphere (diffractive scale 6 km) over a field whose four calibrators lie 0.85-1.1 deg
+from the pointing and 0.9 deg or more apart, so that the phases towards different calibrators differ by
+more than 1 rad on the international stations while the screen changes them by only 0.3 rad per 40 s
+(tests/simulation/test_dd_hard_preset.py), with the data as a DI calibration leaves them (the screen
+towards the pointing removed). Two observations of 30 minutes, 1.5 h before and after transit. Each
+calibrator has a 0.3-0.6 Jy source 0.04-0.08 deg away, the non-calibrator of its facet.
 
-``workflows/dd_dutch.cwl`` (2700 x 2 arcsec facet images, two cycles) and then
-``workflows/dd_international.cwl`` (every calibrator with the brightest recipe, toy-size
-``INTL_FAST``, ``merge_international_stations: international``: the Dutch stations keep their Dutch
-solutions) run with cwltool, on the preset's seed and on seed 1. Measured (preset seed / seed 1;
-the limits below leave a margin; the issue's targets are quoted where the hard field does not
-reach them):
+``workflows/dd_dutch.cwl`` (3500 x 2.5 arcsec facet images, three cycles, the slow gains from the
+second) and then ``workflows/dd_international.cwl`` (every calibrator with the brightest recipe,
+toy-size ``INTL_FAST``, ``merge_international_stations: international``: the Dutch stations keep
+their Dutch solutions) run with cwltool, on the preset's seed and on seed 1. Measured (preset seed /
+seed 1; the limits below leave a margin; the issue's targets are quoted where they are not met
+everywhere):
 
-* Dutch: remote-station phases 0.10-0.145 / 0.107-0.128 rad rms per direction and observation
-  (target 0.1); the DI image (the first, uncalibrated cycle) has the calibrators at 0.38-0.48 /
-  0.25-0.40 of their peak, the DD facet image at 0.96-0.98 / 0.96-0.97;
-* international, each run's solutions at their own 40 s interval: DE601/FR606 0.12-0.30 /
-  0.12-0.27 rad rms, median 0.17 / 0.16 (target 0.2);
-* field image with the merged solutions and the facets: calibrators 0.96-0.98 / 0.96-0.97; the
-  faint source of each facet 0.71, 0.78, 0.74, 0.44 / 0.70, 0.86, 0.76, 0.66 where the DI image has
-  0.18, 0.64, 0.17, 0.23 / 0.47, 0.30, 0.60, 0.27 (target >= 0.8 and < 0.5). The same imaging with the
-  true phases towards each calibrator gives 0.79-0.93 (preset seed): most of the shortfall is the
-  14 x 5 arcsec beam of 2 x 30 minutes next to a 2-4 Jy calibrator.
+* Dutch: remote-station phases 0.083-0.127 / 0.078-0.120 rad rms per direction and observation,
+  mean 0.104 / 0.092 (target 0.1); the DI image (the first, uncalibrated cycle) has the calibrators
+  at 0.32-0.50 / 0.22-0.29 of their peak, the DD facet image at 0.95-0.97 / 0.96-0.99;
+* international, each run's solutions at their own 40 s interval: DE601/FR606 0.11-0.19 /
+  0.10-0.22 rad rms (target 0.2; one of 32 above it);
+* field image with the merged solutions and the facets: calibrators 0.95-0.97 / 0.96-0.99; the
+  non-calibrator of each facet 0.82, 0.81, 0.82, 0.86 / 0.85, 0.85, 0.93, 0.84 where the DI image has
+  0.28, 0.14, 0.13, 0.33 / 0.12, 0.24, 0.14, 0.46 (target >= 0.8 and < 0.5). From uncorrupted data the
+  same imaging gives them 0.87-0.97: deconvolution next to a 2-4 Jy calibrator with 16 Dutch stations
+  and 2 x 30 minutes.
+
+The slow gains of the Dutch recipe start after three cycles; the test starts them in the second of
+three. Started in the first, on a model that lacks the non-calibrators, they take 10 % off them
+(0.66-0.74 on the preset seed instead of 0.78-0.81 with the same phases and no gains).
 
 Peaks are the interpolated ones (``peak_interpolated_jy_per_beam``): the 5-arcsec minor axis
-spans 2.6 pixels, where the brightest pixel alone loses up to 10 %.
+spans 2 pixels, where the brightest pixel alone loses up to 10 %.
 """
 
 from __future__ import annotations
@@ -45,10 +50,12 @@ from lofar_hires.validation.selfcal import phase_errors_vs_truth
 
 pytestmark = [pytest.mark.slow, pytest.mark.hard_case]
 
-#: Facet images of the hard field: 2700 pixels of 2 arcsec cover the 1.5 deg facet box.
-SIZE_PIX, SCALE_ARCSEC, BOX_DEG = 2700, 2.0, 1.5
-DUTCH_HARD = [f"imaging.size_pix={SIZE_PIX}", f"imaging.scale_arcsec={SCALE_ARCSEC}",
-              *[o for o in DUTCH_FAST if not o.startswith("imaging.")]]
+#: Facet images of the hard field: 3500 pixels of 2.5 arcsec cover the 2.4 deg facet box.
+SIZE_PIX, SCALE_ARCSEC, BOX_DEG = 3500, 2.5, 2.4
+#: Three cycles, the slow gains from the second (see above).
+DUTCH_HARD = [f"imaging.size_pix={SIZE_PIX}", f"imaging.scale_arcsec={SCALE_ARCSEC}", "solves.2.start_cycle=1",
+              "stopping.min_cycles=3", "stopping.max_cycles=3",
+              *[o for o in DUTCH_FAST if not o.startswith(("imaging.", "solves.2.start_cycle", "stopping."))]]
 INTERNATIONAL = ("DE601HBA", "FR606HBA")
 
 
@@ -106,9 +113,9 @@ def test_dutch_remote_phases_on_the_hard_field(hard):
             errors = phase_errors_vs_truth(out / f"best_{name}.h5", truth, cal, "CS002HBA0").per_station_rms_rad
             remote = [e for s, e in errors.items() if s.startswith("RS")]
             rms = float(np.sqrt(np.mean(np.square(remote))))
-            assert len(remote) == 8 and rms < 0.17, (name, cal, errors)
+            assert len(remote) == 8 and rms < 0.15, (name, cal, errors)
             rms_all.append(rms)
-    assert np.mean(rms_all) < 0.14, rms_all
+    assert np.mean(rms_all) < 0.115, rms_all
 
 
 def test_dutch_facet_image_recovers_what_the_di_image_loses(hard):
@@ -130,7 +137,7 @@ def test_international_phases_at_their_solution_interval(hard):
                                       stations=INTERNATIONAL).per_station_rms_rad
             errors += list(e.values())
     assert len(errors) == 16
-    assert max(errors) < 0.35 and np.median(errors) < 0.2, sorted(errors)
+    assert max(errors) < 0.26 and np.median(errors) < 0.17, sorted(errors)
 
 
 def test_field_image_with_merged_solutions_on_the_hard_field(hard):
@@ -143,5 +150,5 @@ def test_field_image_with_merged_solutions_on_the_hard_field(hard):
     dd_near = [dd[near[c]] for c in field.calibrators]
     di_near = [di[near[c]] for c in field.calibrators]
     assert all(a > b for a, b in zip(dd_near, di_near)), (dd_near, di_near)
-    assert np.mean(dd_near) > 0.6 and np.mean(di_near) < 0.45, (dd_near, di_near)
-    assert np.mean(dd_near) - np.mean(di_near) > 0.25, (dd_near, di_near)
+    assert min(dd_near) > 0.78 and np.mean(dd_near) > 0.8, (dd_near, di_near)
+    assert max(di_near) < 0.5 and np.mean(di_near) < 0.4, (dd_near, di_near)

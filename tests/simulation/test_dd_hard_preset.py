@@ -44,6 +44,13 @@ def _contrast_rad(phase: np.ndarray, dirs: list[str]) -> np.ndarray:
                      for a, b in pairs])
 
 
+def _step_rad(phase: np.ndarray, n_slots: int) -> float:
+    """rms phase change between successive means of ``n_slots`` time slots (phasor means, first axis time)."""
+    n = phase.shape[0] // n_slots * n_slots
+    mean = np.exp(1j * phase[:n]).reshape(n // n_slots, n_slots, *phase.shape[1:]).mean(axis=1)
+    return float(np.sqrt(np.mean(np.angle(mean[1:] * np.conj(mean[:-1])) ** 2)))
+
+
 def _sep_deg(ra1, dec1, ra2, dec2) -> float:
     c = math.sin(dec1) * math.sin(dec2) + math.cos(dec1) * math.cos(dec2) * math.cos(ra1 - ra2)
     return math.degrees(math.acos(min(1.0, max(-1.0, c))))
@@ -59,11 +66,15 @@ def test_dd_hard_directions_differ_by_more_than_a_radian_on_international_statio
         intl = [i for i, a in enumerate(ants) if not a.startswith(("CS", "RS"))]
         core = [i for i, a in enumerate(ants) if a.startswith("CS")]
         assert len(intl) == 2 and contrast.shape[0] == 6
-        # measured: median 1.1-1.5 rad between calibrators on DE601 and FR606 (seeds of the preset, 1, 3)
+        # measured: median 1.26-1.72 rad between calibrators on DE601 and FR606 (seeds of the preset, 1, 3)
         assert np.median(contrast[:, intl]) > 1.0, contrast[:, intl]
-        assert contrast[:, intl].min() > 0.5, contrast[:, intl]  # measured 0.53 at the least (seed 1)
-        # the core stays coherent: measured at most 0.4-0.5 rad on the farthest core station
+        assert contrast[:, intl].min() > 0.45, contrast[:, intl]  # measured 0.52 at the least
+        # the core stays coherent: measured at most 0.48 rad on the farthest core station
         assert contrast[:, core].max() < 0.6, contrast[:, core]
+        # and the screen is slow enough for the international solution interval (40 s here): the rms change
+        # between successive 40 s means is measured 0.29-0.34 rad (1.5 times more with the 4 km, 10 m/s screen
+        # and calibrators half as far apart)
+        assert _step_rad(phase[:, intl, :], 2) < 0.4
 
 
 def test_dd_hard_sky_calibrators_in_a_ring_with_a_faint_source_each(simulated):
@@ -76,12 +87,12 @@ def test_dd_hard_sky_calibrators_in_a_ring_with_a_faint_source_each(simulated):
     faint = [n for n in sky.names if n.startswith("faint")]
     assert len(bright) == 4 and len(faint) == 6
     for name in bright:
-        assert 0.5 - 1e-6 <= _sep_deg(*pos[name], ra0, dec0) <= 0.65 + 1e-6
+        assert 0.85 - 1e-6 <= _sep_deg(*pos[name], ra0, dec0) <= 1.1 + 1e-6
     # the last four faint sources are the near ones, in the order of the bright sources
     for name, near in zip(bright, faint[2:]):
         assert 0.04 - 1e-6 <= _sep_deg(*pos[name], *pos[near]) <= 0.08 + 1e-6, (name, near)
         others = [_sep_deg(*pos[b], *pos[near]) for b in bright if b != name]
-        assert min(others) > 0.3
+        assert min(others) > 0.6
 
 
 def test_dd_hard_observations_are_three_hours_apart_in_lst(simulated):
