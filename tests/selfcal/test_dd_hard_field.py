@@ -32,7 +32,7 @@ three. Started in the first, on a model that lacks the non-calibrators, they tak
 (0.66-0.74 on the preset seed instead of 0.78-0.81 with the same phases and no gains).
 
 Peaks are the interpolated ones (``peak_interpolated_jy_per_beam``): the 5-arcsec minor axis
-spans 2 pixels, where the brightest pixel alone loses up to 10 %.
+spans 2 pixels, where the brightest pixel alone can lose 10 % or more.
 """
 
 from __future__ import annotations
