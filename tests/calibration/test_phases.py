@@ -13,6 +13,7 @@ from lofar_hires.calibration.phases import (
     coherence,
     phasor_sum,
     reference_phases,
+    reference_phases_to_group,
     reference_weights,
     weighted_rms,
     wrap,
@@ -48,6 +49,32 @@ def test_reference_phases_remove_a_common_gauge():
     # Station axis first, negative axis index.
     out0 = reference_phases(np.moveaxis(station + gauge, 2, 0), ant_axis=-3, ref=1)
     np.testing.assert_allclose(np.moveaxis(out0, 0, 2), out, atol=1e-12)
+
+
+def test_phases_relative_to_a_groups_circular_mean_ignore_flagged_members():
+    rng = np.random.default_rng(3)
+    station = rng.normal(0.0, 0.3, (4, 6, 5))
+    gauge = rng.uniform(-np.pi, np.pi, (4, 6, 1))
+    w = np.ones_like(station)
+    out = reference_phases_to_group(station + gauge, w, ant_axis=2, group=[0, 1, 2])
+    mean = np.angle(np.exp(1j * station[..., :3]).sum(-1, keepdims=True))
+    np.testing.assert_allclose(np.exp(1j * out), np.exp(1j * (station - mean)), atol=1e-12)
+    # the group's members scatter about zero; one station as reference would not
+    assert abs(np.angle(np.exp(1j * out[..., :3]).sum(-1))).max() < 1e-12
+    # a flagged (or NaN) member leaves the mean; a point where the whole group is flagged becomes NaN
+    w[0, 0, 0] = 0.0
+    bad = station + gauge
+    bad[0, 1, 1] = np.nan
+    out = reference_phases_to_group(bad, w, ant_axis=2, group=[0, 1])
+    np.testing.assert_allclose(out[0, 0, 3], np.angle(np.exp(1j * (station[0, 0, 3] - station[0, 0, 1]))), atol=1e-12)
+    w[0, 1, 0] = 0.0
+    assert np.all(np.isnan(reference_phases_to_group(bad, w, ant_axis=2, group=[0, 1])[0, 1]))
+    with pytest.raises(InputError, match="no station"):
+        reference_phases_to_group(station, w, ant_axis=2, group=[])
+    with pytest.raises(InputError, match="differ in shape"):
+        reference_phases_to_group(station, w[..., :2], ant_axis=2, group=[0])
+    with pytest.raises(InputError):
+        reference_phases_to_group(station, w, ant_axis=2, group=[7])
 
 
 def test_reference_weights_flag_where_the_reference_is_flagged():

@@ -13,23 +13,31 @@ calibrator has a 0.3-0.6 Jy source 0.04-0.08 deg away, the non-calibrator of its
 second) and then ``workflows/dd_international.cwl`` (every calibrator with the brightest recipe,
 toy-size ``INTL_FAST``, ``merge_international_stations: international``: the Dutch stations keep
 their Dutch solutions) run with cwltool, on the preset's seed and on seed 1. Measured (preset seed /
-seed 1; the limits below leave a margin; the issue's targets are quoted where they are not met
-everywhere):
+seed 1; the limits below leave a margin where the issue's target is not the limit itself):
 
-* Dutch: remote-station phases 0.083-0.127 / 0.078-0.120 rad rms per direction and observation,
-  mean 0.104 / 0.092 (target 0.1); the DI image (the first, uncalibrated cycle) has the calibrators
-  at 0.32-0.50 / 0.22-0.29 of their peak, the DD facet image at 0.95-0.97 / 0.96-0.99;
-* international, each run's solutions at their own 40 s interval: DE601/FR606 0.11-0.19 /
-  0.10-0.22 rad rms (target 0.2; one of 32 above it);
-* field image with the merged solutions and the facets: calibrators 0.95-0.97 / 0.96-0.99; the
-  non-calibrator of each facet 0.82, 0.81, 0.82, 0.86 / 0.85, 0.85, 0.93, 0.84 where the DI image has
-  0.28, 0.14, 0.13, 0.33 / 0.12, 0.24, 0.14, 0.46 (target >= 0.8 and < 0.5). From uncorrupted data the
+* Dutch: remote-station phases 0.040-0.083 / 0.035-0.060 rad rms per direction and observation,
+  mean 0.055 / 0.045 (target 0.1); the DI image (the first, uncalibrated cycle) has the calibrators
+  at 0.32-0.50 / 0.22-0.29 of their peak, the DD facet image at 0.96-0.98 / 0.97-0.99;
+* international, each run's solutions at their own 40 s interval: DE601/FR606 0.09-0.15 /
+  0.07-0.20 rad rms, median 0.109 / 0.114 (target 0.2);
+* field image with the merged solutions and the facets: calibrators 0.96-0.98 / 0.97-0.99; the
+  non-calibrator of each facet 0.85, 0.91, 0.86, 0.94 / 0.88, 0.88, 0.94, 0.90 where the DI image has
+  0.28, 0.14, 0.13, 0.33 / 0.07, 0.25, 0.14, 0.46 (target >= 0.8 and < 0.5). From uncorrupted data the
   same imaging gives them 0.87-0.97: deconvolution next to a 2-4 Jy calibrator with 16 Dutch stations
   and 2 x 30 minutes.
 
+Two properties of the engine bring the Dutch phases there (before them: 0.083-0.127 / 0.078-0.120):
+the solves use only the clean components of significant islands (``imaging.model_filter_sigma`` of
+the Dutch recipe; all 2939 components of a cycle's model, noise peaks and artefacts 16.6 Jy strong,
+gave 0.101 rad in one solve, the island components 0.060, the true sky 0.041), and the core reset
+references the other stations to the core's mean phase rather than to its first station (whose
+own changes within the 64 s core interval, 0.05-0.08 rad here against 0.02-0.03 for the mean,
+passed to every remote station).
+
 The slow gains of the Dutch recipe start after three cycles; the test starts them in the second of
-three. Started in the first, on a model that lacks the non-calibrators, they take 10 % off them
-(0.66-0.74 on the preset seed instead of 0.78-0.81 with the same phases and no gains).
+three. Started in the first, on a model that lacks the non-calibrators, they took 10 % off them
+(0.66-0.74 on the preset seed instead of 0.78-0.81 with the same phases and no gains; measured before
+the two changes above).
 
 Peaks are the interpolated ones (``peak_interpolated_jy_per_beam``): the 5-arcsec minor axis
 spans 2 pixels, where the brightest pixel alone can lose 10 % or more.
@@ -113,9 +121,9 @@ def test_dutch_remote_phases_on_the_hard_field(hard):
             errors = phase_errors_vs_truth(out / f"best_{name}.h5", truth, cal, "CS002HBA0").per_station_rms_rad
             remote = [e for s, e in errors.items() if s.startswith("RS")]
             rms = float(np.sqrt(np.mean(np.square(remote))))
-            assert len(remote) == 8 and rms < 0.15, (name, cal, errors)
+            assert len(remote) == 8 and rms < 0.1, (name, cal, errors)
             rms_all.append(rms)
-    assert np.mean(rms_all) < 0.115, rms_all
+    assert np.mean(rms_all) < 0.07, rms_all
 
 
 def test_dutch_facet_image_recovers_what_the_di_image_loses(hard):
@@ -137,7 +145,7 @@ def test_international_phases_at_their_solution_interval(hard):
                                       stations=INTERNATIONAL).per_station_rms_rad
             errors += list(e.values())
     assert len(errors) == 16
-    assert max(errors) < 0.26 and np.median(errors) < 0.17, sorted(errors)
+    assert max(errors) < 0.2 and np.median(errors) < 0.13, sorted(errors)
 
 
 def test_field_image_with_merged_solutions_on_the_hard_field(hard):
@@ -150,5 +158,5 @@ def test_field_image_with_merged_solutions_on_the_hard_field(hard):
     dd_near = [dd[near[c]] for c in field.calibrators]
     di_near = [di[near[c]] for c in field.calibrators]
     assert all(a > b for a, b in zip(dd_near, di_near)), (dd_near, di_near)
-    assert min(dd_near) > 0.78 and np.mean(dd_near) > 0.8, (dd_near, di_near)
+    assert min(dd_near) > 0.8 and np.mean(dd_near) > 0.85, (dd_near, di_near)
     assert max(di_near) < 0.5 and np.mean(di_near) < 0.4, (dd_near, di_near)

@@ -140,6 +140,37 @@ def test_a_model_image_becomes_point_components_at_its_pixels(tmp_path):
     assert model.ref_freq_hz[0] == 141e6
 
 
+def test_only_components_in_islands_reach_the_solves_unless_a_facet_would_lose_them_all(tmp_path):
+    from astropy.io import fits
+    from astropy.wcs import WCS
+
+    dset = _two_facets(tmp_path)
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
+    w.wcs.crpix = [33, 33]
+    w.wcs.crval = [11.0, 10.5]
+    w.wcs.cdelt = [-60 / 3600, 60 / 3600]  # 1 arcmin pixels: the image spans both facets
+    data = np.zeros((1, 1, 64, 64), dtype=np.float32)
+    west = [(32, 50), (20, 55)]  # (y, x): west is at larger x (RA grows to the left)
+    east = [(30, 10), (40, 12)]
+    for (y, x), f in zip(west + east, [1.0, -0.02, 0.3, 0.01]):
+        data[0, 0, y, x] = f
+    path = tmp_path / "image-model.fits"
+    fits.PrimaryHDU(data, w.to_header()).writeto(path)
+    mask = np.zeros((64, 64), bool)
+    mask[31:34, 49:52] = True  # the island of the west source only
+    kept, everything, unfiltered = dirs.components_in_islands(path, mask, dset)
+    assert len(everything) == 4
+    owner = dirs.patched_model(kept, dset).patches
+    assert sorted(zip(owner, kept.i_jy.round(3).tolist())) == [("east", 0.01), ("east", 0.3), ("west", 1.0)]
+    assert unfiltered == ["east"]  # east has no island: it keeps both of its components
+    mask[29:32, 9:12] = True
+    kept, _, unfiltered = dirs.components_in_islands(path, mask, dset)
+    assert sorted(kept.i_jy.round(3).tolist()) == [0.3, 1.0] and unfiltered == []
+    with pytest.raises(QualityError, match="same grid"):
+        dirs.components_in_islands(path, mask[:10], dset)
+
+
 def test_solution_directions_must_be_the_facets(tmp_path):
     dset = _two_facets(tmp_path)
     good = dirs.direction_positions_rad(dset)
@@ -175,3 +206,12 @@ def test_wsclean_applies_one_solution_file_per_measurement_set(tmp_path):
     assert args[i + 1:i + 3] == ["a.h5,b.h5", "amplitude000,phase000"]
     with pytest.raises(InputError, match="2 h5parms for 3 measurement sets"):
         build_wsclean_command(opts, [Path("a.ms"), Path("b.ms"), Path("c.ms")])
+
+
+def test_the_island_filter_reads_the_restored_image_that_belongs_to_the_model():
+    from lofar_hires.selfcal.cycle import restored_image_of
+
+    assert restored_image_of(Path("c/image-model-pb.fits")) == Path("c/image-image-pb.fits")
+    assert restored_image_of(Path("c/image-model.fits")) == Path("c/image-image.fits")
+    with pytest.raises(QualityError, match="not named like a WSClean model image"):
+        restored_image_of(Path("c/image-residual.fits"))

@@ -71,6 +71,11 @@ def test_overrides_reach_list_items():
     ("solves: [{soltype: scalarphase, solnt: 3}]", "unknown option"),
     ("solves: [{soltype: scalarphase}]\nstopping: {min_cycles: 5, max_cycles: 3}", "max_cycles"),
     ("solves: [{soltype: scalarphase\n", "invalid YAML"),
+    ("solves: [{soltype: scalarphase}]\nimaging: {model_filter_sigma: 8, model_filter_boundary_sigma: 9}",
+     r"imaging.model_filter_boundary_sigma is 9: it must be positive and at most imaging.model_filter_sigma \(8\)"),
+    ("solves: [{soltype: scalarphase}]\nimaging: {model_filter_sigma: 8, model_filter_boundary_sigma: 0}",
+     "model_filter_boundary_sigma is 0"),
+    ("solves: [{soltype: scalarphase}]\nimaging: {model_filter_box_pix: 1}", "model_filter_box_pix"),
 ])
 def test_bad_strategies_are_refused_with_the_reason(tmp_path, text, message):
     with pytest.raises(InputError, match=message):
@@ -172,8 +177,10 @@ def test_finish_solution_resets_groups_to_exact_identity():
                           ["CS001HBA0", "CS002HBA0", "CS003HBA0"], "test")
     val = out.soltabs["phase000"].val
     assert np.all(val[:, :, :3] == 0.0)
-    # the others are made relative to the reset group first (DDECal's common phase offset is arbitrary)
-    expected = np.angle(np.exp(1j * (phases[:, :, 3:] - phases[:, :, :1])))
+    # the others are made relative to the reset group's circular mean first (DDECal's common phase offset is
+    # arbitrary; one station of the group would pass its own fluctuations on)
+    group_mean = np.angle(np.exp(1j * phases[:, :, :3]).sum(axis=-1, keepdims=True))
+    expected = np.angle(np.exp(1j * (phases[:, :, 3:] - group_mean)))
     np.testing.assert_allclose(val[:, :, 3:], expected, atol=1e-12)
 
 

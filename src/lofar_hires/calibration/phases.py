@@ -12,6 +12,7 @@ The checks at the end validate the arrays a fit receives and raise
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -64,6 +65,37 @@ def reference_phases(phase: np.ndarray, ant_axis: int, ref: int) -> np.ndarray:
     axis = check_axis(ant_axis, phase.ndim, "ant_axis")
     check_reference(ref, phase.shape[axis])
     return wrap(phase - np.take(phase, [ref], axis=axis))
+
+
+def reference_phases_to_group(phase: np.ndarray, weights: np.ndarray, ant_axis: int,
+                              group: Sequence[int]) -> np.ndarray:
+    """Phases relative to the circular mean of a group of stations, wrapped into ``(-pi, pi]``.
+
+    The mean is the angle of the weighted sum of the group's unit phasors at each point of the
+    other axes (flagged or NaN values left out). Where no member of the group is usable, the
+    result is NaN. Unlike a single reference station, the mean does not carry that station's own
+    fast phase fluctuations into every referenced phase.
+
+    Raises
+    ------
+    InputError
+        An empty group, an index outside the station axis, or weights of another shape.
+    """
+    phase = np.asarray(phase, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    axis = check_axis(ant_axis, phase.ndim, "ant_axis")
+    if weights.shape != phase.shape:
+        raise InputError(f"weights {weights.shape} and phases {phase.shape} differ in shape")
+    group = list(group)
+    if not group:
+        raise InputError("the reference group has no station")
+    for ref in group:
+        check_reference(ref, phase.shape[axis])
+    total = np.expand_dims(phasor_sum(np.take(phase, group, axis=axis), np.take(weights, group, axis=axis),
+                                      axis=axis), axis)
+    with np.errstate(invalid="ignore"):
+        mean = np.where(np.abs(total) > 0, np.angle(total), np.nan)
+    return wrap(phase - mean)
 
 
 def reference_weights(weights: np.ndarray, ant_axis: int, ref: int) -> np.ndarray:

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires.errors import InputError, QualityError
+from lofar_hires.imaging.islands import significant_islands
 from lofar_hires.io.h5parm import Solset, read_h5parm, write_solset
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.io.names import inside, safe_name, safe_names
@@ -43,6 +44,7 @@ from lofar_hires.selfcal.directions import (
     DirectionSet,
     check_solution_directions,
     components_from_model_image,
+    components_in_islands,
     direction_positions_rad,
     write_direction_model,
 )
@@ -239,7 +241,30 @@ def direction_model(ctx: CycleContext, folder: Path, cycle: int, model_image: Pa
     if cycle == 0 and ctx.start.skymodel is not None:
         return write_direction_model(read_makesourcedb(ctx.start.skymodel), ctx.directions, out,
                                      "starting sky model", error=InputError)
-    return write_direction_model(components_from_model_image(model_image), ctx.directions, out, f"cycle {cycle}")
+    spec = ctx.strategy.imaging
+    if spec.model_filter_sigma <= 0:
+        return write_direction_model(components_from_model_image(model_image), ctx.directions, out, f"cycle {cycle}")
+    restored = restored_image_of(model_image)
+    islands = significant_islands(restored, spec.model_filter_sigma, spec.model_filter_boundary_sigma,
+                                  spec.model_filter_box_pix)
+    kept, everything, unfiltered = components_in_islands(model_image, islands.mask, ctx.directions)
+    log.info("cycle %d: the solves use %d of %d clean components (%.4g of %.4g Jy), those in the %d of %d islands of "
+             "%s that reach %g x the local rms", cycle, len(kept), len(everything), float(np.sum(kept.i_jy)),
+             float(np.sum(everything.i_jy)), islands.n_kept, islands.n_islands, restored.name,
+             spec.model_filter_sigma)
+    if unfiltered:
+        log.warning("cycle %d: no island of direction(s) %s reaches %g x the local rms; their solves use every clean "
+                    "component of their facet", cycle, ", ".join(unfiltered), spec.model_filter_sigma)
+    return write_direction_model(kept, ctx.directions, out, f"cycle {cycle}")
+
+
+def restored_image_of(model_image: Path) -> Path:
+    """The restored image WSClean wrote with a model image (``X-model[-pb].fits`` -> ``X-image[-pb].fits``)."""
+    name = model_image.name
+    for model_suffix, image_suffix in (("-model-pb.fits", "-image-pb.fits"), ("-model.fits", "-image.fits")):
+        if name.endswith(model_suffix):
+            return model_image.with_name(name[:-len(model_suffix)] + image_suffix)
+    raise QualityError(f"{name} is not named like a WSClean model image (-model.fits or -model-pb.fits)")
 
 
 def run_solves(ctx: CycleContext, folder: Path, cycle: int, sourcedb: Path | None = None) -> dict[str, list[Path]]:

@@ -139,18 +139,21 @@ def patched_model(model: SkyModel, dset: DirectionSet) -> SkyModel:
     return replace(model, patches=patches, patch_positions=positions)
 
 
-def components_from_model_image(path: Path) -> SkyModel:
-    """Every non-zero finite pixel of a WSClean model image as a flat-spectrum point component."""
+def _model_plane(path: Path) -> tuple[np.ndarray, object]:
+    """The single plane of a WSClean model image and its header."""
     from astropy.io import fits
-    from astropy.wcs import WCS
 
     with fits.open(path) as hdul:
         header = hdul[0].header
         data = np.asarray(hdul[0].data, dtype=float)
-    plane = data.reshape(data.shape[-2:]) if data.ndim > 2 else data
     if data.ndim > 2 and int(np.prod(data.shape[:-2])) != 1:
         raise QualityError(f"model image {Path(path).name} has more than one plane")
-    y, x = np.nonzero(np.isfinite(plane) & (plane != 0))
+    return (data.reshape(data.shape[-2:]) if data.ndim > 2 else data), header
+
+
+def _point_components(plane: np.ndarray, header, y: np.ndarray, x: np.ndarray) -> SkyModel:
+    from astropy.wcs import WCS
+
     wcs = WCS(header).celestial
     ra, dec = wcs.pixel_to_world_values(x.astype(float), y.astype(float))
     freq_hz = next((float(header[f"CRVAL{k}"]) for k in range(3, 5) if str(header.get(f"CTYPE{k}", "")).startswith(
@@ -160,6 +163,36 @@ def components_from_model_image(path: Path) -> SkyModel:
     names = [f"c{k:06d}" for k in range(n)]
     return SkyModel(names, ["POINT"] * n, names, np.radians(np.asarray(ra) % 360.0), np.radians(dec), plane[y, x],
                     np.full(n, freq_hz), np.zeros((n, 1)), np.ones(n, bool), zeros, zeros.copy(), zeros.copy())
+
+
+def components_from_model_image(path: Path) -> SkyModel:
+    """Every non-zero finite pixel of a WSClean model image as a flat-spectrum point component."""
+    plane, header = _model_plane(path)
+    y, x = np.nonzero(np.isfinite(plane) & (plane != 0))
+    return _point_components(plane, header, y, x)
+
+
+def components_in_islands(path: Path, islands: np.ndarray, dset: DirectionSet) -> tuple[SkyModel, SkyModel, list[str]]:
+    """The components of a model image inside ``islands`` (a pixel mask on its grid).
+
+    A direction whose facet has components but none inside an island keeps all of its own
+    (its solve would otherwise have no model).
+
+    Returns
+    -------
+    kept, everything, directions
+        The components used, all components, and the directions that kept all of theirs.
+    """
+    plane, header = _model_plane(path)
+    if plane.shape != np.shape(islands):
+        raise QualityError(f"model image {Path(path).name} {plane.shape} and its island mask {np.shape(islands)} "
+                           "are not on the same grid")
+    y, x = np.nonzero(np.isfinite(plane) & (plane != 0))
+    everything = _point_components(plane, header, y, x)
+    inside = np.asarray(islands, dtype=bool)[y, x]
+    owner = np.asarray(patched_model(everything, dset).patches, dtype=object)
+    unfiltered = sorted(set(owner) - set(owner[inside]))
+    return everything.select(inside | np.isin(owner, unfiltered)), everything, unfiltered
 
 
 def facet_flux_jy(patched: SkyModel, dset: DirectionSet) -> dict[str, float]:

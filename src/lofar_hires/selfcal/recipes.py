@@ -185,6 +185,10 @@ class DutchRecipe:
     image_scale_arcsec: float = option(help="pixel size of the self-calibration images", unit="arcsec", min=0.0)
     image_size_pix: int = option(help="size of the self-calibration images", unit="pixel", min=16, max=65536)
     image_taper_arcsec: float = option(help="Gaussian taper of the self-calibration images", unit="arcsec", min=0.0)
+    model_filter_sigma: float = option(help="the solves use the clean components of islands whose peak reaches this "
+                                       "many times the local rms (0: every component)", unit="sigma", min=0.0)
+    model_filter_boundary_sigma: float = option(help="the islands extend down to this many times the local rms",
+                                                unit="sigma", min=0.0)
     remote_phase: DutchSolveRecipe = option(help="step 1: phases of the remote stations")
     core_phase: DutchSolveRecipe = option(help="step 2: slow phases of the core stations")
     gain: DutchSolveRecipe = option(help="step 3: phases and amplitudes")
@@ -447,7 +451,9 @@ def dutch_strategy(peak_flux_jy: float, integration_s: float, config: DutchRecip
                     "phaseup_core": config.phaseup_core, "remove_stations": config.remove_stations},
         "solves": solves,
         "imaging": {"scale_arcsec": config.image_scale_arcsec, "size_pix": config.image_size_pix,
-                    "taper_gaussian_arcsec": config.image_taper_arcsec},
+                    "taper_gaussian_arcsec": config.image_taper_arcsec,
+                    "model_filter_sigma": config.model_filter_sigma,
+                    "model_filter_boundary_sigma": config.model_filter_boundary_sigma},
         "stopping": {"min_cycles": config.min_cycles, "max_cycles": config.max_cycles,
                      "stability_stations": config.stability_stations},
         "recipe": {"kind": "dutch", "sigma_c_rad": None, "delta_t_min": None, "dt_formula": "",
@@ -491,6 +497,10 @@ def explain(mapping: Mapping[str, Any]) -> str:
     uv = strategy.imaging.minuv_lambda
     lines.append(f"cycles {strategy.stopping.min_cycles}..{strategy.stopping.max_cycles}; imaging uv cut "
                  + (f"{uv:g} lambda" if uv else "none"))
+    im = strategy.imaging
+    if im.model_filter_sigma > 0:
+        lines.append(f"multi-direction model: clean components in islands above {im.model_filter_sigma:g} x the local "
+                     f"rms (grown to {im.model_filter_boundary_sigma:g})")
     header = ("solve", "soltype", "solint", "kernel", "reset", "uv cut (lambda)", "start cycle")
     rows = []
     for solve in strategy.solves:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.calibration.phases import reference_phases as referenced
+from lofar_hires.calibration.phases import reference_phases_to_group as referenced
 from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.h5parm import Solset, Soltab, read_h5parm
 from lofar_hires.io.ms import MsInfo
@@ -189,21 +189,26 @@ def finish_solution(solset: Solset, mode: str, solve: SolveSpec, reset: Sequence
         solset = Solset(solset.name, list(solset.antenna_names), solset.antenna_positions_m.copy(),
                         dict(solset.directions), tabs, dict(solset.attrs))
     if reset:
-        solset = reset_stations(reference_phases(solset, reset[0]), list(reset))
+        solset = reset_stations(reference_phases(solset, reset), list(reset))
     return solset
 
 
-def reference_phases(solset: Solset, station: str) -> Solset:
-    """Phases relative to ``station`` (per time, frequency, direction and polarisation).
+def reference_phases(solset: Solset, group: Sequence[str]) -> Solset:
+    """Phases relative to the circular mean of the stations of ``group`` (per time, frequency, direction and
+    polarisation).
 
     DDECal's phases share an arbitrary common offset. Before a group is reset to zero
     phase, the others must be made relative to that group, or the offset would be left
-    on every baseline between a reset and a solved station.
+    on every baseline between a reset and a solved station. Relative to the group's mean,
+    not to one of its stations: a single station would add its own fast phase changes
+    (which the group's later, slower solve cannot follow) to every other station.
     """
     tabs = {}
     for name, tab in solset.soltabs.items():
-        if tab.soltype in ("phase", "scalarphase") and "ant" in tab.axes and station in list(tab.axes["ant"]):
-            val = referenced(tab.val, tab.axis_names.index("ant"), list(tab.axes["ant"]).index(station))
+        ants = list(tab.axes.get("ant", []))
+        members = [ants.index(s) for s in group if s in ants]
+        if tab.soltype in ("phase", "scalarphase") and members:
+            val = referenced(tab.val, tab.weight, tab.axis_names.index("ant"), members)
             tab = Soltab(tab.name, tab.soltype, dict(tab.axes), val, tab.weight.copy(), dict(tab.attrs))
         tabs[name] = tab
     return Solset(solset.name, list(solset.antenna_names), solset.antenna_positions_m.copy(),

@@ -130,6 +130,13 @@ class ImagingSpec:
                                   min=0.1)
     restoring_beam_arcsec: float | None = option(help="circular restoring beam of the images (null: the beam "
                                                  "WSClean fits to the PSF)", unit="arcsec", min=0.0)
+    model_filter_sigma: float = option(help="multi-direction cycles: the solves use only the clean components in "
+                                       "islands of the image whose peak reaches this many times the local rms "
+                                       "(0: every component)", unit="sigma", min=0.0)
+    model_filter_boundary_sigma: float = option(help="islands of the model filter extend down to this many times the "
+                                                "local rms", unit="sigma", min=0.0)
+    model_filter_box_pix: int = option(help="box in which the model filter measures the local rms (robust, from the "
+                                       "median absolute deviation)", unit="pixel", min=2)
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,11 @@ class Strategy:
             raise InputError("strategy: no solve starts in cycle 0 (set start_cycle: 0 on the first)",
                              setting="solves.0.start_cycle")
         self.stopping.validate()
+        im = self.imaging
+        if im.model_filter_sigma > 0 and not 0 < im.model_filter_boundary_sigma <= im.model_filter_sigma:
+            raise InputError(f"imaging.model_filter_boundary_sigma is {im.model_filter_boundary_sigma:g}: it must be "
+                             f"positive and at most imaging.model_filter_sigma ({im.model_filter_sigma:g})",
+                             setting="imaging.model_filter_boundary_sigma")
         last_start = max(s.start_cycle for s in self.solves)
         if last_start + 2 > self.stopping.max_cycles:
             raise InputError(f"strategy: a solve starts in cycle {last_start}, so at least {last_start + 2} cycles are "
