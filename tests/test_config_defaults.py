@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from lofar_hires.calibration import config as calibration_config
+from lofar_hires.classifier import config as classifier_config
 from lofar_hires.config_schema import field_default, from_mapping, load_yaml, shipped_path, to_mapping
 from lofar_hires.selection import config as selection_config
 from lofar_hires.selfcal import recipes, stopping, strategy
@@ -31,6 +32,7 @@ from lofar_hires.solutions.stations import load_station_groups
 CONFIGS = Path(shipped_path("."))
 #: Files that hold the default of every setting of their schema, and the class of each.
 DEFAULTS_FILES: dict[str, type] = {
+    "classifier.yaml": classifier_config.ClassifierConfig,
     "recipes.yaml": recipes.RecipeConfig,
     "di_calibrator.yaml": calibration_config.CalibratorConfig,
     "di_target.yaml": calibration_config.TargetConfig,
@@ -42,7 +44,8 @@ SELFCAL_SECTIONS: dict[str, type] = {"strategy": strategy.Strategy, "solve": str
 #: Classes whose defaults are still also written in the code, and where their shipped values are.
 #: The test keeps the two equal until the class takes its defaults from the file.
 DEFAULTS_ALSO_IN_CODE: dict[type, tuple[str, str]] = {}
-CONFIG_MODULES = (calibration_config, selection_config, strategy, stopping, recipes, simulation_config)
+CONFIG_MODULES = (classifier_config, calibration_config, selection_config, strategy, stopping, recipes,
+                  simulation_config)
 #: A source: a publication with its year, or a project choice with its reason.
 SOURCE = re.compile(r"\bet al\.,? \(?\d{4}|\bproject choice[:,]")
 

@@ -4,7 +4,7 @@
   ``logging_setup``) imports nothing of the project but itself;
 * ``io`` and ``runners`` import only the foundation and each other;
 * pipeline packages import the layers below and EARLIER pipeline packages only, in the order
-  solutions, imaging, calibration, selection, selfcal (so there is no cycle);
+  solutions, imaging, classifier, calibration, selection, selfcal (so there is no cycle);
 * ``simulation`` imports the foundation, ``io`` and ``runners``, never a pipeline package;
 * ``validation`` (truth comparison) may import ``simulation``; nothing on the pipeline path does:
   in ``cli`` only the ``simulate`` command imports the simulator.
@@ -22,7 +22,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "lofar_hires"
 FOUNDATION = {"__init__", "errors", "physics", "provenance", "config_schema", "environment", "logging_setup",
               "measures_table"}
 BASE = {"io", "runners"}
-PIPELINE = ["solutions", "imaging", "calibration", "selection", "selfcal"]
+PIPELINE = ["solutions", "imaging", "classifier", "calibration", "selection", "selfcal"]
 
 
 def allowed(package: str, module: Path) -> set[str]:
