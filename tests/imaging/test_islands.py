@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from lofar_hires.errors import InputError
+from lofar_hires.errors import InputError, MissingInputError
 from lofar_hires.imaging.islands import island_mask, local_rms, robust_rms, significant_islands
 
 
@@ -86,22 +86,29 @@ def test_bad_settings_and_images_are_refused(tmp_path):
         local_rms(img, 1)
     with pytest.raises(InputError, match="no pixel"):
         local_rms(np.zeros((64, 64)), 16)
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(MissingInputError, match="does not exist"):
         significant_islands(tmp_path / "missing.fits", 10.0, 5.0, 16)
     cube = tmp_path / "cube.fits"
     fits.PrimaryHDU(np.zeros((2, 16, 16), np.float32)).writeto(cube)
-    with pytest.raises(InputError, match="single image plane"):
+    with pytest.raises(InputError, match="image planes"):
         significant_islands(cube, 10.0, 5.0, 8)
     broken = tmp_path / "broken.fits"
     broken.write_bytes(b"SIMPLE  =                    T" + b" " * 50)
-    with pytest.raises(InputError, match="cannot read"):
+    with pytest.raises(InputError, match="not a readable FITS image"):
         significant_islands(broken, 10.0, 5.0, 8)
 
 
 def test_significant_islands_reads_a_wsclean_shaped_image(tmp_path):
     img = _noise((128, 128))
     _blob(img, 40, 90, 50.0)
+    from astropy.wcs import WCS
+
+    w = WCS(naxis=2)
+    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
+    w.wcs.crpix = [65, 65]
+    w.wcs.crval = [242.75, 55.0]
+    w.wcs.cdelt = [-1.5 / 3600, 1.5 / 3600]
     path = tmp_path / "image-image.fits"
-    fits.PrimaryHDU(img[None, None]).writeto(path)
+    fits.PrimaryHDU(img[None, None], w.to_header()).writeto(path)
     islands = significant_islands(path, 10.0, 5.0, 32)
     assert islands.mask.shape == (128, 128) and islands.mask[40, 90] and islands.n_kept == 1

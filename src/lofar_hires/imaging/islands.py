@@ -108,34 +108,20 @@ def island_mask(image: np.ndarray, rms: np.ndarray, threshold_sigma: float, boun
     return IslandMask(keep[labels], int(n), int(keep.sum()))
 
 
-def _plane(data: np.ndarray | None, what: Path) -> np.ndarray:
-    if data is None:
-        raise InputError(f"{what.name}: no image in the primary HDU")
-    data = np.asarray(data)
-    if data.ndim < 2 or (data.ndim > 2 and int(np.prod(data.shape[:-2])) != 1):
-        raise InputError(f"{what.name}: expected a single image plane, got shape {data.shape}")
-    return data.reshape(data.shape[-2:])
-
-
 def significant_islands(image_fits: Path, threshold_sigma: float, boundary_sigma: float,
                         box_pix: int) -> IslandMask:
     """:func:`island_mask` of a restored FITS image against its :func:`local_rms`.
 
     Raises
     ------
-    InputError
-        The file is missing, unreadable or not a single plane, or a setting is out of range.
+    InputError or MissingInputError
+        The file is missing, unreadable or not a single plane (:func:`~lofar_hires.imaging.measure.load_image`),
+        or a setting is out of range.
     """
-    from astropy.io import fits
+    from lofar_hires.imaging.measure import load_image
 
     image_fits = Path(image_fits)
-    if not image_fits.is_file():
-        raise InputError(f"island filter: {image_fits} does not exist or is not a file")
-    try:
-        with fits.open(image_fits) as hdul:
-            image = _plane(hdul[0].data, image_fits).astype(np.float32)
-    except (OSError, TypeError, ValueError, IndexError) as exc:
-        raise InputError(f"island filter: cannot read {image_fits.name}: {' '.join(str(exc).split())}") from None
+    image = load_image(image_fits).data.astype(np.float32)
     islands = island_mask(image, local_rms(image, box_pix), threshold_sigma, boundary_sigma)
     log.debug("%s: %d of %d islands reach %g sigma (boundary %g, box %d px)", image_fits.name, islands.n_kept,
               islands.n_islands, threshold_sigma, boundary_sigma, box_pix)
