@@ -296,19 +296,26 @@ def image(ms, outdir: Path, name: str, *, size_pix: int = 512, scale_arcsec: flo
     return make_image([ms], outdir, opts).fits
 
 
-def on_grid_skymodel(path: Path, centre_deg: tuple[float, float], n_pix: int, scale_arcsec: float,
-                     pixels: list[tuple[int, int]], fluxes_jy: list[float]) -> Path:
-    """Point sources exactly on the pixel centres of a WSClean image with this geometry."""
-    import numpy as np
+def sin_wcs(centre_deg: tuple[float, float], n_pix: int, scale_arcsec: float):
+    """The celestial WCS of a square WSClean image (SIN projection, centre on pixel n/2 + 1)."""
     from astropy.wcs import WCS
-
-    from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
 
     w = WCS(naxis=2)
     w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
     w.wcs.crpix = [n_pix / 2 + 1, n_pix / 2 + 1]
     w.wcs.crval = list(centre_deg)
     w.wcs.cdelt = [-scale_arcsec / 3600, scale_arcsec / 3600]
+    return w
+
+
+def on_grid_skymodel(path: Path, centre_deg: tuple[float, float], n_pix: int, scale_arcsec: float,
+                     pixels: list[tuple[int, int]], fluxes_jy: list[float]) -> Path:
+    """Point sources exactly on the pixel centres of a WSClean image with this geometry."""
+    import numpy as np
+
+    from lofar_hires.io.skymodel import SkyModel, write_makesourcedb
+
+    w = sin_wcs(centre_deg, n_pix, scale_arcsec)
     ra, dec = w.wcs_pix2world(np.array(pixels, dtype=float), 0).T
     n = len(pixels)
     names = [f"grid{i + 1:02d}" for i in range(n)]

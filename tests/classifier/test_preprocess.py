@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from conftest import sin_wcs
 from lofar_hires.classifier.config import PreprocessSpec
 from lofar_hires.classifier.preprocess import (
     N_SYMMETRIES,
@@ -129,13 +130,7 @@ def test_the_eight_symmetries_are_distinct_and_lose_nothing():
 
 
 def test_a_wsclean_fits_image_gives_the_same_input_as_its_plane(tmp_path):
-    from astropy.wcs import WCS
-
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
-    w.wcs.crpix = [129, 129]
-    w.wcs.crval = [242.75, 55.0]
-    w.wcs.cdelt = [-0.1 / 3600, 0.1 / 3600]
+    w = sin_wcs((242.75, 55.0), 256, 0.1)
     img = _field(256)
     path = tmp_path / "image-image.fits"
     fits.PrimaryHDU(img[None, None].astype(np.float32), w.to_header()).writeto(path)

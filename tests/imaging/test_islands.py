@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from conftest import sin_wcs
 from lofar_hires.errors import InputError, MissingInputError
 from lofar_hires.imaging.islands import island_mask, local_rms, robust_rms, significant_islands
 
@@ -101,13 +102,7 @@ def test_bad_settings_and_images_are_refused(tmp_path):
 def test_significant_islands_reads_a_wsclean_shaped_image(tmp_path):
     img = _noise((128, 128))
     _blob(img, 40, 90, 50.0)
-    from astropy.wcs import WCS
-
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
-    w.wcs.crpix = [65, 65]
-    w.wcs.crval = [242.75, 55.0]
-    w.wcs.cdelt = [-1.5 / 3600, 1.5 / 3600]
+    w = sin_wcs((242.75, 55.0), 128, 1.5)
     path = tmp_path / "image-image.fits"
     fits.PrimaryHDU(img[None, None], w.to_header()).writeto(path)
     islands = significant_islands(path, 10.0, 5.0, 32)

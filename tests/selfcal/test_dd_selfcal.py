@@ -142,14 +142,11 @@ def test_a_model_image_becomes_point_components_at_its_pixels(tmp_path):
 
 def test_only_components_in_islands_reach_the_solves_unless_a_facet_would_lose_them_all(tmp_path):
     from astropy.io import fits
-    from astropy.wcs import WCS
+
+    from conftest import sin_wcs
 
     dset = _two_facets(tmp_path)
-    w = WCS(naxis=2)
-    w.wcs.ctype = ["RA---SIN", "DEC--SIN"]
-    w.wcs.crpix = [33, 33]
-    w.wcs.crval = [11.0, 10.5]
-    w.wcs.cdelt = [-60 / 3600, 60 / 3600]  # 1 arcmin pixels: the image spans both facets
+    w = sin_wcs((11.0, 10.5), 64, 60.0)  # 1 arcmin pixels: the image spans both facets
     data = np.zeros((1, 1, 64, 64), dtype=np.float32)
     west = [(32, 50), (20, 55)]  # (y, x): west is at larger x (RA grows to the left)
     east = [(30, 10), (40, 12)]
