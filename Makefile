@@ -27,7 +27,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade "pip>=23" "setuptools>=68" wheel
-	$(PIP) install --quiet -c constraints.txt -e ".[workflow,test]"
+	$(PIP) install --quiet -c constraints.txt -e ".[workflow,test,classifier]"
 	@touch $(STAMP)
 
 demo: setup

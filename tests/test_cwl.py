@@ -8,9 +8,10 @@
   no step stages a writable input; the ``dical`` ops that add columns write
   their own output MS);
 * every step tool's command-line bindings match the argparse parser of its
-  ``lofar-hires`` task (or nested command, ``lofar-hires h5 <command>`` and
-  ``lofar-hires dical <op>``), and every option of the task is exposed (with a
-  short, explicit list of deliberate exceptions);
+  ``lofar-hires`` task (or nested command, ``lofar-hires h5 <command>``,
+  ``lofar-hires dical <op>``, ``lofar-hires select <op>`` and
+  ``lofar-hires classifier <command>``), and every option of the task is
+  exposed (with a short, explicit list of deliberate exceptions);
 * ``steps/h5_reset.cwl`` and ``steps/h5_info.cwl`` run with cwltool on a small h5parm;
 * ``steps/dical_solve.cwl`` puts its corrections on the command line in the order of the
   Jones chain, names its output MS and leaves its input MS untouched;
@@ -34,6 +35,7 @@ import pytest
 import yaml
 
 from lofar_hires.cli import build_parser
+from lofar_hires.cli.classifier import COMMANDS as CLASSIFIER_COMMANDS
 from lofar_hires.cli.dical import COMMANDS as DICAL_COMMANDS
 from lofar_hires.cli.select import COMMANDS as SELECT_COMMANDS
 from lofar_hires.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_QUALITY, EXIT_TOOL_FAILED
@@ -97,6 +99,13 @@ NOT_EXPOSED["facets"] = dict(_H5_WRITER)
 NOT_EXPOSED["selfcal"] = dict(_H5_WRITER)
 NOT_EXPOSED["apply-solutions"] = dict(_H5_WRITER)
 NOT_EXPOSED["recipe"] = dict(_H5_WRITER)
+#: The image classifier: ``lofar-hires classify`` (steps/classify.cwl) and the ``lofar-hires classifier`` commands
+#: (steps/classifier_<command>.cwl).
+CLASSIFIER_OPS = tuple(CLASSIFIER_COMMANDS)
+NOT_EXPOSED["classify"] = {**_LOGGING, "--help": "prints help and exits"}
+NOT_EXPOSED.update({f"classifier {op}": {**_LOGGING, "--help": "prints help and exits"} for op in CLASSIFIER_OPS})
+for _command in ("classifier train", "classifier import-backbone"):
+    NOT_EXPOSED[_command]["--overwrite"] = "a CWL step always writes into a fresh output directory"
 
 #: Tasks that add columns to a measurement set: each writes a copy of its input ``ms`` to a named output MS
 #: (``--output`` or ``--output-ms``), which its step tool returns as ``ms_out``.
@@ -226,9 +235,9 @@ def long_option(action: argparse.Action) -> str:
 def step_task(doc: dict[str, Any]) -> str:
     """The task a step tool runs: ``image``, or ``h5 reset`` / ``dical solve`` for the nested commands."""
     base = doc["baseCommand"]
-    nested = len(base) == 3 and base[1] in ("h5", "dical", "select")
+    nested = len(base) == 3 and base[1] in ("h5", "dical", "select", "classifier")
     assert base[0] == "lofar-hires" and (len(base) == 2 or nested), \
-        f"baseCommand must be [lofar-hires, <task>] or [lofar-hires, h5|dical, <command>]: {base}"
+        f"baseCommand must be [lofar-hires, <task>] or [lofar-hires, h5|dical|select|classifier, <command>]: {base}"
     return " ".join(base[1:])
 
 
@@ -325,6 +334,8 @@ def test_every_cwl_file_is_covered() -> None:
     dical_steps = {f"steps/dical_{op.replace('-', '_')}.cwl" for op in DICAL_OPS}
     assert dical_steps | {"steps/di_calibrator.cwl", "steps/di_target.cwl", "workflows/di_calibrator.cwl",
                           "workflows/di_target.cwl"} <= names
+    classifier_steps = {f"steps/classifier_{op.replace('-', '_')}.cwl" for op in CLASSIFIER_OPS}
+    assert classifier_steps | {"steps/classify.cwl"} <= names
 
 
 @pytest.mark.parametrize("cwl", CWL_FILES, ids=lambda p: str(p.relative_to(REPO)))

@@ -11,9 +11,9 @@ Classes of bad input (the columns of the matrix printed at the end of the run):
 ``missing``           a path that does not exist
 ``empty``             an empty file, or an empty directory where a measurement set is expected
 ``wrong-type``        a directory where a file is expected, a file where a measurement set is expected
-``corrupt``           garbage bytes, a truncated h5parm or image, a directory that looks like a measurement
-                      set but is no casacore table, valid HDF5 that is no h5parm or a structurally wrong
-                      h5parm, a sky model or table in another format, YAML that does not parse or is a list
+``corrupt``           garbage bytes, a truncated h5parm, image or weights file, a directory that looks like a
+                      measurement set but is no casacore table, valid HDF5 that is no h5parm or a structurally
+                      wrong h5parm, a sky model or table in another format, YAML that does not parse or is a list
 ``bad-value``         NaN, negative or out-of-range numbers (thresholds, intervals, sizes, RA/Dec), unknown
                       choices and names, ``--set`` with an unknown key, a wrong type or no ``=``, a
                       configuration file with an unknown key, an image of NaNs, an h5parm of NaNs
@@ -77,11 +77,16 @@ CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals")
 FITS_KINDS = ("fits",)
 YAML_KINDS = ("strategy", "groups")
 REGION_KINDS = ("regions",)
-DIR_KINDS = ("selfcal_dir",)  # output directories of a task
+WEIGHTS_KINDS = ("backbone", "head", "public_weights")  # safetensors files of the image classifier
+#: Directories that are the products of a task, and the file in them that a command reads first (the garbage
+#: variant): a selfcal run, a classifier model and a classifier dataset.
+DIR_KINDS = ("selfcal_dir", "model_dir", "dataset")
+DIR_INDEX = {"selfcal_dir": ("report", "selfcal_report.json"), "model_dir": ("weights", "backbone.safetensors"),
+             "dataset": ("index", "dataset.json")}
 EXTENSION = {**{k: "" for k in DIR_KINDS},
              **{k: ".MS" for k in MS_KINDS}, **{k: ".h5" for k in H5_KINDS}, **{k: ".skymodel" for k in SKY_KINDS},
              **{k: ".csv" for k in CSV_KINDS}, **{k: ".fits" for k in FITS_KINDS}, **{k: ".yaml" for k in YAML_KINDS},
-             **{k: ".reg" for k in REGION_KINDS}}
+             **{k: ".reg" for k in REGION_KINDS}, **{k: ".safetensors" for k in WEIGHTS_KINDS}}
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,8 @@ class Spec:
     option_names: dict[str, str] = field(default_factory=dict)  # dest -> how messages name it (positionals)
 
 
+#: The smallest timm backbone of the classifier's family (the tiny model scales it down; imported weights cannot).
+CLASSIFIER_BACKBONE = "vit_small_patch14_reg4_dinov2"
 #: Score settings that give the tiny field enough phase values (two stations, 20 s solution intervals).
 SCORE_TINY = ("--set", "score.stations=international", "--set", "score.time_resolution_s=20", "--set",
               "score.solint_s=20.4")
@@ -256,7 +263,36 @@ SPECS: dict[str, Spec] = {
     "apply-solutions": Spec(("apply-solutions", "{msin}", "--solutions", "{solutions}", "-o", "{output}"),
                             inputs={"msin": "ms", "solutions": "transfer_h5"},
                             outputs={"output": ("applied.MS", "dir")}, side_products=("applied.MS.provenance.json",)),
+    # The image classifier, with a tiny model (see classifier_inputs). --output of classify and evaluate is optional.
+    "classify": Spec(("classify", "{images}", "--model-dir", "{model_dir}"),
+                     inputs={"images": "fits", "model_dir": "model_dir"},
+                     optional={"backbone_weights": Optional_("--backbone-weights", "backbone"),
+                               "head_weights": Optional_("--head-weights", "head"),
+                               "output": Optional_("--output", "file", rel="scores.json")}),
+    "classifier evaluate": Spec(("classifier", "evaluate", "{dataset}", "--model-dir", "{model_dir}"),
+                                inputs={"dataset": "dataset", "model_dir": "model_dir"},
+                                optional={"backbone_weights": Optional_("--backbone-weights", "backbone"),
+                                          "head_weights": Optional_("--head-weights", "head"),
+                                          "output": Optional_("--output", "file", rel="metrics.json")}),
+    # One epoch from the tiny model's frozen backbone. An output directory with a run continues it: the earlier
+    # product is a training record that is not one.
+    "classifier train": Spec(("classifier", "train", "{dataset}", "--outdir", "{outdir}", "--backbone-weights",
+                              "{backbone_weights}", "--epochs", "1", "--batch-size", "2"),
+                             inputs={"dataset": "dataset", "backbone_weights": "backbone"},
+                             outputs={"outdir": ("model", "dir")}, existing=(("model/training.json", "file"),)),
+    # A partly made dataset continues: the earlier product is a field record that is not one (no field is made).
+    "classifier dataset": Spec(("classifier", "dataset", "--outdir", "{outdir}", "--fields", "1", "--first-seed", "0"),
+                               outputs={"outdir": ("dataset", "dir")},
+                               existing=(("dataset/fields/field_0000.json", "file"),),
+                               config=(True, "labels.phase_error_rad")),
+    "classifier import-backbone": Spec(("classifier", "import-backbone", "{source}", "--backbone",
+                                        CLASSIFIER_BACKBONE, "--img-size", "28", "--output", "{output}"),
+                                       inputs={"source": "public_weights"},
+                                       outputs={"output": ("backbone.safetensors", "file")}),
 }
+#: Commands of the image classifier: they need torch, timm and safetensors (pip install 'lofar-hires[classifier]').
+CLASSIFIER_COMMANDS = {"classify", "classifier evaluate", "classifier train", "classifier dataset",
+                       "classifier import-backbone"}
 
 #: Commands that only describe their input: solutions of NaN are a finding to show, not bad input. Every other
 #: command that reads solutions must refuse them (2) or fail its quality check (4): success means finite outputs.
@@ -365,7 +401,73 @@ def sources(simulated, tmp_path_factory) -> Sources:
     files["regions"] = bi.text_file(root, "facets.reg", "# Region file format: DS9 version 4.1\nfk5\n"
                                     "polygon(242.0,54.5,243.5,54.5,243.5,55.5,242.0,55.5) # text={field}\n"
                                     "point(-117.25,55.0)\n")
+    if classifier_available():
+        files.update(classifier_inputs(root / "classifier", files["fits"]))
     return Sources(files, tuple((ra, dec) for _, ra, dec in bright))
+
+
+def classifier_available() -> bool:
+    """Whether torch, timm and safetensors (the classifier's extra) are installed."""
+    from importlib.util import find_spec
+
+    return all(find_spec(name) is not None for name in ("torch", "timm", "safetensors"))
+
+
+#: Field seeds of the battery's classifier dataset, and the seeds the tiny model was trained on.
+DATASET_SEEDS = (2000, 2001)
+MODEL_TRAIN_SEEDS = (1000, 1001)
+
+
+def classifier_inputs(root: Path, fits: Path) -> dict[str, Path]:
+    """A tiny classifier model (one block, 24 features, 28-pixel input; a model directory and its two files),
+    public-style weights of the smallest backbone at that input size, and a dataset of two fields with two
+    labelled copies of ``fits`` each."""
+    import dataclasses
+    import json
+    import shutil
+
+    import torch
+    from safetensors.torch import save_file
+
+    from lofar_hires.classifier.config import load_classifier_config
+    from lofar_hires.classifier.model import (
+        BACKBONE_FILE,
+        HEAD_FILE,
+        BackboneSpec,
+        build_backbone,
+        make_classifier,
+        make_head,
+        save_model,
+    )
+
+    torch.manual_seed(0)
+    cfg = load_classifier_config()
+    pre = dataclasses.replace(cfg.preprocess, input_size_pix=28)
+    spec = BackboneSpec(CLASSIFIER_BACKBONE, 28, embed_dim=24, depth=1, num_heads=2)
+    backbone = build_backbone(spec)
+    model = make_classifier(backbone, make_head(backbone.num_features, 0.0))
+    model_dir = root / "model"
+    save_model(model, spec, pre, model_dir, training={"train_seeds": list(MODEL_TRAIN_SEEDS)})
+    public = build_backbone(BackboneSpec(CLASSIFIER_BACKBONE, 28))  # timm key names, no lofar-hires metadata
+    save_file({k: v.contiguous() for k, v in public.state_dict().items()}, str(root / "public.safetensors"))
+
+    dataset = root / "dataset"
+    (dataset / "images").mkdir(parents=True)
+    rows = []
+    for f, seed in enumerate(DATASET_SEEDS):
+        for cycle in range(2):
+            image = f"images/field_{f:04d}_cycle_{cycle:03d}.fits"
+            shutil.copyfile(fits, dataset / image)
+            rows.append({"image": image, "field": f"field_{f:04d}", "seed": seed, "kind": "point", "cycle": cycle,
+                         "label": 1 - cycle, "reason": "battery", "phase_error_rad": 0.5 * (1 - cycle),
+                         "later_dynamic_range_gain": 0.0})
+    index = {"format": "lofar-hires classifier dataset 1", "label_rule": dataclasses.asdict(cfg.labels),
+             "dataset": dataclasses.asdict(cfg.dataset), "n_fields": len(DATASET_SEEDS), "n_images": len(rows),
+             "n_continue": sum(r["label"] for r in rows), "n_stop": sum(1 - r["label"] for r in rows),
+             "seeds": list(DATASET_SEEDS), "images": rows}
+    (dataset / "dataset.json").write_text(json.dumps(index, indent=1) + "\n")
+    return {"model_dir": model_dir, "backbone": model_dir / BACKBONE_FILE, "head": model_dir / HEAD_FILE,
+            "public_weights": root / "public.safetensors", "dataset": dataset}
 
 
 # --------------------------------------------------------------------------- one case
@@ -523,10 +625,11 @@ def bad_path_cases(command: str, spec: Spec, dest: str, kind: str, full: bool = 
             yield case("corrupt", "garbage", lambda env: bi.garbage_file(env.inputs, f"garbage-{dest}{ext}"))
         return
     if kind in DIR_KINDS:
+        what, index = DIR_INDEX[kind]
         yield case("empty", "empty-dir", lambda env: bi.empty_dir(env.inputs, f"empty-{dest}"))
         yield case("wrong-type", "file-not-dir", lambda env: bi.text_file(env.inputs, f"file-{dest}"))
-        yield case("corrupt", "garbage-report", lambda env: bi.garbage_file(
-            bi.empty_dir(env.inputs, f"garbage-{dest}"), "selfcal_report.json").parent)
+        yield case("corrupt", f"garbage-{what}", lambda env: bi.garbage_file(
+            bi.empty_dir(env.inputs, f"garbage-{dest}"), index).parent)
         return
     if kind in MS_KINDS:
         yield case("empty", "empty-dir", lambda env: bi.empty_dir(env.inputs, f"empty-{dest}{ext}"))
@@ -556,6 +659,9 @@ def bad_path_cases(command: str, spec: Spec, dest: str, kind: str, full: bool = 
         yield case("corrupt", "truncated",
                    lambda env: bi.truncated_copy(source(env), env.inputs, f"truncated-{dest}{ext}"))
         yield case("bad-value", "all-nan", lambda env: bi.all_nan_fits(source(env), env.inputs, f"nan-{dest}{ext}"))
+    elif kind in WEIGHTS_KINDS:
+        yield case("corrupt", "truncated",
+                   lambda env: bi.truncated_copy(source(env), env.inputs, f"truncated-{dest}{ext}"))
     elif kind in YAML_KINDS:
         yield case("corrupt", "bad-yaml", lambda env: bi.bad_yaml(env.inputs, f"badyaml-{dest}{ext}"))
         yield case("corrupt", "yaml-list", lambda env: bi.yaml_list(env.inputs, f"list-{dest}{ext}"))
@@ -630,6 +736,8 @@ NUMERIC_CONTEXT: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]] 
 }
 #: Valid partners of the first value of two-value options (a NaN or negative goes first).
 PAIR_PARTNER = {"centre_deg": "55.0", "phase_centre_deg": "55.0", "size_pix": "64"}
+#: Integer options for which -1 is a valid value, and the bad value used instead: (command, dest) -> value.
+NEGATIVE_VALUE = {("classifier train", "train_blocks"): "-2"}  # -1 trains every block of the backbone
 
 
 def numeric_cases(command: str, spec: Spec, parser: argparse.ArgumentParser) -> Iterator[Case]:
@@ -638,7 +746,7 @@ def numeric_cases(command: str, spec: Spec, parser: argparse.ArgumentParser) -> 
         if action.type not in (float, int) or not action.option_strings:
             continue
         dest, opt = action.dest, action.option_strings[-1]
-        bad = "nan" if action.type is float else "-1"
+        bad = "nan" if action.type is float else NEGATIVE_VALUE.get((command, dest), "-1")
         values = (bad, PAIR_PARTNER.get(dest, "1")) if action.nargs == 2 else (bad,)
         extra, drop = NUMERIC_CONTEXT.get((command, dest), ((), ()))
         label = f"{'nan' if action.type is float else 'negative'}-{opt.lstrip('-')}"
@@ -666,7 +774,7 @@ def value_case(command: str, label: str, dest: str, args: tuple[str, ...], menti
 
 #: Other words by which a message may name an option (dest -> words).
 MENTION_ALIASES = {"size_pix": ("image size",), "pybdsf_thresh_isl": ("thresh_isl",),
-                   "pybdsf_thresh_pix": ("thresh_pix",)}
+                   "pybdsf_thresh_pix": ("thresh_pix",), "batch_size": ("batch size",)}
 
 
 #: Bad values beyond NaN/-1: negatives of positive quantities, out-of-range RA/Dec, unknown names and choices.
@@ -755,6 +863,31 @@ VALUE_CASES: list[Case] = [
     value_case("selfcal", "unknown-delay-calibrator", "delay_calibrator",
                ("--delay-calibrators", "{delay_calibrators}", "--delay-calibrator", "nosuchcal"), ("nosuchcal",),
                drop=("--skymodel", "{skymodel}")),
+    *[value_case(command, "zero-threads", "threads", ("--threads", "0"))
+      for command in ("classify", "classifier evaluate", "classifier train", "classifier dataset")],
+    *[value_case(command, "threshold-above-1", "threshold", ("--threshold", "2"))
+      for command in ("classify", "classifier evaluate")],
+    *[value_case(command, "negative-threshold", "threshold", ("--threshold", "-0.5"))
+      for command in ("classify", "classifier evaluate")],
+    *[value_case(command, "backbone-as-head", "head_weights", ("--head-weights", "{backbone_weights}"),
+                 ("--head-weights", "head"))
+      for command in ("classify", "classifier evaluate")],
+    value_case("classifier train", "label-smoothing-above-half", "label_smoothing", ("--label-smoothing", "0.7")),
+    value_case("classifier train", "dropout-1", "dropout", ("--dropout", "1")),
+    value_case("classifier train", "zero-validation-fraction", "validation_fraction",
+               ("--validation-fraction", "0")),
+    value_case("classifier train", "zero-learning-rate", "learning_rate", ("--learning-rate", "0")),
+    value_case("classifier train", "img-size-not-multiple-of-14", "img_size", ("--img-size", "30")),
+    value_case("classifier train", "train-blocks-above-depth", "train_blocks", ("--train-blocks", "5"),
+               ("--train-blocks", "blocks")),
+    value_case("classifier train", "frozen-random-backbone", "train_blocks", (), ("--backbone-weights",),
+               drop=("--backbone-weights", "{backbone_weights}")),
+    value_case("classifier dataset", "zero-fields", "fields", ("--fields", "0")),
+    value_case("classifier import-backbone", "unknown-backbone", "backbone", ("--backbone", "nosuchbackbone"),
+               ("nosuchbackbone",)),
+    value_case("classifier import-backbone", "other-backbone", "backbone",
+               ("--backbone", "vit_base_patch14_reg4_dinov2"), ("vit_base_patch14_reg4_dinov2",)),
+    value_case("classifier import-backbone", "img-size-not-multiple-of-14", "img_size", ("--img-size", "30")),
 ]
 
 
@@ -987,6 +1120,8 @@ def short(paths: list[str], strip: str, n: int = 4) -> str:
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow else [])
                                   for c in CASES])
 def test_bad_input(case: Case, sources: Sources, tmp_path: Path, capfd, monkeypatch):
+    if case.command in CLASSIFIER_COMMANDS and not classifier_available():
+        pytest.skip("the classifier needs torch, timm and safetensors: pip install 'lofar-hires[classifier]'")
     spec = SPECS[case.command]
     env = Env(tmp_path, sources, spec)
     for dest in spec.inputs:
@@ -1092,6 +1227,8 @@ def _matrix_report(request, tmp_path_factory):
 @pytest.mark.parametrize("command", list(SPECS))
 def test_good_call_succeeds(command: str, sources: Sources, tmp_path: Path, monkeypatch):
     """Each command's good call succeeds, so that a refusal in the battery comes from the one bad input."""
+    if command in CLASSIFIER_COMMANDS and not classifier_available():
+        pytest.skip("the classifier needs torch, timm and safetensors: pip install 'lofar-hires[classifier]'")
     spec = SPECS[command]
     env = Env(tmp_path, sources, spec)
     for dest in spec.inputs:

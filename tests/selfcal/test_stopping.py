@@ -159,9 +159,12 @@ def test_rule_schema_and_validation():
         from_mapping(StoppingRule, {"max_cycle": 5})
     keys = {key: help_text for key, _, _, help_text in describe(StoppingRule)}
     assert set(keys) == {"min_cycles", "max_cycles", "phase_stability_rad", "max_rms_increase_fraction",
-                         "require_dynamic_range_gain", "classifier_threshold", "divergence_cycles",
-                         "stability_stations"}
+                         "require_dynamic_range_gain", "classifier_threshold", "classifier_model",
+                         "divergence_cycles", "stability_stations"}
     assert all(keys.values())
+    assert StoppingRule().classifier_model == "none"  # no classifier unless a strategy names one
+    with pytest.raises(InputError, match="classifier_model is empty"):
+        from_mapping(StoppingRule, {"classifier_model": " "})
 
 
 def test_decision_to_dict():

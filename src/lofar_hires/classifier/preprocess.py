@@ -69,7 +69,17 @@ def symlog_stretch(image: np.ndarray, rms: float, stretch_sigma: float, referenc
     return np.clip(out, -1.0, 1.0).astype(np.float32)
 
 
-def prepare_array(image: np.ndarray, spec: PreprocessSpec, what: str = "image") -> np.ndarray:
+def crop_pixels(n_pix: int, pixel_arcsec: float, crop_arcsec: float) -> int:
+    """Side in pixels of the central ``crop_arcsec`` square (``n_pix``, the whole image, when 0 or larger)."""
+    if crop_arcsec <= 0:
+        return n_pix
+    if not pixel_arcsec > 0:
+        raise InputError(f"cropping to {crop_arcsec:g} arcsec needs a positive pixel size, got {pixel_arcsec}")
+    return int(min(n_pix, max(1, round(crop_arcsec / pixel_arcsec))))
+
+
+def prepare_array(image: np.ndarray, spec: PreprocessSpec, what: str = "image", crop_pix: int | None = None
+                  ) -> np.ndarray:
     """The network input ``(3, N, N)`` (float32) of a 2-D image; see the module docstring.
 
     NaN and inf pixels (blanked outside a facet or a primary beam) are left out of the rms and
@@ -95,6 +105,12 @@ def prepare_array(image: np.ndarray, spec: PreprocessSpec, what: str = "image") 
     if not rms > 0:
         raise InputError(f"{what}: the image is constant; there is no noise to scale the stretch to")
     square = central_square(np.where(finite, img, 0.0))
+    if crop_pix is not None and crop_pix < square.shape[0]:
+        if crop_pix < spec.patch_size_pix:
+            raise InputError(f"{what}: the central {crop_pix} pixels (preprocess.crop_arcsec) are smaller than one "
+                             f"{spec.patch_size_pix}-pixel patch")
+        start = (square.shape[0] - crop_pix) // 2
+        square = square[start:start + crop_pix, start:start + crop_pix]
     stretched = symlog_stretch(resample(square, spec.input_size_pix), rms, spec.stretch_sigma,
                                spec.reference_dynamic_range)
     unit = 0.5 * (stretched + 1.0)  # [-1, 1] -> [0, 1], the range the channel statistics refer to
@@ -104,7 +120,8 @@ def prepare_array(image: np.ndarray, spec: PreprocessSpec, what: str = "image") 
 
 
 def prepare_fits(path: Path, spec: PreprocessSpec) -> np.ndarray:
-    """:func:`prepare_array` of the first image plane of a FITS file.
+    """:func:`prepare_array` of the first image plane of a FITS file, cropped to the central
+    ``spec.crop_arcsec`` when that is set (the image's pixel size from its header).
 
     Raises
     ------
@@ -113,7 +130,12 @@ def prepare_fits(path: Path, spec: PreprocessSpec) -> np.ndarray:
     """
     from lofar_hires.imaging.measure import load_image
 
-    return prepare_array(load_image(Path(path)).data, spec, what=str(path))
+    image = load_image(Path(path))
+    data = image.data
+    crop = None
+    if spec.crop_arcsec > 0 and data.ndim == 2:
+        crop = crop_pixels(min(data.shape), 3600.0 * image.pixel_deg, spec.crop_arcsec)
+    return prepare_array(data, spec, what=str(path), crop_pix=crop)
 
 
 def symmetry(images: np.ndarray, k: int) -> np.ndarray:

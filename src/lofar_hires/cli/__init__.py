@@ -44,6 +44,8 @@ TASKS: dict[str, str] = {
     "recipe": "lofar_hires.cli.recipe",
     "selfcal": "lofar_hires.cli.selfcal",
     "apply-solutions": "lofar_hires.cli.apply_solutions",
+    "classify": "lofar_hires.cli.classify",
+    "classifier": "lofar_hires.cli.classifier",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):

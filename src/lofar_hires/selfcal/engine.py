@@ -486,6 +486,10 @@ def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, input
                  Path(request.facet_regions).name, ", ".join(directions.names))
     ctx = CycleContext(strategy, work, groups, threads, prov, start, reference, directions)
     rule = effective_rule(strategy)
+    scorer, classifier_note = cycle_scorer(rule.classifier_model, threads)
+    if scorer is not None:
+        for path in (scorer.loaded.backbone_path, scorer.loaded.head_path):
+            prov.add_input(path)
     decision = decide([c.metrics for c in state.cycles], rule) if state.cycles else None
     t_start = time.monotonic()
     while not state.finished and (decision is None or not decision.stop):
@@ -497,6 +501,9 @@ def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, input
         remove_path(final)
         partial.mkdir()
         row, merged, image = run_cycle(ctx, partial, cycle, previous)
+        if scorer is not None:
+            row = replace(row, classifier_score=round(scorer.score_files([partial / image.name])[0], 4))
+            log.info("cycle %d: classifier P(continue) %.2f", cycle, row.classifier_score)
         _preview(partial / image.name, partial / "image.png", f"cycle {cycle}", row.rms_jy)
         os.replace(partial, final)
         solutions = {k: str((final / v.name).relative_to(outdir)) for k, v in merged.items()}
@@ -511,7 +518,37 @@ def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, input
                  "%s", cycle, rule.max_cycles - 1, row.wall_time_s, time.monotonic() - t_start, 1e3 * row.rms_jy,
                  row.dynamic_range, "-" if row.phase_stability_rad is None else f"{row.phase_stability_rad:.3f} rad",
                  decision.message)
-    return _finish(outdir, state, strategy, request, work, decision, prov, groups)
+    return _finish(outdir, state, strategy, request, work, decision, prov, groups, classifier_note)
+
+
+def cycle_scorer(model: str, threads: int):
+    """(scorer, note) of the stopping rule's ``classifier_model``: ``none`` and, for ``shipped``, a missing
+    torch/timm give no scorer and a note saying why; a model directory that cannot be used is an error.
+
+    Raises
+    ------
+    InputError
+        A model directory (or the shipped model's files) missing or unusable.
+    """
+    from lofar_hires.classifier.evaluate import Scorer
+    from lofar_hires.classifier.model import ClassifierUnavailable, model_files
+
+    if model.strip().lower() == "none":
+        return None, "not used (stopping.classifier_model: none)"
+    model_dir = None if model.strip().lower() == "shipped" else Path(model)
+    if model_dir is not None and not model_dir.is_dir():
+        raise MissingInputError(f"stopping.classifier_model {model_dir} is not a directory (none, shipped or a "
+                                "directory with backbone.safetensors and head.safetensors)",
+                                setting="stopping.classifier_model")
+    try:
+        scorer = Scorer(*model_files(model_dir), threads=threads)
+    except ClassifierUnavailable as exc:
+        if model_dir is not None:
+            raise
+        log.warning("stopping: the shipped classifier is not used: %s", exc)
+        return None, f"not used: {exc}"
+    log.info("stopping: classifier %s", scorer.describe())
+    return scorer, f"used: {scorer.describe()}"
 
 
 def _preview(fits_path: Path, png: Path, title: str, rms_jy: float) -> None:
@@ -582,7 +619,7 @@ def _stop_criterion(decision: Decision) -> str:
 
 
 def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalRequest, work: WorkSet,
-            decision: Decision, prov: Provenance, groups) -> SelfcalResult:
+            decision: Decision, prov: Provenance, groups, classifier_note: str) -> SelfcalResult:
     from lofar_hires.selfcal.plots import cycle_montage_png
 
     history = [c.metrics for c in state.cycles]
@@ -627,8 +664,9 @@ def _finish(outdir: Path, state: RunState, strategy: Strategy, request: SelfcalR
         "best_image": best_image.name,
         "best_solutions": {k: v.name for k, v in best_solutions.items()},
         "final_solutions": {k: v.name for k, v in final_solutions.items()},
-        "classifier": "used" if decision.classifier_used else "no classifier model: rule ran on rms, dynamic range "
-                                                                "and phase stability",
+        "classifier": classifier_note if decision.classifier_used else
+        f"no classifier model ({classifier_note}): rule ran on rms, dynamic range and phase stability",
+        "classifier_scores": [row.classifier_score for row in history],
     }
     report_path = _write_report(outdir, report)
     prov.write(outdir / "selfcal.provenance.json")

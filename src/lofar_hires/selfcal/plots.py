@@ -116,8 +116,9 @@ def image_preview_png(fits_path: Path, png_path: Path, title: str = "", rms_jy: 
 
 def _panel_title(row: CycleMetrics, best: bool) -> str:
     stability = "-" if row.phase_stability_rad is None else f"{row.phase_stability_rad:.3f} rad"
+    score = "" if row.classifier_score is None else f", P(continue) {row.classifier_score:.2f}"
     return (f"cycle {row.cycle}{' (best)' if best else ''}\n"
-            f"rms {row.rms_jy * 1e3:.3g} mJy/beam, DR {row.dynamic_range:.0f}\nphase std {stability}")
+            f"rms {row.rms_jy * 1e3:.3g} mJy/beam, DR {row.dynamic_range:.0f}\nphase std {stability}{score}")
 
 
 def cycle_montage_png(images: Sequence[Path], metrics: Sequence[CycleMetrics], png_path: Path,

@@ -55,6 +55,9 @@ class StoppingRule:
     classifier_threshold: float = option(help="converge only when the image classifier's 'continue' "
                                          "probability is below this (ignored without a classifier model)",
                                          min=0.0, max=1.0)
+    classifier_model: str = option(help="the image classifier that gives P: 'none', 'shipped' (the small model "
+                                   "shipped with lofar-hires, trained on simulated international calibrator images) "
+                                   "or a directory holding backbone.safetensors and head.safetensors")
     divergence_cycles: int = option(help="diverged when rms and |min/max| both grew in each of this many "
                                     "consecutive cycles", min=1)
     stability_stations: str = option(help="stations whose phases measure the stability "
@@ -71,6 +74,9 @@ class StoppingRule:
         InputError
             ``max_cycles`` below ``min_cycles``.
         """
+        if not self.classifier_model.strip():
+            raise InputError("stopping.classifier_model is empty; use none, shipped or a model directory",
+                             setting="stopping.classifier_model")
         if self.max_cycles < self.min_cycles:
             raise InputError(f"stopping: max_cycles ({self.max_cycles}) is below min_cycles ({self.min_cycles}); "
                              "raise max_cycles or lower min_cycles")
