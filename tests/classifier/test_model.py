@@ -1,4 +1,4 @@
-"""The classifier network (lofar_hires.classifier.model): SPEC 7 head, safetensors files, clear refusals."""
+"""The classifier network (lofar_hires.classifier.model): the paper's head, safetensors files, clear refusals."""
 
 from __future__ import annotations
 

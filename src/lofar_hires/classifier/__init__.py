@@ -1,1 +1,2 @@
-"""The self-calibration image classifier: P(continue) of a self-calibration image (SPEC section 7)."""
+"""The self-calibration image classifier: P(continue) of a self-calibration image
+(de Jong et al. 2025, section 6.3.3)."""

@@ -1,4 +1,5 @@
-"""The network: a timm DINOv2-family vision transformer (with register tokens) and the SPEC 7 head.
+"""The network: a timm DINOv2-family vision transformer (with register tokens) and the head of
+de Jong et al. (2025, section 6.3.3).
 
 ``Classifier(x)`` gives one logit per image; ``sigmoid(logit)`` is P(continue). The head is
 dropout -> Linear(d, d) -> ReLU -> Linear(d, 1), its sigmoid applied by :meth:`Classifier.probability`
@@ -116,7 +117,7 @@ def _modules():
     from torch import nn
 
     class Head(nn.Module):
-        """dropout -> Linear(d, d) -> ReLU -> Linear(d, 1) (SPEC section 7); returns the logit."""
+        """dropout -> Linear(d, d) -> ReLU -> Linear(d, 1) (de Jong et al. 2025, section 6.3.3); returns the logit."""
 
         def __init__(self, width: int, dropout: float) -> None:
             super().__init__()
@@ -146,7 +147,7 @@ def _modules():
 
 
 def make_head(width: int, dropout: float):
-    """The SPEC 7 head for ``width`` features."""
+    """The paper's head for ``width`` features."""
     if not 0.0 <= dropout < 1.0:
         raise InputError(f"head dropout must be in [0, 1), got {dropout:g}", setting="dropout")
     head_cls, _ = _modules()
