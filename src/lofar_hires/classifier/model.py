@@ -175,7 +175,7 @@ class LoadedModel:
 # --------------------------------------------------------------------------- files
 
 
-def _read_safetensors(path: Path, setting: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def read_safetensors(path: Path, setting: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(tensors, our metadata) of a safetensors file, or a one-line error naming ``setting``."""
     require_torch()
     from safetensors import SafetensorError
@@ -200,7 +200,8 @@ def _read_safetensors(path: Path, setting: str) -> tuple[dict[str, Any], dict[st
     return tensors, meta
 
 
-def _write_safetensors(tensors: dict[str, Any], meta: dict[str, Any], path: Path) -> Path:
+def write_safetensors(tensors: dict[str, Any], meta: dict[str, Any], path: Path) -> Path:
+    """Write named tensors and our metadata (JSON under ``lofar_hires``) as safetensors, through a temporary name."""
     from safetensors.torch import save_file
 
     from lofar_hires.io.atomic import atomic_output
@@ -236,10 +237,10 @@ def save_model(model, backbone: BackboneSpec, preprocess: PreprocessSpec, outdir
     """Write ``outdir/backbone.safetensors`` and ``outdir/head.safetensors`` (atomically)."""
     meta = {"kind": "backbone", "backbone": dataclasses.asdict(backbone),
             "preprocess": dataclasses.asdict(preprocess), "training": training or {}}
-    b = _write_safetensors(model.backbone.state_dict(), meta, Path(outdir) / BACKBONE_FILE)
+    b = write_safetensors(model.backbone.state_dict(), meta, Path(outdir) / BACKBONE_FILE)
     head_meta = {"kind": "head", "width": model.head.width, "dropout": model.head.dropout_p,
                  "backbone": backbone.name}
-    h = _write_safetensors(model.head.state_dict(), head_meta, Path(outdir) / HEAD_FILE)
+    h = write_safetensors(model.head.state_dict(), head_meta, Path(outdir) / HEAD_FILE)
     return b, h
 
 
@@ -261,7 +262,7 @@ def _spec_from_meta(meta: dict[str, Any], path: Path) -> tuple[BackboneSpec, Pre
 
 def load_backbone(path: Path):
     """(module, spec, preprocess, training metadata) of a backbone file."""
-    tensors, meta = _read_safetensors(path, "backbone_weights")
+    tensors, meta = read_safetensors(path, "backbone_weights")
     spec, pre = _spec_from_meta(meta, Path(path))
     spec.validate(pre.patch_size_pix)
     module = build_backbone(spec)
@@ -272,7 +273,7 @@ def load_backbone(path: Path):
 
 def load_head(path: Path, width: int, backbone_name: str):
     """The head of a head file, checked against the backbone's feature width."""
-    tensors, meta = _read_safetensors(path, "head_weights")
+    tensors, meta = read_safetensors(path, "head_weights")
     if meta.get("kind") not in (None, "head"):
         raise InputError(f"head weights {path} hold a {meta.get('kind')}, not a head", setting="head_weights")
     dropout = float(meta.get("dropout", 0.0))
@@ -325,7 +326,7 @@ def import_backbone(source: Path, spec: BackboneSpec, preprocess: PreprocessSpec
     spec.validate(preprocess.patch_size_pix)
     module = build_backbone(spec)
     if source.suffix == ".safetensors":
-        tensors, _ = _read_safetensors(source, "source")
+        tensors, _ = read_safetensors(source, "source")
     else:
         try:
             tensors = torch.load(str(source), map_location="cpu", weights_only=True)
@@ -344,4 +345,4 @@ def import_backbone(source: Path, spec: BackboneSpec, preprocess: PreprocessSpec
     check_state(module, tensors, source, "source", f"backbone ({spec.name})")
     meta = {"kind": "backbone", "backbone": dataclasses.asdict(spec), "preprocess": dataclasses.asdict(preprocess),
             "training": {"imported_from": source.name}}
-    return _write_safetensors(tensors, meta, Path(output))
+    return write_safetensors(tensors, meta, Path(output))

@@ -36,8 +36,10 @@ from lofar_hires.classifier.model import (
     load_backbone,
     make_classifier,
     make_head,
+    read_safetensors,
     require_torch,
     save_model,
+    write_safetensors,
 )
 from lofar_hires.errors import InputError
 from lofar_hires.io.atomic import atomic_output
@@ -273,9 +275,7 @@ def train(dataset: Path, outdir: Path, settings: TrainSettings, *, config_file: 
     history: list[dict[str, Any]] = record.get("history", [])
     start = len(history)
     if start:
-        from lofar_hires.classifier.model import _read_safetensors
-
-        tensors, _ = _read_safetensors(outdir / CHECKPOINT, "checkpoint")
+        tensors, _ = read_safetensors(outdir / CHECKPOINT, "checkpoint")
         _restore(model, optimizer, tensors)
         log.info("resuming after epoch %d of %d", start, settings.epochs)
     record = {"settings": settings_dict, "dataset": str(root), "dataset_seeds": index["seeds"],
@@ -325,9 +325,7 @@ def train(dataset: Path, outdir: Path, settings: TrainSettings, *, config_file: 
             save_model(model, spec, pre, outdir, training={"epoch": epoch, "val_accuracy": metrics["accuracy"],
                                                            "val_auc": metrics["roc_auc"],
                                                            "train_seeds": record["train_seeds"]})
-        from lofar_hires.classifier.model import _write_safetensors
-
-        _write_safetensors(_state_tensors(model, optimizer), {"kind": "checkpoint", "epoch": epoch},
+        write_safetensors(_state_tensors(model, optimizer), {"kind": "checkpoint", "epoch": epoch},
                            outdir / CHECKPOINT)
         with atomic_output(record_path, overwrite=True) as tmp:
             tmp.write_text(json.dumps(record, indent=1) + "\n")
