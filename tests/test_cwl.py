@@ -104,7 +104,7 @@ NOT_EXPOSED["recipe"] = dict(_H5_WRITER)
 CLASSIFIER_OPS = tuple(CLASSIFIER_COMMANDS)
 NOT_EXPOSED["classify"] = {**_LOGGING, "--help": "prints help and exits"}
 NOT_EXPOSED.update({f"classifier {op}": {**_LOGGING, "--help": "prints help and exits"} for op in CLASSIFIER_OPS})
-for _command in ("classifier train", "classifier import-backbone"):
+for _command in ("classify", "classifier evaluate", "classifier train", "classifier import-backbone"):
     NOT_EXPOSED[_command]["--overwrite"] = "a CWL step always writes into a fresh output directory"
 
 #: Tasks that add columns to a measurement set: each writes a copy of its input ``ms`` to a named output MS

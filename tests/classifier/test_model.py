@@ -193,3 +193,39 @@ def test_scores_of_fits_images_use_the_models_preprocessing(saved, tmp_path: Pat
     assert p == pytest.approx(float(direct[0]), abs=1e-6) and 0 < p < 1
     with pytest.raises(InputError, match="expected"):
         scorer.score_arrays(np.zeros((1, 3, 56, 56), dtype=np.float32))
+
+
+def test_weights_that_give_nan_are_a_quality_error(saved, tmp_path: Path):
+    """A head whose weights hold NaN gives NaN for every image: refused, never reported as a score."""
+    from safetensors.torch import load_file, save_file
+
+    from lofar_hires.classifier.evaluate import Scorer
+    from lofar_hires.errors import QualityError
+
+    _, folder = saved
+    tensors = load_file(str(folder / HEAD_FILE))
+    tensors["layers.3.bias"] = torch.full_like(tensors["layers.3.bias"], float("nan"))
+    meta = {"lofar_hires": json.dumps({"kind": "head", "width": 32, "dropout": 0.2})}
+    save_file(tensors, str(tmp_path / "nan_head.safetensors"), metadata=meta)
+    scorer = Scorer(folder / BACKBONE_FILE, tmp_path / "nan_head.safetensors")
+    with pytest.raises(QualityError, match="1 non-finite P\\(continue\\) of 1"):
+        scorer.score_arrays(np.zeros((1, 3, 28, 28), dtype=np.float32))
+
+
+def test_classify_keeps_an_earlier_output_unless_told(saved, tmp_path: Path):
+    from astropy.io import fits
+
+    from conftest import sin_wcs
+    from lofar_hires.cli import main
+
+    _, folder = saved
+    image = tmp_path / "cycle.fits"
+    data = np.random.default_rng(4).normal(0, 1e-3, (64, 64)).astype(np.float32)
+    fits.PrimaryHDU(data, header=sin_wcs((240.0, 55.0), 64, 0.08).to_header()).writeto(image)
+    earlier = tmp_path / "scores.json"
+    earlier.write_text("earlier product\n")
+    args = ["--log-level", "WARNING", "classify", str(image), "--model-dir", str(folder), "--output", str(earlier)]
+    assert main(args) == 2
+    assert earlier.read_text() == "earlier product\n"
+    assert main([*args, "--overwrite"]) == 0
+    assert json.loads(earlier.read_text())["images"][0]["image"] == str(image)

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lofar_hires.errors import InputError
+from lofar_hires.errors import InputError, QualityError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,12 @@ class Scorer:
                              f"{expected[1]}, {expected[2]})")
         x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
         out = [self.loaded.model.probability(x[i:i + batch]).numpy() for i in range(0, len(x), batch)]
-        return np.concatenate(out).astype(float)
+        probs = np.concatenate(out).astype(float)
+        if not np.isfinite(probs).all():
+            raise QualityError(f"the classifier gave {int((~np.isfinite(probs)).sum())} non-finite P(continue) of "
+                               f"{len(probs)}: its weights ({self.loaded.backbone_path.name}, "
+                               f"{self.loaded.head_path.name}) hold NaN or inf")
+        return probs
 
     def score_files(self, paths: Sequence[Path]) -> list[float]:
         """P(continue) of each FITS image (the preprocessing the model was trained with)."""

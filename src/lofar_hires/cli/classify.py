@@ -37,14 +37,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.5,
                         help="P(continue) below which an image says stop (default 0.5, the stopping rule's)")
     parser.add_argument("--output", type=Path, default=None, help="also write the JSON to this file")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.errors import InputError
-    from lofar_hires.io.atomic import atomic_output
+    from lofar_hires.io.atomic import atomic_output, check_output_path
 
     if not 0.0 <= args.threshold <= 1.0:
         raise InputError(f"--threshold must be in [0, 1], got {args.threshold:g}", setting="threshold")
+    if args.output:
+        check_output_path(args.output, args.overwrite)
     scorer = make_scorer(args)
     scores = scorer.score_files(args.images)
     result = {"model": scorer.describe(), "threshold": args.threshold,

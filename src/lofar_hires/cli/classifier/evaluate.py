@@ -17,16 +17,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=0.5, help="P(continue) at or above which an image is "
                         "classified continue (default 0.5)")
     parser.add_argument("--output", type=Path, default=None, help="write the metrics (and each image's P) as JSON")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.classifier.evaluate import evaluate
     from lofar_hires.cli.classify import make_scorer
     from lofar_hires.errors import InputError
-    from lofar_hires.io.atomic import atomic_output
+    from lofar_hires.io.atomic import atomic_output, check_output_path
 
     if not 0.0 <= args.threshold <= 1.0:
         raise InputError(f"--threshold must be in [0, 1], got {args.threshold:g}", setting="threshold")
+    if args.output:
+        check_output_path(args.output, args.overwrite)
     metrics = evaluate(args.dataset, make_scorer(args), args.threshold)
     if args.output:
         with atomic_output(args.output, overwrite=True) as tmp:
