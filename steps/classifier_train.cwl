@@ -5,7 +5,7 @@ label: Train the self-calibration image classifier
 doc: |
   Runs `lofar-hires classifier train`: trains the classifier (a timm DINOv2
   vision transformer with register tokens and a small head giving
-  P(continue)) on a dataset of classifier dataset. The fields, not the images,
+  P(continue)) on datasets of classifier dataset. The fields, not the images,
   are split into training and validation; targets are label-smoothed, every
   image of a batch gets one of the eight symmetries of the square. The
   backbone stays frozen by default (give pretrained backbone_weights) or is
@@ -13,7 +13,7 @@ doc: |
   (lowest validation loss) are written as backbone.safetensors and
   head.safetensors into the directory outdir_name, with training.json (the
   settings, the split and the history), loss_curve.png and the checkpoint.
-  The dataset is read only.
+  The datasets are read only.
   Command module: lofar_hires.cli.classifier.train.
 
 baseCommand: [lofar-hires, classifier, train]
@@ -46,9 +46,11 @@ arguments:
 
 inputs:
   dataset:
-    label: Dataset
-    doc: A dataset directory of classifier dataset, with its dataset.json (read only).
-    type: Directory
+    label: Datasets
+    doc: >-
+      Dataset directories of classifier dataset, each with its dataset.json (read
+      only); several are read together and must not share a field seed.
+    type: Directory[]
     inputBinding:
       position: 20
   backbone:

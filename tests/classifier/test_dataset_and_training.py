@@ -95,11 +95,38 @@ def test_each_kind_of_field_is_a_valid_simulation(kind: str):
         assert cfg.sky.n_faint_near_bright == 1 and cfg.sky.faint_flux_jy[0] == draw.contaminant_flux_jy
 
 
+def test_two_international_fields_keep_a_drawn_pair_and_draw_the_rest_as_before():
+    from lofar_hires.simulation.config import load_simulation_config
+
+    spec = DatasetSpec()
+    international = load_simulation_config(spec.preset, None, []).stations.international
+    assert len(international) == 6
+    sparse = dataclasses.replace(spec, two_international_fraction=1.0)
+    before = [draw_field(i, 8000 + i, spec, international) for i in range(60)]
+    after = [draw_field(i, 8000 + i, sparse, international) for i in range(60)]
+    assert all(d.international_stations == () for d in before)
+    pairs = {d.international_stations for d in after}
+    assert all(len(p) == 2 and len(set(p)) == 2 and set(p) <= set(international) for p in pairs)
+    assert len(pairs) >= 8  # many pairs, so many beam shapes
+    # every other property is the one the seed drew before the setting existed
+    assert [dataclasses.replace(d, international_stations=()) for d in after] == before
+    half = [draw_field(i, 8000 + i, dataclasses.replace(spec, two_international_fraction=0.5), international)
+            for i in range(60)]
+    assert 0.3 < np.mean([bool(d.international_stations) for d in half]) < 0.7
+    cfg = load_simulation_config(spec.preset, None, simulation_overrides(after[0]))
+    assert cfg.stations.international == list(after[0].international_stations)
+    assert cfg.stations.core == load_simulation_config(spec.preset, None, []).stations.core
+    with pytest.raises(InputError, match="at least two international"):
+        draw_field(0, 8000, sparse, international[:1])
+
+
 def test_bad_dataset_settings_are_refused():
     with pytest.raises(InputError, match="dataset.calibrator_flux_jy: lower bound 2 is above upper bound 1"):
         load_classifier_config(overrides=["dataset.calibrator_flux_jy=[2.0, 1.0]"])
     with pytest.raises(InputError, match="gaussian_fraction"):
         load_classifier_config(overrides=["dataset.gaussian_fraction=1.5"])
+    with pytest.raises(InputError, match="two_international_fraction"):
+        load_classifier_config(overrides=["dataset.two_international_fraction=-0.1"])
 
 
 # --------------------------------------------------------------------------- metrics
@@ -213,14 +240,14 @@ def test_training_writes_the_best_epoch_and_resumes_exactly(toy_dataset: Path, t
     # the saved model is the epoch of lowest validation loss, and gives that epoch's validation figures
     best = min(full["history"], key=lambda h: h["val_loss"])
     assert scorer.loaded.training["epoch"] == full["best_epoch"] == best["epoch"]
-    val = [r for r in rows if r["field"] in full["validation_fields"]]
+    val = [r for r in rows if str(r["seed"]) in full["validation_fields"]]
     p = scorer.score_files([toy_dataset / r["image"] for r in val])
     assert binary_metrics([r["label"] for r in val], p)["accuracy"] == pytest.approx(best["val_accuracy"])
 
     # interrupted in the second epoch, then started again: the same weights as the uninterrupted run
     calls = {"n": 0}
     original = train_mod.random_symmetries
-    per_epoch = math.ceil(len([r for r in rows if r["field"] in full["train_fields"]]) / 8)
+    per_epoch = math.ceil(len([r for r in rows if str(r["seed"]) in full["train_fields"]]) / 8)
 
     def interrupt(batch, gen):
         calls["n"] += 1
@@ -262,15 +289,45 @@ def test_evaluation_refuses_fields_seen_in_training(toy_dataset: Path, tmp_path:
     with pytest.raises(InputError, match="shares .* field seed"):
         evaluate(toy_dataset, scorer)
     # a held-out copy with new seeds evaluates
-    held = tmp_path / "held"
+    held = _held_out_copy(toy_dataset, tmp_path / "held", 10000)
+    metrics = evaluate(held, scorer)
+    assert metrics["n"] == 48 and len(metrics["images"]) == 48
+    assert sum(map(sum, metrics["confusion_matrix"])) == 48
+    assert metrics["by_array"] == {"preset": {"n": 48, "accuracy": metrics["accuracy"]}}
+    assert dataclasses.asdict(RULE) == json.loads((held / "dataset.json").read_text())["label_rule"]
+
+
+def _held_out_copy(toy_dataset: Path, held: Path, seed_shift: int, rule: LabelRule = RULE) -> Path:
+    """The toy dataset's images under new field seeds (``seed_shift`` added)."""
     (held / "fields").mkdir(parents=True)
     shutil.copytree(toy_dataset / "images", held / "images")
     for path in (toy_dataset / "fields").glob("*.json"):
         rec = json.loads(path.read_text())
-        rec["draw"]["seed"] += 10000
+        rec["draw"]["seed"] += seed_shift
         (held / "fields" / path.name).write_text(json.dumps(rec))
-    write_index(held, RULE, DatasetSpec())
-    metrics = evaluate(held, scorer)
-    assert metrics["n"] == 48 and len(metrics["images"]) == 48
-    assert sum(map(sum, metrics["confusion_matrix"])) == 48
-    assert dataclasses.asdict(RULE) == json.loads((held / "dataset.json").read_text())["label_rule"]
+    write_index(held, rule, DatasetSpec())
+    return held
+
+
+def test_datasets_are_read_and_trained_together_told_apart_by_seed(toy_dataset: Path, tmp_path: Path):
+    from lofar_hires.classifier.dataset import load_datasets
+    from lofar_hires.classifier.train import train
+
+    other = _held_out_copy(toy_dataset, tmp_path / "other", 500)
+    both = load_datasets([toy_dataset, other])
+    assert both.n_fields == 24 and len(both.rows) == 96 and both.roots == (toy_dataset, other)
+    assert all(Path(r["path"]).is_file() and Path(r["path"]).is_absolute() for r in both.rows)
+    assert {r["array"] for r in both.rows} == {"preset"}
+    # the same field names in both: the split goes by seed, and every field is on one side only
+    record = train([toy_dataset, other], tmp_path / "m", _settings(epochs=1))
+    assert record["datasets"] == [str(toy_dataset), str(other)]
+    assert len(record["train_fields"]) + len(record["validation_fields"]) == 24
+    assert not set(record["train_fields"]) & set(record["validation_fields"])
+    assert record["dataset_seeds"] == both.seeds and len(record["train_seeds"]) == 18
+
+    with pytest.raises(InputError, match="share field seed 900"):
+        load_datasets([toy_dataset, _held_out_copy(toy_dataset, tmp_path / "same", 0)])
+    relabelled = _held_out_copy(toy_dataset, tmp_path / "relabelled", 1000,
+                                dataclasses.replace(RULE, phase_error_rad=0.7))
+    with pytest.raises(InputError, match="another rule"):
+        load_datasets([toy_dataset, relabelled])

@@ -71,6 +71,10 @@ class DatasetSpec:
                                                            "calibrator", unit="deg")
     point_start_fraction: float = option(help="fraction of runs that start from a point model at the calibrator "
                                          "(the others start from no model)", min=0.0, max=1.0)
+    two_international_fraction: float = option(help="fraction of fields that keep only two of the preset's "
+                                               "international stations, drawn at random (the elongated beam and "
+                                               "fringe sidelobes of a sparse long-baseline array)",
+                                               min=0.0, max=1.0)
 
     def validate(self) -> None:
         for name in ("calibrator_flux_jy", "tec_rms_at_100km_tecu", "gaussian_fwhm_arcsec", "contaminant_flux_jy",

@@ -59,6 +59,7 @@ class FieldDraw:
     contaminant_flux_jy: float  # 0 without a second source
     contaminant_distance_deg: float
     point_start: bool
+    international_stations: tuple[str, ...] = ()  # the kept international stations; empty: the preset's all
 
     @property
     def name(self) -> str:
@@ -70,8 +71,13 @@ class FieldDraw:
         return "resolved01" if self.kind == "gaussian" else "bright01"
 
 
-def draw_field(index: int, seed: int, spec: DatasetSpec) -> FieldDraw:
-    """The properties of field ``index`` with ``seed`` (pure: the same seed gives the same field)."""
+def draw_field(index: int, seed: int, spec: DatasetSpec, international: Sequence[str] = ()) -> FieldDraw:
+    """The properties of field ``index`` with ``seed`` (pure: the same seed gives the same field).
+
+    ``international`` lists the preset's international stations, of which a field of
+    ``two_international_fraction`` keeps two (drawn after every other property, so a fraction of 0
+    draws the same fields as a dataset made before the setting existed).
+    """
     rng = np.random.default_rng([seed, 7919])
     u = rng.uniform()
     kind = ("gaussian" if u < spec.gaussian_fraction
@@ -82,7 +88,14 @@ def draw_field(index: int, seed: int, spec: DatasetSpec) -> FieldDraw:
     c_flux = float(rng.uniform(*spec.contaminant_flux_jy)) if kind == "contaminated" else 0.0
     c_dist = float(rng.uniform(*spec.contaminant_distance_deg)) if kind == "contaminated" else 0.0
     point_start = bool(rng.uniform() < spec.point_start_fraction)
-    return FieldDraw(index, seed, kind, flux, tec, fwhm, c_flux, c_dist, point_start)
+    kept: tuple[str, ...] = ()
+    if spec.two_international_fraction > 0 and rng.uniform() < spec.two_international_fraction:
+        if len(international) < 2:
+            raise InputError(f"dataset.two_international_fraction needs a preset with at least two international "
+                             f"stations, {spec.preset} has {len(international)}",
+                             setting="dataset.two_international_fraction")
+        kept = tuple(international[i] for i in sorted(rng.choice(len(international), 2, replace=False)))
+    return FieldDraw(index, seed, kind, flux, tec, fwhm, c_flux, c_dist, point_start, kept)
 
 
 def simulation_overrides(draw: FieldDraw) -> list[str]:
@@ -96,6 +109,8 @@ def simulation_overrides(draw: FieldDraw) -> list[str]:
     else:
         f = draw.calibrator_flux_jy
         out += [f"sky.bright_flux_jy=[{f!r},{f!r}]"]
+    if draw.international_stations:
+        out += [f"stations.international=[{','.join(draw.international_stations)}]"]
     if draw.kind == "contaminated":
         c, d = draw.contaminant_flux_jy, draw.contaminant_distance_deg
         out += ["sky.n_faint=0", "sky.n_faint_near_bright=1", f"sky.faint_flux_jy=[{c!r},{c!r}]",
@@ -175,6 +190,11 @@ def label_cycles(peaks_jy: Sequence[float], dynamic_ranges: Sequence[float], tru
     return out
 
 
+def _array(draw: dict[str, Any]) -> str:
+    """``preset`` (every international station of the preset) or ``two_international`` (a drawn pair)."""
+    return "two_international" if draw.get("international_stations") else "preset"
+
+
 def labelled_rows(record: dict[str, Any], rule: LabelRule) -> list[dict[str, Any]]:
     """One row per cycle image of a field record: image, field, seed, label and reason."""
     cycles = record["cycles"]
@@ -182,7 +202,8 @@ def labelled_rows(record: dict[str, Any], rule: LabelRule) -> list[dict[str, Any
     labels = label_cycles([c["peak_jy"] for c in cycles], [c["dynamic_range"] for c in cycles], true_peak,
                           record["flux_jy"], rule)
     return [{"image": c["image"], "field": record["field"], "seed": record["draw"]["seed"],
-             "kind": record["draw"]["kind"], "cycle": c["cycle"], "label": lab.label, "reason": lab.reason,
+             "kind": record["draw"]["kind"], "array": _array(record["draw"]), "cycle": c["cycle"], "label": lab.label,
+             "reason": lab.reason,
              "phase_error_rad": lab.phase_error_rad, "later_dynamic_range_gain": lab.later_dynamic_range_gain}
             for c, lab in zip(cycles, labels)]
 
@@ -235,3 +256,55 @@ def load_dataset(path: Path) -> tuple[Path, dict[str, Any]]:
     if not isinstance(index, dict) or not str(index.get("format", "")).startswith("lofar-hires classifier dataset"):
         raise InputError(f"{index_path} is not a lofar-hires classifier dataset")
     return index_path.parent, index
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One or more datasets read together: their images, each with its absolute ``path``."""
+
+    roots: tuple[Path, ...]
+    seeds: list[int]
+    label_rule: dict[str, Any]
+    rows: list[dict[str, Any]]
+
+    @property
+    def n_fields(self) -> int:
+        return len(self.seeds)
+
+
+def load_datasets(paths: Sequence[Path]) -> Dataset:
+    """Read datasets together (training on several seed ranges, or sets made with other draws).
+
+    Every row gets ``path``, its image resolved inside its dataset (a name escaping the dataset
+    is refused). Fields are told apart by seed, so datasets that share a seed, or that were
+    labelled with different rules, are refused.
+
+    Raises
+    ------
+    MissingInputError, InputError
+        A dataset is missing or not one, two share a seed, or their label rules differ.
+    """
+    from lofar_hires.io.names import inside
+
+    if not paths:
+        raise InputError("no dataset given", setting="dataset")
+    roots, seeds, rows = [], [], []
+    rule: dict[str, Any] | None = None
+    seen: dict[int, Path] = {}
+    for path in paths:
+        root, index = load_dataset(path)
+        if rule is None:
+            rule = index["label_rule"]
+        elif index["label_rule"] != rule:
+            raise InputError(f"dataset {root} was labelled with another rule than {roots[0]} "
+                             f"({index['label_rule']} != {rule}); rebuild it with the same labels settings",
+                             setting="dataset")
+        for seed in index["seeds"]:
+            if seed in seen:
+                raise InputError(f"datasets {seen[seed]} and {root} share field seed {seed}; give each field once",
+                                 setting="dataset")
+            seen[seed] = root
+        roots.append(root)
+        seeds += index["seeds"]
+        rows += [{**row, "path": str(inside(root, row["image"]))} for row in index["images"]]
+    return Dataset(tuple(roots), sorted(seeds), rule or {}, rows)

@@ -100,30 +100,35 @@ def evaluate(dataset: Path, scorer: Scorer, threshold: float = 0.5) -> dict[str,
     InputError
         The dataset shares seeds with the model's training set.
     """
-    from lofar_hires.classifier.dataset import load_dataset
+    from lofar_hires.classifier.dataset import load_datasets
     from lofar_hires.classifier.train import prepare_images
 
-    root, index = load_dataset(dataset)
+    data = load_datasets([dataset])
+    root = data.roots[0]
     trained = set(scorer.loaded.training.get("train_seeds", []))
-    shared = sorted(trained & set(index["seeds"]))
+    shared = sorted(trained & set(data.seeds))
     if shared:
         raise InputError(f"dataset {root} shares {len(shared)} field seed(s) with the model's training set (e.g. "
                          f"{shared[0]}); evaluate on fields with other seeds")
-    rows = index["images"]
-    probs = scorer.score_arrays(prepare_images(root, rows, scorer.preprocess))
+    rows = data.rows
+    probs = scorer.score_arrays(prepare_images(rows, scorer.preprocess))
     labels = np.array([r["label"] for r in rows])
     metrics = binary_metrics(labels, probs, threshold)
     by_kind = {}
     for kind in sorted({r["kind"] for r in rows}):
         sel = np.array([r["kind"] == kind for r in rows])
         by_kind[kind] = {"n": int(sel.sum()), "accuracy": float(((probs[sel] >= threshold) == labels[sel]).mean())}
-    metrics.update({"dataset": str(root), "n_fields": index["n_fields"], "seeds": [min(index["seeds"]),
-                                                                                   max(index["seeds"])],
-                    "model": scorer.describe(), "by_kind": by_kind,
+    by_array = {}
+    for array in sorted({r.get("array", "preset") for r in rows}):
+        sel = np.array([r.get("array", "preset") == array for r in rows])
+        by_array[array] = {"n": int(sel.sum()),
+                           "accuracy": float(((probs[sel] >= threshold) == labels[sel]).mean())}
+    metrics.update({"dataset": str(root), "n_fields": data.n_fields, "seeds": [min(data.seeds), max(data.seeds)],
+                    "model": scorer.describe(), "by_kind": by_kind, "by_array": by_array,
                     "images": [{"image": r["image"], "label": r["label"], "p_continue": float(p)}
                                for r, p in zip(rows, probs)]})
     log.info("held-out %d images of %d fields: accuracy %.3f, precision %.3f, recall %.3f, ROC AUC %.3f; "
              "confusion [[stop ok, false continue], [false stop, continue ok]] = %s", metrics["n"],
-             index["n_fields"], metrics["accuracy"], metrics["precision"], metrics["recall"], metrics["roc_auc"],
+             data.n_fields, metrics["accuracy"], metrics["precision"], metrics["recall"], metrics["roc_auc"],
              metrics["confusion_matrix"])
     return metrics

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from lofar_hires.classifier.config import PreprocessSpec, load_classifier_config
-from lofar_hires.classifier.dataset import load_dataset
+from lofar_hires.classifier.dataset import load_datasets
 from lofar_hires.classifier.model import (
     BackboneSpec,
     build_backbone,
@@ -105,14 +105,14 @@ def split_fields(fields: list[str], fraction: float, seed: int) -> tuple[list[st
     return sorted(set(names) - set(val)), val
 
 
-def prepare_images(root: Path, rows: list[dict[str, Any]], spec: PreprocessSpec) -> np.ndarray:
-    """``(n, 3, N, N)`` inputs of the dataset rows (the one preprocessing of training and inference)."""
+def prepare_images(rows: list[dict[str, Any]], spec: PreprocessSpec) -> np.ndarray:
+    """``(n, 3, N, N)`` inputs of the dataset rows of :func:`load_datasets` (the one preprocessing of training
+    and inference)."""
     from lofar_hires.classifier.preprocess import prepare_fits
-    from lofar_hires.io.names import inside
 
     out = np.empty((len(rows), 3, spec.input_size_pix, spec.input_size_pix), dtype=np.float32)
     for i, row in enumerate(rows):
-        out[i] = prepare_fits(inside(root, row["image"]), spec)
+        out[i] = prepare_fits(Path(row["path"]), spec)
     return out
 
 
@@ -210,9 +210,10 @@ def _restore(model, optimizer, tensors: dict[str, Any]) -> None:
         state[slot] = value.reshape(()) if slot == "step" else value
 
 
-def train(dataset: Path, outdir: Path, settings: TrainSettings, *, config_file: Path | None = None,
+def train(datasets: Path | list[Path], outdir: Path, settings: TrainSettings, *, config_file: Path | None = None,
           threads: int = 1, overwrite: bool = False) -> dict[str, Any]:
-    """Train a classifier on ``dataset`` into ``outdir`` (see the module docstring); returns training.json."""
+    """Train a classifier on one or more datasets into ``outdir`` (see the module docstring); returns
+    training.json."""
     require_torch()
     import torch
 
@@ -220,7 +221,7 @@ def train(dataset: Path, outdir: Path, settings: TrainSettings, *, config_file: 
 
     settings.validate()
     torch.set_num_threads(threads)
-    root, index = load_dataset(dataset)
+    data = load_datasets([datasets] if isinstance(datasets, (str, Path)) else list(datasets))
     outdir = Path(outdir)
     existing = next(p for p in (outdir, *outdir.parents) if p.exists())
     if not existing.is_dir():
@@ -237,7 +238,7 @@ def train(dataset: Path, outdir: Path, settings: TrainSettings, *, config_file: 
         if not isinstance(record, dict):
             raise InputError(f"{record_path} is not a training record; use a new output directory or --overwrite",
                              setting="outdir")
-        if record.get("settings") != settings_dict or record.get("dataset_seeds") != index["seeds"]:
+        if record.get("settings") != settings_dict or record.get("dataset_seeds") != data.seeds:
             raise InputError(f"{outdir} holds a training run with other settings or data; use a new output "
                              "directory or --overwrite", setting="outdir")
     if settings.backbone_weights:
@@ -259,14 +260,16 @@ def train(dataset: Path, outdir: Path, settings: TrainSettings, *, config_file: 
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=settings.weight_decay)
 
-    rows = index["images"]
-    train_fields, val_fields = split_fields([r["field"] for r in rows], settings.validation_fraction, settings.seed)
-    tr = [r for r in rows if r["field"] in set(train_fields)]
-    va = [r for r in rows if r["field"] in set(val_fields)]
+    rows = data.rows
+    # Fields are told apart by seed: datasets read together may reuse field names.
+    train_fields, val_fields = split_fields([str(r["seed"]) for r in rows], settings.validation_fraction,
+                                            settings.seed)
+    tr = [r for r in rows if str(r["seed"]) in set(train_fields)]
+    va = [r for r in rows if str(r["seed"]) in set(val_fields)]
     log.info("training on %d images of %d fields, validating on %d images of %d fields (%s)", len(tr),
              len(train_fields), len(va), len(val_fields), spec.name)
-    x_tr = torch.from_numpy(prepare_images(root, tr, pre))
-    x_va = torch.from_numpy(prepare_images(root, va, pre))
+    x_tr = torch.from_numpy(prepare_images(tr, pre))
+    x_va = torch.from_numpy(prepare_images(va, pre))
     y_tr = torch.from_numpy(smoothed(np.array([r["label"] for r in tr]), settings.label_smoothing))
     y_va_hard = np.array([r["label"] for r in va])
     y_va = torch.from_numpy(smoothed(y_va_hard, settings.label_smoothing))
@@ -278,8 +281,8 @@ def train(dataset: Path, outdir: Path, settings: TrainSettings, *, config_file: 
         tensors, _ = read_safetensors(outdir / CHECKPOINT, "checkpoint")
         _restore(model, optimizer, tensors)
         log.info("resuming after epoch %d of %d", start, settings.epochs)
-    record = {"settings": settings_dict, "dataset": str(root), "dataset_seeds": index["seeds"],
-              "label_rule": index["label_rule"], "train_fields": train_fields, "validation_fields": val_fields,
+    record = {"settings": settings_dict, "datasets": [str(r) for r in data.roots], "dataset_seeds": data.seeds,
+              "label_rule": data.label_rule, "train_fields": train_fields, "validation_fields": val_fields,
               "train_seeds": sorted({r["seed"] for r in tr}), "preprocess": dataclasses.asdict(pre),
               "history": history}
     best_loss = min((h["val_loss"] for h in history), default=np.inf)

@@ -156,7 +156,10 @@ def make_dataset(outdir: Path, n_fields: int, first_seed: int, *, config_file: P
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create output directory {outdir}: {exc.strerror}", setting="outdir") from None
-    draws = [draw_field(i, first_seed + i, spec) for i in range(n_fields)]
+    from lofar_hires.simulation.config import load_simulation_config
+
+    international = load_simulation_config(spec.preset, None, []).stations.international
+    draws = [draw_field(i, first_seed + i, spec, international) for i in range(n_fields)]
     for path in sorted((outdir / "fields").glob("field_*.json")):  # made fields are kept: refuse a bad one now
         read_field_record(path)
     todo = [d for d in draws if not (outdir / "fields" / f"{d.name}.json").is_file()]

@@ -9,7 +9,9 @@ HELP = "train the self-calibration image classifier on a dataset of lofar-hires 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("dataset", type=Path, help="dataset directory (or its dataset.json)")
+    parser.add_argument("dataset", type=Path, nargs="+",
+                        help="dataset directories (or their dataset.json); several are read together, their "
+                             "field seeds must differ")
     parser.add_argument("--outdir", type=Path, required=True,
                         help="where backbone.safetensors, head.safetensors, training.json, loss_curve.png and the "
                              "checkpoint go; a run stopped early continues with the same settings")
