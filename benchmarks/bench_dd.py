@@ -5,12 +5,15 @@ Simulates the ``dd`` field (four calibrators, DE601/FR606, a TEC screen; ``--pre
 hard field), writes the international recipe of every calibrator (``lofar-hires recipe international --calibrators``,
 all with the same sigma_c), and self-calibrates each calibrator in each observation (without a
 Dutch pre-apply: the figures are about the cycles, not the science) twice with
-``lofar-hires selfcal``: once with the recipe's stopping rule (cycles ``--min-cycles`` ..
+``lofar-hires selfcal``: once with the recipe's stopping rule without the classifier (cycles ``--min-cycles`` ..
 ``--max-cycles``) and once with a fixed number of cycles (``--max-cycles``). The amplitude solve
 starts in cycle ``--gain-start`` (the recipe's cycle 3 makes every run at least five cycles).
-Prints per calibrator and observation: cycles run, the criterion that stopped the run, wall time,
+A third run per calibrator and observation uses the stopping rule with the image classifier
+(``--classifier``, default the shipped model; the fixed runs are scored by it too). Prints per
+calibrator and observation: cycles run, the criterion that stopped the run, wall time,
 core-seconds (user + system CPU of the DP3 and WSClean processes), peak disk of the run directory
-and the rms of the best image; then the totals: cycles saved and the image rms difference.
+and the rms of the best image; then the totals: cycles saved, the image rms difference, and the
+runs that the classifier made longer.
 
 Run on demand: ``python benchmarks/bench_dd.py`` (about 15 minutes on 2 cores with the defaults;
 ``--calibrators 2 --observations 1``, 3.5 minutes, for a quick look).
@@ -109,6 +112,10 @@ def main() -> None:
     parser.add_argument("--size-pix", type=int, default=256, help="calibrator image size (pixels of 0.1 arcsec)")
     parser.add_argument("--threads", type=int, default=2, help="DP3 and WSClean threads")
     parser.add_argument("--workdir", type=Path, default=None, help="keep the runs here (default: a temporary one)")
+    parser.add_argument("--classifier", default="shipped",
+                        help="classifier model of the third mode, the stopping rule with the classifier ('shipped', "
+                             "the recipe's, or a model directory; 'none' leaves the mode out); it also scores every "
+                             "cycle of the fixed runs")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -127,8 +134,12 @@ def main() -> None:
                        stdout=subprocess.DEVNULL)
         index = json.loads((work / "strategies" / "calibrators.json").read_text())
         common = [f"imaging.size_pix={args.size_pix}", f"solves.3.start_cycle={args.gain_start}"]
-        modes = {"early": [f"stopping.min_cycles={args.min_cycles}", f"stopping.max_cycles={args.max_cycles}"],
-                 "fixed": [f"stopping.min_cycles={args.max_cycles}", f"stopping.max_cycles={args.max_cycles}"]}
+        early_rule = [f"stopping.min_cycles={args.min_cycles}", f"stopping.max_cycles={args.max_cycles}"]
+        modes = {"early": [*early_rule, "stopping.classifier_model=none"],
+                 "fixed": [f"stopping.min_cycles={args.max_cycles}", f"stopping.max_cycles={args.max_cycles}",
+                           f"stopping.classifier_model={args.classifier}"]}
+        if args.classifier != "none":
+            modes["classifier"] = [*early_rule, f"stopping.classifier_model={args.classifier}"]
         figures: list[RunFigures] = []
         for target in sim.targets()[:args.observations]:
             obs = target.ms.name.removesuffix(".MS")
@@ -147,6 +158,10 @@ def main() -> None:
                     print(f"{cal['name']:10s} {obs:14s} {mode:5s} cycles {report['n_cycles']:2d} "
                           f"({report['stopped_by']:10s}) wall {wall:6.1f} s, {cpu:6.1f} core-s, peak disk "
                           f"{disk:6.1f} MiB, best image rms {1e3 * best['rms_jy']:.3f} mJy/beam", flush=True)
+                    scores = [r.get("classifier_score") for r in rows_m]
+                    if any(v is not None for v in scores):
+                        print("    P(continue) per cycle: " + " ".join("-" if v is None else f"{v:.2f}"
+                                                                     for v in scores), flush=True)
         early = [f for f in figures if f.mode == "early"]
         fixed = [f for f in figures if f.mode == "fixed"]
         n = len(early)
@@ -162,6 +177,14 @@ def main() -> None:
               f"({100 * saved / max(1, sum(f.cycles for f in fixed)):.0f} %); core-seconds saved "
               f"{sum(f.core_s for f in fixed) - sum(f.core_s for f in early):.0f}; best-image rms early vs fixed: "
               f"{min(diff):+.1f} % .. {max(diff):+.1f} % (mean {sum(diff) / n:+.1f} %)")
+        with_classifier = [f for f in figures if f.mode == "classifier"]
+        if with_classifier:
+            later = sum(c.cycles > e.cycles for c, e in zip(with_classifier, early))
+            diff = [100 * (c.best_rms_mjy / f.best_rms_mjy - 1) for c, f in zip(with_classifier, fixed)]
+            print(f"with the classifier: {sum(f.cycles for f in with_classifier)} cycles "
+                  f"({sum(f.cycles for f in early)} without it); runs stopped later than without it: {later} "
+                  f"of {n}; best-image rms vs fixed: {min(diff):+.1f} % .. {max(diff):+.1f} % "
+                  f"(mean {sum(diff) / n:+.1f} %)")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ Tolerances:
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -143,6 +144,12 @@ def test_a_failed_calibrator_is_reported_and_its_facet_falls_back(run):
         assert pre["direction"] == f"[{r['name']}]" and pre["separation_deg"] < 1e-3, pre
         assert sorted(pre["identity_stations"]) == sorted(INTERNATIONAL)
         assert r["stopped_by"]
+        # the recipe's stopping rule has the shipped image classifier (without torch it says it is not used)
+        if importlib.util.find_spec("torch") and importlib.util.find_spec("timm"):
+            assert r["classifier"].startswith("used: ") and len(r["classifier_scores"]) == 2, r["classifier"]
+            assert all(0.0 <= p <= 1.0 for p in r["classifier_scores"])
+        else:
+            assert r["classifier"].startswith("no classifier model")
     for table in out["directions"]:
         with open(table["path"], newline="") as fh:
             rows = {row["direction"]: row for row in csv.DictReader(fh)}

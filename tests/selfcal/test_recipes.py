@@ -147,7 +147,7 @@ def test_international_strategy_from_delta_t(dt):
     names = [s[0] for s in expected]
     assert ("remotephase" in names) == (dt < 3) and ("slowgain" in names) == (20 * dt <= 240)
     assert mapping["prepare"] == {"time_resolution_s": 32.0, "freq_resolution_hz": 390625.0, "phaseup_core": True}
-    assert mapping["stopping"] == {"min_cycles": 3, "max_cycles": 20}
+    assert mapping["stopping"] == {"min_cycles": 3, "max_cycles": 20, "classifier_model": "shipped"}
     assert mapping["recipe"]["sigma_c_rad"] is None and mapping["recipe"]["dt_formula"] == ""
     limits = {s["name"]: (s["min_solint_s"], s["max_solint_s"]) for s in mapping["solves"]}
     assert limits["fastphase"] == (32.0, 180.0) and limits["slowphase"] == (32.0, 300.0)

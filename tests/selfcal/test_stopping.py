@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from lofar_hires.config_schema import describe, from_mapping
@@ -99,6 +101,28 @@ def test_classifier_score_is_used_when_present():
     assert passed.reason == "converged" and passed.criteria["classifier"] is True
 
 
+def test_solutions_that_repeat_the_previous_cycle_s_stop_at_a_fixed_point():
+    """The solutions repeat the previous cycle's: whatever the classifier says, every further cycle would repeat
+    this one (the international DD runs of tests/classifier/test_dd_stopping.py)."""
+    rule = StoppingRule(min_cycles=3, max_cycles=20)
+    stuck = history((1.0, 10.0, None, 0.9), (0.5, 40.0, 0.02, 0.8), (0.4, 42.0, 6e-8, 0.8), (0.4, 42.0, 3e-8, 0.8))
+    decisions = run(stuck, rule)
+    assert [d.reason for d in decisions] == ["continue", "continue", "fixed_point"]
+    assert decisions[-1].stop and decisions[-1].best_cycle == 2 and "fixed point" in decisions[-1].message
+    # the classifier's P >= 0.5 alone kept it going: with P < 0.5 the same cycle converges, which comes first
+    assert decide([*stuck[:2], *(dataclasses.replace(r, classifier_score=0.2) for r in stuck[2:])][:3],
+                  rule).reason == "converged"
+    # not before min_cycles, not while a solve has still to start, not when disabled
+    assert run(stuck, StoppingRule(min_cycles=5, max_cycles=20))[-1].reason == "continue"
+    assert decide(stuck[:3], rule, last_solve_start_cycle=2).reason == "continue"
+    assert decide(stuck, rule, last_solve_start_cycle=2).reason == "fixed_point"
+    assert decide(stuck[:3], dataclasses.replace(rule, fixed_point_change=0.0)).reason == "continue"
+    # solutions that still move, in phase or in amplitude
+    assert decide([*stuck[:2], row(2, 0.4, 42.0, 2e-3, score=0.8)], rule).reason == "continue"
+    moving_amplitude = dataclasses.replace(stuck[2], amplitude_stability=1e-3)
+    assert decide([*stuck[:2], moving_amplitude], rule).reason == "continue"
+
+
 def test_divergence_needs_rms_and_ratio_growing_for_several_cycles():
     rule = StoppingRule(min_cycles=2, max_cycles=10, divergence_cycles=3)
     specs = [(1.0, 100.0, None, 0.10), (0.8, 150.0, 0.5, 0.05), (0.9, 140.0, 0.5, 0.06),
@@ -160,7 +184,7 @@ def test_rule_schema_and_validation():
     keys = {key: help_text for key, _, _, help_text in describe(StoppingRule)}
     assert set(keys) == {"min_cycles", "max_cycles", "phase_stability_rad", "max_rms_increase_fraction",
                          "require_dynamic_range_gain", "classifier_threshold", "classifier_model",
-                         "divergence_cycles", "stability_stations"}
+                         "divergence_cycles", "stability_stations", "fixed_point_change"}
     assert all(keys.values())
     assert StoppingRule().classifier_model == "none"  # no classifier unless a strategy names one
     with pytest.raises(InputError, match="classifier_model is empty"):

@@ -490,7 +490,8 @@ def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, input
     if scorer is not None:
         for path in (scorer.loaded.backbone_path, scorer.loaded.head_path):
             prov.add_input(path)
-    decision = decide([c.metrics for c in state.cycles], rule) if state.cycles else None
+    last_start = max((solve.start_cycle for solve in strategy.solves), default=0)
+    decision = decide([c.metrics for c in state.cycles], rule, last_start) if state.cycles else None
     t_start = time.monotonic()
     while not state.finished and (decision is None or not decision.stop):
         cycle = len(state.cycles)
@@ -513,7 +514,7 @@ def _run_locked(request: SelfcalRequest, strategy: Strategy, outdir: Path, input
         save_state(outdir, state)
         history = [c.metrics for c in state.cycles]
         write_metrics(history, outdir / "metrics.json", outdir / "metrics.csv")
-        decision = decide(history, rule)
+        decision = decide(history, rule, last_start)
         log.info("cycle %d/%d done in %.0f s (total %.0f s): rms %.3g mJy/beam, dynamic range %.1f, phase change %s; "
                  "%s", cycle, rule.max_cycles - 1, row.wall_time_s, time.monotonic() - t_start, 1e3 * row.rms_jy,
                  row.dynamic_range, "-" if row.phase_stability_rad is None else f"{row.phase_stability_rad:.3f} rad",

@@ -130,6 +130,8 @@ class InternationalRecipe:
     phaseup_core: bool = option(help="phase up the core stations into a superstation")
     min_cycles: int = option(help="self-calibration may stop once this many cycles exist", min=1)
     max_cycles: int = option(help="self-calibration stops once this many cycles exist", min=1)
+    classifier_model: str = option(help="the image classifier of the stopping rule: 'none', 'shipped' or a model "
+                                   "directory (stopping.classifier_model of the generated strategy)")
     fast_phase: InternationalSolveRecipe = option(help="step 1: fast phases of the international stations")
     slow_phase: InternationalSolveRecipe = option(help="step 2: slower phases of the international stations")
     remote_phase: InternationalSolveRecipe = option(help="step 3: phases of a group of remote stations")
@@ -395,7 +397,8 @@ def international_strategy(dt_min: float, integration_s: float, config: Internat
                     "phaseup_core": config.phaseup_core},
         "solves": solves,
         "imaging": {"minuv_lambda": rng.minuv_lambda},
-        "stopping": {"min_cycles": config.min_cycles, "max_cycles": config.max_cycles},
+        "stopping": {"min_cycles": config.min_cycles, "max_cycles": config.max_cycles,
+                     "classifier_model": config.classifier_model},
         "recipe": {"kind": "international", "sigma_c_rad": sigma_c_rad, "delta_t_min": float(dt_min),
                    "dt_formula": dt_formula if sigma_c_rad is not None else "", "peak_flux_jy": None,
                    "integration_s": float(integration_s)},
@@ -496,7 +499,7 @@ def explain(mapping: Mapping[str, Any]) -> str:
     lines.append("data: " + ", ".join(data))
     uv = strategy.imaging.minuv_lambda
     lines.append(f"cycles {strategy.stopping.min_cycles}..{strategy.stopping.max_cycles}; imaging uv cut "
-                 + (f"{uv:g} lambda" if uv else "none"))
+                 + (f"{uv:g} lambda" if uv else "none") + f"; image classifier {strategy.stopping.classifier_model}")
     im = strategy.imaging
     if im.model_filter_sigma > 0:
         lines.append(f"multi-direction model: clean components in islands above {im.model_filter_sigma:g} x the local "

@@ -12,9 +12,13 @@ Stop at the first cycle (from ``min_cycles`` on) where all of these hold:
   the previous cycle's is below ``phase_stability_rad`` (unknown counts as not
   stable).
 
-Self-calibration also stops when it diverges (rms and |min/max| both grew in each
-of the last ``divergence_cycles`` cycles) or at ``max_cycles``. The cycle kept is
-the one with the highest dynamic range whose rms is within the allowed increase.
+Self-calibration also stops at a fixed point (from ``min_cycles`` on): this cycle's solutions
+repeat the previous cycle's (phase change and amplitude change below ``fixed_point_change``)
+and both cycles made every solve of the strategy. The next cycle would correct the data with the
+same solutions as this one, image the same data, and repeat this cycle, whatever the criteria
+say. It also stops when it diverges (rms and |min/max| both grew in each of the last
+``divergence_cycles`` cycles) or at ``max_cycles``. The cycle kept is the one with the highest
+dynamic range whose rms is within the allowed increase.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from lofar_hires.selfcal.metrics import CycleMetrics
 log = logging.getLogger(__name__)
 
 #: Decision reasons, in priority order.
-REASONS = ("converged", "diverged", "max_cycles", "continue")
+REASONS = ("converged", "fixed_point", "diverged", "max_cycles", "continue")
 #: Criterion names of :attr:`Decision.criteria`.
 CRITERIA = ("classifier", "rms", "dynamic_range", "phase_stability")
 
@@ -60,6 +64,9 @@ class StoppingRule:
                                    "or a directory holding backbone.safetensors and head.safetensors")
     divergence_cycles: int = option(help="diverged when rms and |min/max| both grew in each of this many "
                                     "consecutive cycles", min=1)
+    fixed_point_change: float = option(help="a fixed point when this cycle's solutions repeat the previous "
+                                       "cycle's: phase change (rad) and amplitude change (ln ratio) below this "
+                                       "(0: never)", min=0.0)
     stability_stations: str = option(help="stations whose phases measure the stability "
                                      "(station groups, names or patterns)")
 
@@ -132,7 +139,25 @@ def _join(names: Sequence[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def decide(history: Sequence[CycleMetrics], rule: StoppingRule) -> Decision:
+def at_fixed_point(history: Sequence[CycleMetrics], rule: StoppingRule, last_solve_start_cycle: int = 0) -> bool:
+    """True when the last cycle's solutions repeat the previous cycle's and every solve was made in both.
+
+    Cycle n + 1 images the data corrected with the solutions of cycle n. When those equal the
+    solutions of cycle n - 1 (phase change and amplitude change below ``fixed_point_change``)
+    and cycle n - 1 already made every solve of the strategy (``last_solve_start_cycle <= n - 1``),
+    cycle n + 1 images what cycle n imaged and repeats it.
+    """
+    if rule.fixed_point_change <= 0 or len(history) < 2:
+        return False
+    last = history[-1]
+    if last.cycle - 1 < last_solve_start_cycle or last.phase_stability_rad is None:
+        return False
+    if abs(last.phase_stability_rad) >= rule.fixed_point_change:
+        return False
+    return last.amplitude_stability is None or abs(last.amplitude_stability) < rule.fixed_point_change
+
+
+def decide(history: Sequence[CycleMetrics], rule: StoppingRule, last_solve_start_cycle: int = 0) -> Decision:
     """Apply the stopping rule to the last cycle of ``history``.
 
     Parameters
@@ -141,6 +166,8 @@ def decide(history: Sequence[CycleMetrics], rule: StoppingRule) -> Decision:
         One row per cycle, ``history[n]`` being cycle n (cycle 0: before self-calibration).
     rule
         Thresholds and cycle limits.
+    last_solve_start_cycle
+        The latest ``start_cycle`` of the strategy's solves (a fixed point needs every solve made).
 
     Returns
     -------
@@ -181,6 +208,8 @@ def decide(history: Sequence[CycleMetrics], rule: StoppingRule) -> Decision:
     best = best_cycle(history, rule)
     if len(history) >= rule.min_cycles and all_hold:
         reason = "converged"
+    elif len(history) >= rule.min_cycles and at_fixed_point(history, rule, last_solve_start_cycle):
+        reason = "fixed_point"
     elif diverging(history, rule.divergence_cycles):
         reason = "diverged"
     elif len(history) >= rule.max_cycles:
@@ -190,6 +219,8 @@ def decide(history: Sequence[CycleMetrics], rule: StoppingRule) -> Decision:
 
     head = {
         "converged": "converged",
+        "fixed_point": "stopped at a fixed point (the solutions repeat the previous cycle's: every further cycle "
+                       "would repeat this one)",
         "diverged": f"diverged (rms and |min/max| grew in each of the last {rule.divergence_cycles} cycles)",
         "max_cycles": f"stopped at max_cycles ({rule.max_cycles} cycles)",
         "continue": "continue",
