@@ -136,6 +136,13 @@ def test_divergence_needs_rms_and_ratio_growing_for_several_cycles():
     flat = list(rows)
     flat[3] = row(3, 1.0, 130.0, 0.5, 0.06)  # |min/max| did not grow in one step
     assert decide(flat, rule).reason == "continue"
+    # images that repeat each other up to numerical noise (1e-6) do not diverge (the fixed points of
+    # tests/classifier/test_dd_stopping.py, run for a fixed number of cycles)
+    noise = [row(0, 1.0, 100.0, None, 0.1)] + [row(i, 0.5 * (1 + 1e-6 * i), 150.0, 1e-7, 0.05 * (1 + 1e-6 * i))
+                                                 for i in range(1, 7)]
+    assert decide(noise, StoppingRule(min_cycles=8, max_cycles=10, divergence_cycles=3)).reason == "continue"
+    assert decide(noise, StoppingRule(min_cycles=8, max_cycles=10, divergence_cycles=3,
+                                      divergence_min_growth_fraction=0.0)).reason == "diverged"
 
 
 def test_priority_converged_over_diverged_over_max_cycles():
@@ -184,7 +191,8 @@ def test_rule_schema_and_validation():
     keys = {key: help_text for key, _, _, help_text in describe(StoppingRule)}
     assert set(keys) == {"min_cycles", "max_cycles", "phase_stability_rad", "max_rms_increase_fraction",
                          "require_dynamic_range_gain", "classifier_threshold", "classifier_model",
-                         "divergence_cycles", "stability_stations", "fixed_point_change"}
+                         "divergence_cycles", "stability_stations", "fixed_point_change",
+                         "divergence_min_growth_fraction"}
     assert all(keys.values())
     assert StoppingRule().classifier_model == "none"  # no classifier unless a strategy names one
     with pytest.raises(InputError, match="classifier_model is empty"):

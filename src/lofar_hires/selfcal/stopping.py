@@ -16,9 +16,10 @@ Self-calibration also stops at a fixed point (from ``min_cycles`` on): this cycl
 repeat the previous cycle's (phase change and amplitude change below ``fixed_point_change``)
 and both cycles made every solve of the strategy. The next cycle would correct the data with the
 same solutions as this one, image the same data, and repeat this cycle, whatever the criteria
-say. It also stops when it diverges (rms and |min/max| both grew in each of the last
-``divergence_cycles`` cycles) or at ``max_cycles``. The cycle kept is the one with the highest
-dynamic range whose rms is within the allowed increase.
+say. It also stops when it diverges (rms and |min/max| both grew by more than
+``divergence_min_growth_fraction`` in each of the last ``divergence_cycles`` cycles) or at
+``max_cycles``. The cycle kept is the one with the highest dynamic range whose rms is within the
+allowed increase.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class StoppingRule:
                                    "or a directory holding backbone.safetensors and head.safetensors")
     divergence_cycles: int = option(help="diverged when rms and |min/max| both grew in each of this many "
                                     "consecutive cycles", min=1)
+    divergence_min_growth_fraction: float = option(help="a cycle counts as growing when rms and |min/max| grew "
+                                                   "by more than this fraction (smaller changes are numerical "
+                                                   "noise)", min=0.0)
     fixed_point_change: float = option(help="a fixed point when this cycle's solutions repeat the previous "
                                        "cycle's: phase change (rad) and amplitude change (ln ratio) below this "
                                        "(0: never)", min=0.0)
@@ -127,12 +131,14 @@ def best_cycle(history: Sequence[CycleMetrics], rule: StoppingRule) -> int:
     return min(pool, key=lambda row: (-row.dynamic_range, row.rms_jy, row.cycle)).cycle
 
 
-def diverging(history: Sequence[CycleMetrics], n_cycles: int) -> bool:
-    """True when rms and |min/max| both grew strictly in each of the last ``n_cycles`` steps."""
+def diverging(history: Sequence[CycleMetrics], n_cycles: int, min_growth_fraction: float = 0.0) -> bool:
+    """True when rms and |min/max| both grew by more than ``min_growth_fraction`` (relative) in each of the
+    last ``n_cycles`` steps; smaller changes are the numerical noise of images that repeat each other."""
     if len(history) < n_cycles + 1:
         return False
     tail = history[-(n_cycles + 1):]
-    return all(b.rms_jy > a.rms_jy and b.min_max_ratio > a.min_max_ratio for a, b in zip(tail[:-1], tail[1:]))
+    g = 1.0 + min_growth_fraction
+    return all(b.rms_jy > g * a.rms_jy and b.min_max_ratio > g * a.min_max_ratio for a, b in zip(tail[:-1], tail[1:]))
 
 
 def _join(names: Sequence[str]) -> str:
@@ -210,7 +216,7 @@ def decide(history: Sequence[CycleMetrics], rule: StoppingRule, last_solve_start
         reason = "converged"
     elif len(history) >= rule.min_cycles and at_fixed_point(history, rule, last_solve_start_cycle):
         reason = "fixed_point"
-    elif diverging(history, rule.divergence_cycles):
+    elif diverging(history, rule.divergence_cycles, rule.divergence_min_growth_fraction):
         reason = "diverged"
     elif len(history) >= rule.max_cycles:
         reason = "max_cycles"
