@@ -40,14 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --output")
 
 
-def run(args: argparse.Namespace) -> int:
+def check_threshold_and_output(args: argparse.Namespace) -> None:
+    """Refuse a --threshold outside [0, 1] and an existing --output without --overwrite, before any work."""
     from lofar_hires.errors import InputError
-    from lofar_hires.io.atomic import atomic_output, check_output_path
+    from lofar_hires.io.atomic import check_output_path
 
     if not 0.0 <= args.threshold <= 1.0:
         raise InputError(f"--threshold must be in [0, 1], got {args.threshold:g}", setting="threshold")
     if args.output:
         check_output_path(args.output, args.overwrite)
+
+
+def run(args: argparse.Namespace) -> int:
+    from lofar_hires.io.atomic import atomic_output
+
+    check_threshold_and_output(args)
     scorer = make_scorer(args)
     scores = scorer.score_files(args.images)
     result = {"model": scorer.describe(), "threshold": args.threshold,

@@ -22,14 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.classifier.evaluate import evaluate
-    from lofar_hires.cli.classify import make_scorer
-    from lofar_hires.errors import InputError
-    from lofar_hires.io.atomic import atomic_output, check_output_path
+    from lofar_hires.cli.classify import check_threshold_and_output, make_scorer
+    from lofar_hires.io.atomic import atomic_output
 
-    if not 0.0 <= args.threshold <= 1.0:
-        raise InputError(f"--threshold must be in [0, 1], got {args.threshold:g}", setting="threshold")
-    if args.output:
-        check_output_path(args.output, args.overwrite)
+    check_threshold_and_output(args)
     metrics = evaluate(args.dataset, make_scorer(args), args.threshold)
     if args.output:
         with atomic_output(args.output, overwrite=True) as tmp:
