@@ -71,7 +71,7 @@ CLASSES = ("missing", "empty", "wrong-type", "corrupt", "bad-value", "hostile-na
 
 #: Kinds of good input and the file-name extension of their bad variants.
 MS_KINDS = ("ms", "cal_ms", "model_ms")
-H5_KINDS = ("h5", "circ_h5", "st_h5", "solve_h5", "cal_h5", "transfer_h5")
+H5_KINDS = ("h5", "circ_h5", "st_h5", "solve_h5", "cal_h5", "transfer_h5", "dd_h5")
 SKY_KINDS = ("skymodel", "cal_skymodel")
 CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals")
 FITS_KINDS = ("fits",)
@@ -158,6 +158,16 @@ SPECS: dict[str, Spec] = {
     "h5 circ2lin": Spec(("h5", "circ2lin", "{h5parm}", "-o", "{output}"), inputs={"h5parm": "circ_h5"},
                         outputs={"output": ("lin.h5", "file")}),
     "h5 info": Spec(("h5", "info", "{h5parm}"), inputs={"h5parm": "h5"}),
+    # One facet (the region file's "field") whose direction holds the tiny field's solutions.
+    "subtract": Spec(("subtract", "{msin}", "--skymodel", "{skymodel}", "--h5parm", "{h5parm}", "--facet-regions",
+                      "{facet_regions}", "-o", "{outdir}", "--no-beam", "--resolution-arcsec", "20"),
+                     inputs={"msin": "ms", "skymodel": "skymodel", "h5parm": "dd_h5", "facet_regions": "regions"},
+                     outputs={"outdir": ("facets", "dir")},
+                     side_products=("facets/msin.field.ms.provenance.json",
+                                    "facets/msin.subtract.json"),
+                     existing=(("facets/msin.field.ms", "dir"),),
+                     optional={"empty_ms": Optional_("--empty-ms", "ms"),
+                               "keep_empty": Optional_("--keep-empty", "dir", rel="empty.MS")}),
     "di-calibrator": Spec(("di-calibrator", "{msin}", "--skymodel", "{skymodel}", "--outdir", "{outdir}", "--no-plots",
                            "--set", "fits.clocktec_mode=combined", "--set", "allow_failed_stations=true"),
                           inputs={"msin": "cal_ms", "skymodel": "cal_skymodel"}, outputs={"outdir": ("dical", "dir")},
@@ -398,12 +408,30 @@ def sources(simulated, tmp_path_factory) -> Sources:
     bi.text_file(selfcal_dir, "selfcal_report.json", '{"status": "ok", "name": "cal", "phase_centre_deg": '
                  '[242.75, 55.0], "best_solutions": {"obs": "best_obs.h5"}}\n')
     files["selfcal_dir"] = selfcal_dir
+    files["dd_h5"] = write_solset(root / "dd.h5", one_direction_solset(target, "field"))
     files["regions"] = bi.text_file(root, "facets.reg", "# Region file format: DS9 version 4.1\nfk5\n"
                                     "polygon(242.0,54.5,243.5,54.5,243.5,55.5,242.0,55.5) # text={field}\n"
                                     "point(-117.25,55.0)\n")
     if classifier_available():
         files.update(classifier_inputs(root / "classifier", files["fits"]))
     return Sources(files, tuple((ra, dec) for _, ra, dec in bright))
+
+
+def one_direction_solset(ms: Path, direction: str):
+    """Scalar phase and amplitude solutions of every station of ``ms`` on its own time grid, in one direction."""
+    from lofar_hires.io.h5parm import Solset, Soltab
+    from lofar_hires.io.ms import read_ms_info
+
+    info = read_ms_info(ms)
+    rng = np.random.default_rng(3)
+    axes = {"time": info.times_mjd_s, "freq": info.freqs_hz, "ant": np.array(info.station_names),
+            "dir": np.array([direction])}
+    shape = tuple(len(v) for v in axes.values())
+    tabs = {"phase000": Soltab("phase000", "phase", axes, rng.uniform(-0.3, 0.3, shape), np.ones(shape)),
+            "amplitude000": Soltab("amplitude000", "amplitude", axes, 1 + 0.05 * rng.standard_normal(shape),
+                                   np.ones(shape))}
+    return Solset("sol000", list(info.station_names), info.station_positions_m,
+                  {direction: (np.radians(242.75), np.radians(55.0))}, tabs)
 
 
 def classifier_available() -> bool:

@@ -46,6 +46,7 @@ TASKS: dict[str, str] = {
     "apply-solutions": "lofar_hires.cli.apply_solutions",
     "classify": "lofar_hires.cli.classify",
     "classifier": "lofar_hires.cli.classifier",
+    "subtract": "lofar_hires.cli.subtract",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -22,13 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lofar_hires.errors import InputError
-from lofar_hires.provenance import Provenance
+from lofar_hires.provenance import Provenance, ToolRun
 from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
 
 __all__ = [
-    "SOLVE_MODES", "Correction", "Dp3Step", "SolveMode", "aoflagger", "applybeam", "applycal", "averager",
-    "averaging", "correction_steps", "ddecal", "drop_stations", "freq_channels", "phaseshift", "phaseup", "predict",
-    "run_steps", "solve_mode", "station_flags", "time_slots",
+    "SOLVE_MODES", "Correction", "Dp3Step", "DyscoSettings", "SolveMode", "aoflagger", "applybeam", "applycal",
+    "averager", "averaging", "correction_steps", "ddecal", "drop_stations", "freq_channels", "h5parm_predict",
+    "phaseshift", "phaseup", "predict", "run_steps", "solve_mode", "station_flags", "time_slots",
 ]
 
 log = logging.getLogger(__name__)
@@ -181,6 +181,38 @@ def predict(skymodel: Path, name: str = "predict") -> Dp3Step:
     return Dp3Step(name, "predict", {"sourcedb": Path(skymodel)})
 
 
+#: What a prediction does with the data it flows through (DP3 predict's ``operation``).
+PREDICT_OPERATIONS = ("replace", "add", "subtract")
+
+
+def h5parm_predict(skymodel: Path, h5parm: Path, soltabs: Sequence[str], directions: Sequence[str], *,
+                   operation: str = "replace", beam: bool = False, name: str = "ddpredict") -> Dp3Step:
+    """Predict the patches ``directions`` of ``skymodel``, each corrupted by its own direction's solutions.
+
+    DP3 ``h5parmpredict``: patch ``P`` gets the solutions of h5parm direction ``[P]``
+    (``soltabs``, applied as corruptions); ``operation`` replaces, adds to or subtracts
+    from the data; with ``beam`` the station beam towards each component is applied too.
+    """
+    if not Path(skymodel).is_file():
+        raise InputError(f"sky model {skymodel} does not exist")
+    if operation not in PREDICT_OPERATIONS:
+        raise InputError(f"predict operation must be one of {', '.join(PREDICT_OPERATIONS)}, got {operation!r}")
+    if not directions:
+        raise InputError("a direction-dependent prediction needs at least one direction (patch)")
+    if not soltabs:
+        raise InputError("a direction-dependent prediction needs at least one soltab")
+    options: dict = {"sourcedb": Path(skymodel), "directions": [[d] for d in directions],
+                     "operation": operation, "applycal.parmdb": Path(h5parm),
+                     # h5parmpredict reads the direction list from this soltab, also when there are sub-steps
+                     "applycal.correction": soltabs[-1]}
+    if len(soltabs) > 1:
+        options["applycal.steps"] = [f"c{k}" for k in range(len(soltabs))]
+        options.update({f"applycal.c{k}.correction": tab for k, tab in enumerate(soltabs)})
+    if beam:
+        options["usebeammodel"] = True
+    return Dp3Step(name, "h5parmpredict", options)
+
+
 # --------------------------------------------------------------------------- corrections
 
 
@@ -315,15 +347,35 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
 
 def run_steps(msin: Path | Sequence[Path], msout: Path | None, steps: Sequence[Dp3Step], workdir: Path,
               name: str, *, data_column: str = "DATA", out_column: str = "DATA", threads: int = 1,
-              provenance: Provenance | None = None) -> None:
+              dysco: DyscoSettings | None = None, provenance: Provenance | None = None) -> ToolRun:
     """One DP3 run of ``steps``. ``msout=None`` updates ``msin`` in place, writing ``out_column``.
 
-    Several ``msin`` are concatenated in frequency (one subband each).
+    Several ``msin`` are concatenated in frequency (one subband each). With ``dysco`` a new
+    ``msout`` is written with the Dysco storage manager (lossy compression of data and weights).
     """
     msin_options = {"datacolumn": data_column}
     msout_options: dict = {"datacolumn": out_column}
     if msout is not None:
         msout_options["overwrite"] = True
+    if dysco is not None:
+        if msout is None:
+            raise InputError("Dysco compression needs a new output measurement set, not an update in place")
+        msout_options.update({"storagemanager": "dysco", "storagemanager.databitrate": int(dysco.data_bits),
+                              "storagemanager.weightbitrate": int(dysco.weight_bits)})
     run = Dp3Run(msin=msin, msout=msout, steps=list(steps), msin_options=msin_options,
                  msout_options=msout_options, numthreads=threads)
-    run_dp3(run, workdir, name, provenance=provenance)
+    return run_dp3(run, workdir, name, provenance=provenance)
+
+
+@dataclass(frozen=True)
+class DyscoSettings:
+    """Bits per value of Dysco-compressed data and weights (DP3's ``storagemanager.*bitrate``)."""
+
+    data_bits: int = 10
+    weight_bits: int = 12
+
+    def __post_init__(self) -> None:
+        for key in ("data_bits", "weight_bits"):
+            value = getattr(self, key)
+            if not 1 <= int(value) <= 32:
+                raise InputError(f"Dysco {key.replace('_', ' ')} must be 1..32, got {value}")

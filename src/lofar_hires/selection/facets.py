@@ -433,6 +433,31 @@ def _describe(name: str, cal_ra: float, cal_dec: float, polygon_xyz: np.ndarray,
         vertices_deg=np.stack([v_ra, v_dec], axis=1))
 
 
+def facet_from_polygon(name: str, vertices_deg: ArrayLike, direction_deg: tuple[float, float] | None = None) -> Facet:
+    """The facet record (centre, radius, size) of one polygon read back from a region file.
+
+    ``direction_deg`` is the facet's direction (its calibrator; the centroid when not given).
+
+    Raises
+    ------
+    InputError
+        Fewer than three vertices, or a polygon spanning a hemisphere or more.
+    """
+    v = np.asarray(vertices_deg, dtype=float).reshape(-1, 2)
+    if len(v) < 3:
+        raise InputError(f"facet {name}: a polygon needs at least 3 vertices, got {len(v)}")
+    xyz = radec_to_xyz(v[:, 0], v[:, 1])
+    mean_ra, mean_dec = (float(x) for x in xyz_to_radec(xyz.sum(axis=0)))
+    basis = tangent_basis(mean_ra, mean_dec)
+    _, front = xyz_to_plane(xyz, basis)
+    if not front.all():
+        raise InputError(f"facet {name}: the polygon spans a hemisphere or more")
+    facet = _describe(name, mean_ra, mean_dec, xyz, basis)
+    cal = direction_deg if direction_deg is not None else (facet.centre_ra_deg, facet.centre_dec_deg)
+    return replace(facet, cal_ra_deg=float(cal[0]) % 360.0, cal_dec_deg=float(cal[1]),
+                               vertices_deg=v.copy())
+
+
 def annotate_facets(layout: FacetLayout, *, sources_deg: np.ndarray | None = None,
                     weak_names: Sequence[str] = (), weak_deg: np.ndarray | None = None,
                     data: DataResolution | None = None, resolution_arcsec: float = 0.3,
