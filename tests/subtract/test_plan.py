@@ -125,3 +125,28 @@ def test_direction_dependent_predict_step(tmp_path):
         dp3_steps.h5parm_predict(skymodel, tmp_path / "dd.h5", ["phase000"], ["a"], operation="multiply")
     with pytest.raises(InputError, match="at least one direction"):
         dp3_steps.h5parm_predict(skymodel, tmp_path / "dd.h5", ["phase000"], [])
+
+
+def test_an_empty_facet_gets_a_zero_flux_stand_in():
+    facets = plan.facets_from_regions([square("a", 243.0, 55), square("b", 243.4, 55)], Path("f.reg"))
+    model = sky(["s1"], [243.02], [55.05], flux=[2.0])
+    split = plan.facet_model(model, facets, plan.assign_components(model, facets))
+    assert split.patches == ["a", "b"]
+    assert split.names[0] == "s1" and split.names[1].startswith(plan.PLACEHOLDER_PREFIX)
+    assert split.i_jy.tolist() == [2.0, 0.0]
+    assert np.degrees(split.ra_rad[1]) == pytest.approx(facets[1].centre_ra_deg)
+
+
+def test_split_branches_become_per_branch_lists(tmp_path):
+    branches = [[dp3_steps.phaseshift(243.0 + k, 55.0), *dp3_steps.averager(k + 1, 1, always=True),
+                 dp3_steps.msout(tmp_path / f"f{k}.ms")] for k in range(3)]
+    steps = dp3_steps.split(branches)
+    text = build_parset(Dp3Run(msin=tmp_path / "in.ms", msout=None, steps=steps, no_msout=True))
+    assert "msout=" not in text.split("steps=")[0]
+    assert "split.steps=[shift,avg,out]" in text
+    assert "split.replaceparms=[shift.phasecenter,avg.timestep,out.name]" in text
+    assert "avg.timestep=[1,2,3]" in text and "avg.freqstep=1" in text
+    assert steps[0].children[-1].writes == tuple(tmp_path / f"f{k}.ms" for k in range(3))
+    assert dp3_steps.split(branches[:1]) == branches[0]
+    with pytest.raises(InputError, match="branch 1"):
+        dp3_steps.split([branches[0], branches[1][:2]])

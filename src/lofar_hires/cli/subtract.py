@@ -227,10 +227,11 @@ def run(args: argparse.Namespace) -> int:
     result = run_subtraction(args.msin, plan, args.h5parm, args.outdir, settings, prov, facets=args.facet or (),
                              empty_ms=args.empty_ms, keep_empty=args.keep_empty, empty_only=args.empty_only,
                              overwrite=args.overwrite, resume=args.resume)
+    summary = write_summary(args.outdir / f"{ms_stem(args.msin)}.subtract.json", plan, result, settings)
     if args.empty_only:
+        log.info("%s: the field subtracted into %s, summary %s", args.msin, result.empty_ms, summary)
         print(result.empty_ms)
         return 0
-    summary = write_summary(args.outdir / f"{ms_stem(args.msin)}.subtract.json", plan, result, settings)
     log.info("facet datasets of %s: %d written, summary %s", args.msin, len(result.outputs), summary)
     for path in result.outputs.values():
         print(path)

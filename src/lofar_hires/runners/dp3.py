@@ -59,6 +59,10 @@ class Dp3Step:
     name: str
     type: str
     options: Mapping[str, ParsetValue] = field(default_factory=dict)
+    #: Steps this one runs itself (a ``split`` step's branch), defined in the parset after it.
+    children: tuple[Dp3Step, ...] = ()
+    #: Measurement sets this step writes (an ``msout`` step, or the outputs of a ``split``'s branches).
+    writes: tuple[Path, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name or set(self.name) - _VALID_NAME_CHARS:
@@ -74,7 +78,7 @@ class Dp3Run:
     msin
         Input measurement set(s); several are concatenated in frequency by DP3.
     msout
-        Output MS; ``None`` updates ``msin`` in place (``msout=.``).
+        Output MS; ``None`` updates ``msin`` in place (``msout=.``), unless ``no_msout``.
     steps
         Steps in order.
     msin_options
@@ -83,6 +87,9 @@ class Dp3Run:
         Extra ``msout.*`` keys (``datacolumn``, ``storagemanager``, ...).
     numthreads
         DP3 thread count.
+    no_msout
+        Write no main output: the steps write what they write themselves (``msout`` steps,
+        a ``split``'s branches); ``msout`` must be ``None``.
     """
 
     msin: Path | Sequence[Path]
@@ -91,25 +98,31 @@ class Dp3Run:
     msin_options: Mapping[str, ParsetValue] = field(default_factory=dict)
     msout_options: Mapping[str, ParsetValue] = field(default_factory=dict)
     numthreads: int = 1
+    no_msout: bool = False
 
 
 def build_parset(run: Dp3Run) -> str:
     """Return the text of the DP3 parset for ``run`` (a pure function)."""
     names = [s.name for s in run.steps]
-    if len(set(names)) != len(names):
-        raise InputError(f"DP3 step names must be unique, got {names}")
+    every = names + [c.name for s in run.steps for c in s.children]
+    if len(set(every)) != len(every):
+        raise InputError(f"DP3 step names must be unique, got {every}")
+    if run.no_msout and (run.msout is not None or run.msout_options):
+        raise InputError("a DP3 run without a main output takes no msout settings")
     if run.numthreads < 1:
         raise InputError(f"numthreads must be >= 1, got {run.numthreads}")
     msin = run.msin if isinstance(run.msin, (str, Path)) else list(run.msin)
     lines = [f"msin={format_value(msin)}"]
     lines += [f"msin.{k}={format_value(v)}" for k, v in run.msin_options.items()]
-    lines.append(f"msout={'.' if run.msout is None else format_value(run.msout)}")
-    lines += [f"msout.{k}={format_value(v)}" for k, v in run.msout_options.items()]
+    if not run.no_msout:
+        lines.append(f"msout={'.' if run.msout is None else format_value(run.msout)}")
+        lines += [f"msout.{k}={format_value(v)}" for k, v in run.msout_options.items()]
     lines.append(f"numthreads={run.numthreads}")
     lines.append(f"steps={format_value(names)}")
     for step in run.steps:
-        lines.append(f"{step.name}.type={step.type}")
-        lines += [f"{step.name}.{k}={format_value(v)}" for k, v in step.options.items()]
+        for one in (step, *step.children):
+            lines.append(f"{one.name}.type={one.type}")
+            lines += [f"{one.name}.{k}={format_value(v)}" for k, v in one.options.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -170,7 +183,12 @@ def check_dp3_outputs(run: Dp3Run, log_path: Path) -> None:
         A solve wrote only NaN solutions (no data it could solve on).
     """
     tail = log_tail(log_path)
-    if run.msout is not None:
+    for step in run.steps:
+        for ms in (*step.writes, *(w for c in step.children for w in c.writes)):
+            _check_ms_written(Path(ms), None, tail)
+    if run.no_msout:
+        pass
+    elif run.msout is not None:
         _check_ms_written(Path(run.msout), None, tail)
     else:
         column = run.msout_options.get("datacolumn")

@@ -28,7 +28,8 @@ from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
 __all__ = [
     "SOLVE_MODES", "Correction", "Dp3Step", "DyscoSettings", "SolveMode", "aoflagger", "applybeam", "applycal",
     "averager", "averaging", "correction_steps", "ddecal", "drop_stations", "freq_channels", "h5parm_predict",
-    "phaseshift", "phaseup", "predict", "run_steps", "solve_mode", "station_flags", "time_slots",
+    "msout", "phaseshift", "phaseup", "predict", "run_steps", "run_writing_steps", "solve_mode", "split",
+    "station_flags", "time_slots",
 ]
 
 log = logging.getLogger(__name__)
@@ -118,11 +119,12 @@ def freq_channels(interval_hz: float, chan_width_hz: float, n_chan: int, *, min_
 # --------------------------------------------------------------------------- data selection and layout
 
 
-def averager(timestep: int, freqstep: int, name: str = "avg") -> list[Dp3Step]:
-    """An averager of ``timestep`` slots and ``freqstep`` channels; nothing when both are one."""
+def averager(timestep: int, freqstep: int, name: str = "avg", *, always: bool = False) -> list[Dp3Step]:
+    """An averager of ``timestep`` slots and ``freqstep`` channels; nothing when both are one (unless ``always``:
+    the branches of a split need the same steps)."""
     if timestep < 1 or freqstep < 1:
         raise InputError(f"averaging steps must be >= 1 (got {timestep} time slots, {freqstep} channels)")
-    if timestep == 1 and freqstep == 1:
+    if timestep == 1 and freqstep == 1 and not always:
         return []
     return [Dp3Step(name, "averager", {"timestep": int(timestep), "freqstep": int(freqstep)})]
 
@@ -211,6 +213,49 @@ def h5parm_predict(skymodel: Path, h5parm: Path, soltabs: Sequence[str], directi
     if beam:
         options["usebeammodel"] = True
     return Dp3Step(name, "h5parmpredict", options)
+
+
+def msout(path: Path, *, dysco: DyscoSettings | None = None, name: str = "out") -> Dp3Step:
+    """Write the data as they are at this point of the chain to a new measurement set ``path`` (DATA column)."""
+    options: dict = {"name": Path(path), "overwrite": True, "datacolumn": "DATA"}
+    if dysco is not None:
+        options.update(_dysco_options(dysco))
+    return Dp3Step(name, "msout", options, writes=(Path(path),))
+
+
+def split(branches: Sequence[Sequence[Dp3Step]], name: str = "split") -> list[Dp3Step]:
+    """Feed the same data to every branch in one pass (DP3 ``split``): one read for many outputs.
+
+    Every branch must have the same steps (names and types) in the same order; the options
+    that differ between branches become DP3's per-branch lists (``replaceparms``). One branch
+    is returned as its steps, without a split.
+    """
+    if not branches:
+        raise InputError("a split needs at least one branch")
+    if len(branches) == 1:
+        return list(branches[0])
+    layout = [(s.name, s.type) for s in branches[0]]
+    for i, branch in enumerate(branches):
+        if [(s.name, s.type) for s in branch] != layout:
+            raise InputError(f"split branch {i} has steps {[(s.name, s.type) for s in branch]}, branch 0 {layout}")
+    children, replaced = [], []
+    for k, (step_name, step_type) in enumerate(layout):
+        keys = list(branches[0][k].options)
+        for branch in branches:
+            if list(branch[k].options) != keys:
+                raise InputError(f"split: step {step_name} has other settings in some branches")
+        options: dict = {}
+        for key in keys:
+            values = [branch[k].options[key] for branch in branches]
+            if all(v == values[0] for v in values):
+                options[key] = values[0]
+            else:
+                options[key] = values
+                replaced.append(f"{step_name}.{key}")
+        writes = tuple(w for branch in branches for w in branch[k].writes)
+        children.append(Dp3Step(step_name, step_type, options, writes=writes))
+    return [Dp3Step(name, "split", {"steps": [n for n, _ in layout], "replaceparms": replaced},
+                    children=tuple(children))]
 
 
 # --------------------------------------------------------------------------- corrections
@@ -360,11 +405,29 @@ def run_steps(msin: Path | Sequence[Path], msout: Path | None, steps: Sequence[D
     if dysco is not None:
         if msout is None:
             raise InputError("Dysco compression needs a new output measurement set, not an update in place")
-        msout_options.update({"storagemanager": "dysco", "storagemanager.databitrate": int(dysco.data_bits),
-                              "storagemanager.weightbitrate": int(dysco.weight_bits)})
+        msout_options.update(_dysco_options(dysco))
     run = Dp3Run(msin=msin, msout=msout, steps=list(steps), msin_options=msin_options,
                  msout_options=msout_options, numthreads=threads)
     return run_dp3(run, workdir, name, provenance=provenance)
+
+
+def run_writing_steps(msin: Path, steps: Sequence[Dp3Step], workdir: Path, name: str, *,
+                      data_column: str = "DATA", threads: int = 1,
+                      provenance: Provenance | None = None) -> ToolRun:
+    """One DP3 run whose steps write every output themselves (``msout`` steps, ``split`` branches).
+
+    The input is only read; every measurement set the steps write is checked afterwards.
+    """
+    if not any(s.writes or any(c.writes for c in s.children) for s in steps):
+        raise InputError("a DP3 run without a main output needs a step that writes a measurement set")
+    run = Dp3Run(msin=msin, msout=None, steps=list(steps), msin_options={"datacolumn": data_column},
+                 numthreads=threads, no_msout=True)
+    return run_dp3(run, workdir, name, provenance=provenance)
+
+
+def _dysco_options(dysco: DyscoSettings) -> dict:
+    return {"storagemanager": "dysco", "storagemanager.databitrate": int(dysco.data_bits),
+            "storagemanager.weightbitrate": int(dysco.weight_bits)}
 
 
 @dataclass(frozen=True)

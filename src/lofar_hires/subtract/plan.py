@@ -156,13 +156,58 @@ def assign_components(model: SkyModel, facets: Sequence[Facet]) -> np.ndarray:
 
 
 def facet_model(model: SkyModel, facets: Sequence[Facet], index: np.ndarray) -> SkyModel:
-    """The components inside facets, each in a patch named after its facet (the h5parm direction's name)."""
+    """The components inside facets, each in a patch named after its facet (the h5parm direction's name).
+
+    A facet without components gets one of zero flux at its centre, so that every facet has a patch
+    to predict (adding nothing) and every facet's DP3 steps are the same.
+    """
     keep = index >= 0
-    patches = [facets[i].name for i in index[keep]]
-    positions = {f.name: (math.radians(f.cal_ra_deg), math.radians(f.cal_dec_deg)) for f in facets}
     selected = model.select(keep)
+    patches = [facets[i].name for i in index[keep]]
+    empty = [f for i, f in enumerate(facets) if not np.any(index == i)]
+    if empty:
+        n = len(empty)
+        taken = set(selected.names)
+        names = [_unused(f"{PLACEHOLDER_PREFIX}{f.name}", taken) for f in empty]
+        placeholder = SkyModel(
+            names=names, types=["POINT"] * n, patches=[f.name for f in empty],
+            ra_rad=np.radians([f.centre_ra_deg for f in empty]), dec_rad=np.radians([f.centre_dec_deg for f in empty]),
+            i_jy=np.zeros(n), ref_freq_hz=np.full(n, 150e6), spectral_index=np.zeros((n, 0)),
+            log_si=np.ones(n, bool), major_arcsec=np.zeros(n), minor_arcsec=np.zeros(n), orientation_deg=np.zeros(n))
+        selected = _concatenate(selected, placeholder)
+        patches += placeholder.patches
+    positions = {f.name: (math.radians(f.cal_ra_deg), math.radians(f.cal_dec_deg)) for f in facets}
     used = {p: positions[p] for p in dict.fromkeys(patches)}
     return replace(selected, patches=patches, patch_positions=used)
+
+
+#: Name prefix of the zero-flux component that stands in for an empty facet's model.
+PLACEHOLDER_PREFIX = "empty_facet_"
+
+
+def _unused(name: str, taken: set[str]) -> str:
+    candidate, k = name, 1
+    while candidate in taken:
+        candidate, k = f"{name}_{k}", k + 1
+    taken.add(candidate)
+    return candidate
+
+
+def _concatenate(a: SkyModel, b: SkyModel) -> SkyModel:
+    """Components of ``a`` then ``b`` (spectral index terms padded with zeros to the longer of the two)."""
+    n_si = max(a.spectral_index.shape[1], b.spectral_index.shape[1])
+
+    def si(m: SkyModel) -> np.ndarray:
+        return np.pad(m.spectral_index, ((0, 0), (0, n_si - m.spectral_index.shape[1])))
+
+    return SkyModel(
+        names=[*a.names, *b.names], types=[*a.types, *b.types], patches=[*a.patches, *b.patches],
+        ra_rad=np.concatenate([a.ra_rad, b.ra_rad]), dec_rad=np.concatenate([a.dec_rad, b.dec_rad]),
+        i_jy=np.concatenate([a.i_jy, b.i_jy]), ref_freq_hz=np.concatenate([a.ref_freq_hz, b.ref_freq_hz]),
+        spectral_index=np.concatenate([si(a), si(b)]), log_si=np.concatenate([a.log_si, b.log_si]),
+        major_arcsec=np.concatenate([a.major_arcsec, b.major_arcsec]),
+        minor_arcsec=np.concatenate([a.minor_arcsec, b.minor_arcsec]),
+        orientation_deg=np.concatenate([a.orientation_deg, b.orientation_deg]))
 
 
 def data_resolution(info: MsInfo) -> DataResolution:

@@ -23,6 +23,7 @@ soon as no facet needs them.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -39,7 +40,7 @@ from lofar_hires.io.names import inside, safe_name
 from lofar_hires.io.skymodel import write_makesourcedb
 from lofar_hires.provenance import Provenance, ToolRun
 from lofar_hires.runners import dp3_steps
-from lofar_hires.runners.dp3_steps import Dp3Step, DyscoSettings, run_steps
+from lofar_hires.runners.dp3_steps import Dp3Step, DyscoSettings, run_steps, run_writing_steps
 from lofar_hires.subtract.plan import FacetJob, SubtractPlan
 from lofar_hires.subtract.timing import read_dp3_timing
 
@@ -124,33 +125,45 @@ def tree_bytes(path: Path) -> int:
 # --------------------------------------------------------------------------- DP3 steps
 
 
-def add_back_steps(plan: SubtractPlan, job: FacetJob, skymodel: Path, h5parm: Path, beam: bool) -> list[Dp3Step]:
-    """Predict the facet's own components with its solutions and add them to the data (nothing for an empty facet)."""
-    if job.n_components == 0:
-        return []
-    return [dp3_steps.h5parm_predict(skymodel, h5parm, plan.soltabs, [job.name], operation="add", beam=beam,
-                                     name="addback")]
+def add_back_step(plan: SubtractPlan, job: FacetJob, skymodel: Path, h5parm: Path, beam: bool) -> Dp3Step:
+    """Predict the facet's own components with its solutions and add them to the data."""
+    return dp3_steps.h5parm_predict(skymodel, h5parm, plan.soltabs, [job.name], operation="add", beam=beam,
+                                    name="addback")
 
 
 def subtract_steps(plan: SubtractPlan, facets: Sequence[str], skymodel: Path, h5parm: Path,
                    beam: bool) -> list[Dp3Step]:
-    """Predict the components of ``facets`` with their solutions and subtract them (nothing when none has any)."""
-    with_model = [name for name in facets if plan.job(name).n_components > 0]
-    if not with_model:
+    """Predict the components of ``facets`` with their solutions and subtract them (nothing for no facet)."""
+    if not facets:
         return []
-    return [dp3_steps.h5parm_predict(skymodel, h5parm, plan.soltabs, with_model, operation="subtract", beam=beam,
+    return [dp3_steps.h5parm_predict(skymodel, h5parm, plan.soltabs, list(facets), operation="subtract", beam=beam,
                                      name="subtract")]
 
 
-def facet_steps(plan: SubtractPlan, job: FacetJob, h5parm: Path, beam: bool) -> list[Dp3Step]:
+def facet_steps(plan: SubtractPlan, job: FacetJob, h5parm: Path, beam: bool, *, always_average: bool = False
+                ) -> list[Dp3Step]:
     """Shift to the facet centre, correct the beam towards it and the facet's solutions, average."""
     ra, dec = job.centre_deg
     steps = [dp3_steps.phaseshift(ra, dec)]
     if beam:
         steps += dp3_steps.applybeam(invert=True)
     steps.append(dp3_steps.applycal(h5parm, plan.soltabs, direction=job.direction, name="facetcal"))
-    steps += dp3_steps.averager(job.averaging.time_factor, job.averaging.chan_factor)
+    steps += dp3_steps.averager(job.averaging.time_factor, job.averaging.chan_factor, always=always_average)
     return steps
+
+
+def new_method_steps(plan: SubtractPlan, jobs: Sequence[FacetJob], outputs: Sequence[Path], skymodel: Path,
+                     h5parm: Path, beam: bool, *, subtract: bool, keep_empty: Path | None,
+                     dysco: DyscoSettings | None) -> list[Dp3Step]:
+    """One pass: subtract every facet's model (unless the data are already empty), optionally write the empty
+    data, then one branch per facet: add its model back, shift, correct, average and write ``outputs[k]``."""
+    steps = subtract_steps(plan, plan.directions, skymodel, h5parm, beam) if subtract else []
+    if keep_empty is not None:
+        steps.append(dp3_steps.msout(keep_empty, name="empty"))
+    branches = [[add_back_step(plan, job, skymodel, h5parm, beam),
+                 *facet_steps(plan, job, h5parm, beam, always_average=len(jobs) > 1),
+                 dp3_steps.msout(out, dysco=dysco, name="facetout")] for job, out in zip(jobs, outputs)]
+    return steps + dp3_steps.split(branches)
 
 
 # --------------------------------------------------------------------------- running
@@ -164,76 +177,71 @@ class _Runner:
         self.logdir = logdir
         self.prov = prov
         self.result = result
-        #: Runs every facet dataset depends on (the empty set's).
-        self.shared_runs: list[ToolRun] = []
 
-    def dp3(self, msin: Path, msout: Path, steps: Sequence[Dp3Step], name: str, label: str, facet: str | None,
-            *, data_column: str = "DATA", dysco: bool = False) -> ToolRun:
-        started = time.monotonic()
-        run = run_steps(msin, msout, steps, self.logdir, name, data_column=data_column, threads=self.settings.threads,
-                        dysco=self.settings.dysco if dysco else None, provenance=self.prov)
+    def record(self, run: ToolRun, label: str, facet: str | None, started: float) -> ToolRun:
         timing = read_dp3_timing(run.log_file)
         self.result.runs.append(RunRecord(label=label, facet=facet, wall_s=round(time.monotonic() - started, 3),
                                           cpu_s=None if timing is None else timing.cpu_s,
                                           phases_s={} if timing is None else timing.phases_s))
         return run
 
+    def dp3(self, msin: Path, msout: Path, steps: Sequence[Dp3Step], name: str, label: str, facet: str | None,
+            *, data_column: str = "DATA", dysco: bool = False) -> ToolRun:
+        started = time.monotonic()
+        run = run_steps(msin, msout, steps, self.logdir, name, data_column=data_column, threads=self.settings.threads,
+                        dysco=self.settings.dysco if dysco else None, provenance=self.prov)
+        return self.record(run, label, facet, started)
 
-def make_empty(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, empty: Path, runner: _Runner,
-               *, overwrite: bool = False) -> Path:
-    """Step 1 of the new method: ``empty``, the data with every facet's model subtracted."""
-    steps = subtract_steps(plan, plan.directions, skymodel, h5parm, runner.settings.beam)
-    log.info("subtracting the model of %d facet(s) from %s into %s", len(plan.jobs), ms, empty)
-    with atomic_output(empty, overwrite=overwrite) as tmp:
-        run = runner.dp3(ms, tmp, steps, f"{ms_stem(ms)}.empty", "empty", None, data_column=runner.settings.data_column)
-    runner.shared_runs.append(run)
-    return empty
+    def dp3_writing(self, msin: Path, steps: Sequence[Dp3Step], name: str, label: str, *,
+                    data_column: str = "DATA") -> ToolRun:
+        started = time.monotonic()
+        run = run_writing_steps(msin, steps, self.logdir, name, data_column=data_column,
+                                threads=self.settings.threads, provenance=self.prov)
+        return self.record(run, label, None, started)
 
 
-def _write_facet(msin: Path, out: Path, steps: Sequence[Dp3Step], job: FacetJob, runner: _Runner, record: dict,
-                 *, overwrite: bool, name: str, before: Sequence[ToolRun] = ()) -> None:
-    """One facet dataset from ``msin`` (its DATA), with its provenance: the runs ``before`` it and its own."""
+def _finish_facet(tmp: Path, out: Path, job: FacetJob, runner: _Runner, record: dict, runs: Sequence[ToolRun]) -> None:
+    """Record the facet's provenance in its HISTORY table and next to it."""
     prov = Provenance(task="subtract", parameters={**runner.prov.parameters, **record})
     prov.inputs = list(runner.prov.inputs)
-    with atomic_output(out, overwrite=overwrite) as tmp:
-        run = runner.dp3(msin, tmp, steps, name, "facet", job.name, dysco=True)
-        for earlier in (*runner.shared_runs, *before, run):
-            prov.add_run(earlier)
-        record_ms_history(tmp, prov)
+    for run in runs:
+        prov.add_run(run)
+    record_ms_history(tmp, prov)
     prov.write(out.with_name(out.name + ".provenance.json"))
 
 
 def subtract_new(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, outdir: Path, jobs: Sequence[FacetJob],
                  runner: _Runner, *, empty_ms: Path | None, keep_empty: Path | None, overwrite: bool,
                  base_record: dict) -> None:
-    """The new method for ``jobs``: the empty set (made here unless ``empty_ms`` is given), then each facet."""
-    work = outdir / f".{ms_stem(ms)}.work"
-    made_here = empty_ms is None
-    if made_here:
-        target = keep_empty if keep_empty is not None else work / f"{ms_stem(ms)}.empty.ms"
-        work.mkdir(parents=True, exist_ok=True)
-        empty_ms = make_empty(ms, plan, skymodel, h5parm, target, runner, overwrite=overwrite or keep_empty is None)
-        runner.result.peak_work_bytes = tree_bytes(empty_ms)
-    runner.result.empty_ms = empty_ms
-    try:
-        for k, job in enumerate(jobs, start=1):
-            log.info("facet %d/%d: %s", k, len(jobs), job.name)
-            out = facet_output(outdir, ms, job)
-            steps = add_back_steps(plan, job, skymodel, h5parm, runner.settings.beam)
-            steps += facet_steps(plan, job, h5parm, runner.settings.beam)
-            _write_facet(empty_ms, out, steps, job, runner, {**base_record, **job.describe()}, overwrite=overwrite,
-                         name=f"{ms_stem(ms)}.{job.file_stem}")
-            runner.result.outputs[job.name] = out
-            runner.result.peak_work_bytes = max(runner.result.peak_work_bytes,
-                                                tree_bytes(empty_ms) + sum(tree_bytes(p) for p in
-                                                                           runner.result.outputs.values()))
-    finally:
-        if made_here and keep_empty is None:
-            log.info("removing the intermediate %s", empty_ms)
-            remove_path(empty_ms)
-            runner.result.empty_ms = None
-        if work.is_dir() and not any(work.iterdir()):
-            work.rmdir()
+    """The new method for ``jobs`` in one DP3 pass over ``ms`` (or over ``empty_ms``, already subtracted)."""
+    outputs = [facet_output(outdir, ms, job) for job in jobs]
+    source = ms if empty_ms is None else empty_ms
+    log.info("%s: %d facet dataset(s) in one pass over %s%s", ms, len(jobs), source,
+             "" if empty_ms is None else " (the field already subtracted)")
+    with contextlib.ExitStack() as stack:
+        tmps = [stack.enter_context(atomic_output(out, overwrite=overwrite)) for out in outputs]
+        empty_tmp = None if keep_empty is None else stack.enter_context(atomic_output(keep_empty, overwrite=overwrite))
+        steps = new_method_steps(plan, jobs, tmps, skymodel, h5parm, runner.settings.beam, subtract=empty_ms is None,
+                                 keep_empty=empty_tmp, dysco=runner.settings.dysco)
+        run = runner.dp3_writing(source, steps, f"{ms_stem(ms)}.facets", "facets",
+                                 data_column=runner.settings.data_column if empty_ms is None else "DATA")
+        for job, tmp, out in zip(jobs, tmps, outputs):
+            _finish_facet(tmp, out, job, runner, {**base_record, **job.describe()}, [run])
+    runner.result.outputs.update({job.name: out for job, out in zip(jobs, outputs)})
+    runner.result.empty_ms = keep_empty
+    runner.result.peak_work_bytes = sum(tree_bytes(p) for p in outputs) + (tree_bytes(keep_empty) if keep_empty else 0)
+
+
+def make_empty(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, empty: Path, runner: _Runner,
+               *, overwrite: bool = False) -> Path:
+    """Only the empty set: the data with every facet's model subtracted (for facets made in separate jobs)."""
+    steps = subtract_steps(plan, plan.directions, skymodel, h5parm, runner.settings.beam)
+    log.info("subtracting the model of %d facet(s) from %s into %s", len(plan.jobs), ms, empty)
+    with atomic_output(empty, overwrite=overwrite) as tmp:
+        runner.dp3(ms, tmp, steps, f"{ms_stem(ms)}.empty", "empty", None, data_column=runner.settings.data_column)
+    runner.result.empty_ms = empty
+    runner.result.peak_work_bytes = tree_bytes(empty)
+    return empty
 
 
 def subtract_old(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, outdir: Path, jobs: Sequence[FacetJob],
@@ -250,12 +258,13 @@ def subtract_old(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, out
             try:
                 with atomic_output(full, overwrite=True) as tmp:
                     copy = runner.dp3(ms, tmp, subtract_steps(plan, others, skymodel, h5parm, runner.settings.beam),
-                               f"{ms_stem(ms)}.{job.file_stem}.full", "copy_subtract", job.name,
-                               data_column=runner.settings.data_column)
+                                      f"{ms_stem(ms)}.{job.file_stem}.full", "copy_subtract", job.name,
+                                      data_column=runner.settings.data_column)
                 out = facet_output(outdir, ms, job)
-                _write_facet(full, out, facet_steps(plan, job, h5parm, runner.settings.beam), job, runner,
-                             {**base_record, **job.describe()}, overwrite=overwrite,
-                             name=f"{ms_stem(ms)}.{job.file_stem}", before=[copy])
+                with atomic_output(out, overwrite=overwrite) as tmp:
+                    run = runner.dp3(full, tmp, facet_steps(plan, job, h5parm, runner.settings.beam),
+                                     f"{ms_stem(ms)}.{job.file_stem}", "facet", job.name, dysco=True)
+                    _finish_facet(tmp, out, job, runner, {**base_record, **job.describe()}, [copy, run])
                 runner.result.outputs[job.name] = out
                 runner.result.peak_work_bytes = max(runner.result.peak_work_bytes, tree_bytes(full) + sum(
                     tree_bytes(p) for p in runner.result.outputs.values()))
