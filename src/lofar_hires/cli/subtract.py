@@ -64,13 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Dysco bits per weight (default 12)")
     parser.add_argument("--data-column", default="DATA", help="column of MSIN to use (default DATA)")
     parser.add_argument("--keep-empty", type=Path, default=None, metavar="PATH",
-                        help="new method: keep the measurement set with the whole field subtracted at PATH")
+                        help="with --empty-only: where to write the measurement set with the whole field subtracted")
     parser.add_argument("--empty-ms", type=Path, default=None, metavar="PATH",
                         help="new method: reuse this measurement set with the whole field subtracted (from "
                              "--keep-empty of an earlier run) instead of making it")
     parser.add_argument("--empty-only", action="store_true",
                         help="new method: only make the measurement set with the whole field subtracted "
-                             "(at --keep-empty) and stop")
+                             "(at --keep-empty) and stop; facets are then made from it by separate runs with "
+                             "--empty-ms and --facet (the layout of workflows/facet_subtract.cwl)")
     parser.add_argument("--threads", type=int, default=2, help="DP3 threads (default 2)")
     parser.add_argument("--resume", action="store_true",
                         help="skip facets whose dataset (and its provenance) already exists")
@@ -97,14 +98,15 @@ def _check_args(args: argparse.Namespace) -> None:
         raise InputError(f"--threads must be at least 1, got {args.threads}", setting="threads")
     if args.method == "old" and (args.keep_empty or args.empty_ms or args.empty_only):
         raise InputError("--keep-empty, --empty-ms and --empty-only belong to the new method", setting="method")
+    if args.keep_empty is not None and not args.empty_only:
+        raise InputError("--keep-empty goes with --empty-only (the facets are made in one pass without an empty "
+                         "data set on disk)", setting="keep_empty")
     if args.empty_only and args.keep_empty is None:
         raise InputError("--empty-only needs --keep-empty PATH to write the measurement set to",
                          setting="keep_empty")
     if args.empty_only and (args.empty_ms is not None or args.facet):
         raise InputError("--empty-only makes the empty measurement set; it takes neither --empty-ms nor --facet",
                          setting="empty_only")
-    if args.empty_ms is not None and args.keep_empty is not None:
-        raise InputError("give --empty-ms (reuse) or --keep-empty (make and keep), not both", setting="empty_ms")
     if args.resume and args.overwrite:
         raise InputError("--resume keeps complete facet datasets, --overwrite replaces them: give one",
                          setting="resume")

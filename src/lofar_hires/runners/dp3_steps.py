@@ -26,10 +26,10 @@ from lofar_hires.provenance import Provenance, ToolRun
 from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, run_dp3
 
 __all__ = [
-    "SOLVE_MODES", "Correction", "Dp3Step", "DyscoSettings", "SolveMode", "aoflagger", "applybeam", "applycal",
-    "averager", "averaging", "correction_steps", "ddecal", "drop_stations", "freq_channels", "h5parm_predict",
-    "msout", "phaseshift", "phaseup", "predict", "run_steps", "run_writing_steps", "solve_mode", "split",
-    "station_flags", "time_slots",
+    "Correction", "Dp3Step", "DyscoSettings", "SOLVE_MODES", "SolveMode", "aoflagger", "applybeam", "applycal",
+    "averager", "averaging", "combine", "correction_steps", "ddecal", "drop_stations", "freq_channels",
+    "h5parm_predict", "model_buffer", "msout", "phaseshift", "phaseup", "predict", "predict_directions", "run_steps",
+    "run_writing_steps", "solve_mode", "split", "station_flags", "time_slots",
 ]
 
 log = logging.getLogger(__name__)
@@ -213,6 +213,44 @@ def h5parm_predict(skymodel: Path, h5parm: Path, soltabs: Sequence[str], directi
     if beam:
         options["usebeammodel"] = True
     return Dp3Step(name, "h5parmpredict", options)
+
+
+def predict_directions(skymodel: Path, directions: Sequence[str], corrections: Sequence[Correction] = (), *,
+                       beam: bool = False, name: str = "models") -> Dp3Step:
+    """Predict each patch of ``directions`` once, corrupted by its direction's solutions, and keep the model of
+    each direction as a named buffer (``<name>.<patch>``) for :func:`combine`; the data pass unchanged.
+
+    (DDECal with ``onlypredict`` and ``keepmodel``: nothing is solved, no solutions are written.)
+    """
+    if not Path(skymodel).is_file():
+        raise InputError(f"sky model {skymodel} does not exist")
+    if not directions:
+        raise InputError("a prediction needs at least one direction (patch)")
+    options: dict = {"mode": "scalarphase", "sourcedb": Path(skymodel), "directions": [[d] for d in directions],
+                     "onlypredict": True, "keepmodel": True}
+    subs = [(corr.h5parm, tab) for corr in corrections for tab in corr.soltabs]
+    if any(corr.beam or corr.fulljones or corr.h5parm is None for corr in corrections):
+        raise InputError("only scalar or diagonal solutions can be applied to a predicted model")
+    if subs:
+        options["applycal.steps"] = [f"c{k}" for k in range(len(subs))]
+        for k, (h5, tab) in enumerate(subs):
+            options[f"applycal.c{k}.parmdb"] = Path(h5)
+            options[f"applycal.c{k}.correction"] = tab
+    if beam:
+        options["usebeammodel"] = True
+    return Dp3Step(name, "ddecal", options)
+
+
+def model_buffer(step: str, direction: str) -> str:
+    """The name of the model buffer :func:`predict_directions` step ``step`` keeps for ``direction``."""
+    return f"{step}.{direction}"
+
+
+def combine(buffer: str, *, operation: str = "subtract", name: str = "combine") -> Dp3Step:
+    """Add or subtract the named model buffer ``buffer`` to or from the data (the buffer is used up)."""
+    if operation not in ("add", "subtract"):
+        raise InputError(f"combine operation must be add or subtract, got {operation!r}")
+    return Dp3Step(name, "combine", {"buffername": buffer, "operation": operation})
 
 
 def msout(path: Path, *, dysco: DyscoSettings | None = None, name: str = "out") -> Dp3Step:

@@ -40,7 +40,7 @@ from lofar_hires.io.names import inside, safe_name
 from lofar_hires.io.skymodel import write_makesourcedb
 from lofar_hires.provenance import Provenance, ToolRun
 from lofar_hires.runners import dp3_steps
-from lofar_hires.runners.dp3_steps import Dp3Step, DyscoSettings, run_steps, run_writing_steps
+from lofar_hires.runners.dp3_steps import Correction, Dp3Step, DyscoSettings, run_steps, run_writing_steps
 from lofar_hires.subtract.plan import FacetJob, SubtractPlan
 from lofar_hires.subtract.timing import read_dp3_timing
 
@@ -153,17 +153,39 @@ def facet_steps(plan: SubtractPlan, job: FacetJob, h5parm: Path, beam: bool, *, 
 
 
 def new_method_steps(plan: SubtractPlan, jobs: Sequence[FacetJob], outputs: Sequence[Path], skymodel: Path,
-                     h5parm: Path, beam: bool, *, subtract: bool, keep_empty: Path | None,
-                     dysco: DyscoSettings | None) -> list[Dp3Step]:
-    """One pass: subtract every facet's model (unless the data are already empty), optionally write the empty
-    data, then one branch per facet: add its model back, shift, correct, average and write ``outputs[k]``."""
-    steps = subtract_steps(plan, plan.directions, skymodel, h5parm, beam) if subtract else []
-    if keep_empty is not None:
-        steps.append(dp3_steps.msout(keep_empty, name="empty"))
-    branches = [[add_back_step(plan, job, skymodel, h5parm, beam),
-                 *facet_steps(plan, job, h5parm, beam, always_average=len(jobs) > 1),
-                 dp3_steps.msout(out, dysco=dysco, name="facetout")] for job, out in zip(jobs, outputs)]
+                     h5parm: Path, beam: bool, *, from_empty: bool, dysco: DyscoSettings | None) -> list[Dp3Step]:
+    """One DP3 pass writing ``outputs[k]`` for ``jobs[k]`` (split branches).
+
+    From the data: every facet's model is predicted once, with its own solutions, and kept;
+    each branch subtracts the other facets' models, then shifts, corrects, averages and writes.
+    From the empty data set (the field already subtracted): each branch predicts its facet's
+    model and adds it back, then the same.
+    """
+    average_always = len(jobs) > 1
+
+    def tail(job: FacetJob, out: Path) -> list[Dp3Step]:
+        return [*facet_steps(plan, job, h5parm, beam, always_average=average_always),
+                dp3_steps.msout(out, dysco=dysco, name="facetout")]
+
+    if from_empty:
+        return dp3_steps.split([[add_back_step(plan, job, skymodel, h5parm, beam), *tail(job, out)]
+                                for job, out in zip(jobs, outputs)])
+    predicted = plan.directions if len(jobs) > 1 else [d for d in plan.directions if d != jobs[0].name]
+    steps = []
+    if predicted:
+        steps.append(dp3_steps.predict_directions(skymodel, predicted, [Correction(h5parm, plan.soltabs)], beam=beam,
+                                                  name=MODELS_STEP))
+    branches = []
+    for job, out in zip(jobs, outputs):
+        others = [d for d in predicted if d != job.name]
+        subtract = [dp3_steps.combine(dp3_steps.model_buffer(MODELS_STEP, d), name=f"sub{k}")
+                    for k, d in enumerate(others)]
+        branches.append([*subtract, *tail(job, out)])
     return steps + dp3_steps.split(branches)
+
+
+#: Name of the DP3 step that predicts and keeps every facet's model.
+MODELS_STEP = "models"
 
 
 # --------------------------------------------------------------------------- running
@@ -211,8 +233,7 @@ def _finish_facet(tmp: Path, out: Path, job: FacetJob, runner: _Runner, record: 
 
 
 def subtract_new(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, outdir: Path, jobs: Sequence[FacetJob],
-                 runner: _Runner, *, empty_ms: Path | None, keep_empty: Path | None, overwrite: bool,
-                 base_record: dict) -> None:
+                 runner: _Runner, *, empty_ms: Path | None, overwrite: bool, base_record: dict) -> None:
     """The new method for ``jobs`` in one DP3 pass over ``ms`` (or over ``empty_ms``, already subtracted)."""
     outputs = [facet_output(outdir, ms, job) for job in jobs]
     source = ms if empty_ms is None else empty_ms
@@ -220,16 +241,15 @@ def subtract_new(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, out
              "" if empty_ms is None else " (the field already subtracted)")
     with contextlib.ExitStack() as stack:
         tmps = [stack.enter_context(atomic_output(out, overwrite=overwrite)) for out in outputs]
-        empty_tmp = None if keep_empty is None else stack.enter_context(atomic_output(keep_empty, overwrite=overwrite))
-        steps = new_method_steps(plan, jobs, tmps, skymodel, h5parm, runner.settings.beam, subtract=empty_ms is None,
-                                 keep_empty=empty_tmp, dysco=runner.settings.dysco)
-        run = runner.dp3_writing(source, steps, f"{ms_stem(ms)}.facets", "facets",
+        steps = new_method_steps(plan, jobs, tmps, skymodel, h5parm, runner.settings.beam,
+                                 from_empty=empty_ms is not None, dysco=runner.settings.dysco)
+        name = f"{ms_stem(ms)}.facets" if len(jobs) > 1 else f"{ms_stem(ms)}.{jobs[0].file_stem}"
+        run = runner.dp3_writing(source, steps, name, "facets",
                                  data_column=runner.settings.data_column if empty_ms is None else "DATA")
         for job, tmp, out in zip(jobs, tmps, outputs):
             _finish_facet(tmp, out, job, runner, {**base_record, **job.describe()}, [run])
     runner.result.outputs.update({job.name: out for job, out in zip(jobs, outputs)})
-    runner.result.empty_ms = keep_empty
-    runner.result.peak_work_bytes = sum(tree_bytes(p) for p in outputs) + (tree_bytes(keep_empty) if keep_empty else 0)
+    runner.result.peak_work_bytes = sum(tree_bytes(p) for p in outputs)
 
 
 def make_empty(ms: Path, plan: SubtractPlan, skymodel: Path, h5parm: Path, empty: Path, runner: _Runner,
@@ -295,8 +315,8 @@ def run_subtraction(ms: Path, plan: SubtractPlan, h5parm: Path, outdir: Path, se
                     resume: bool = False) -> SubtractResult:
     """Write the facet datasets of ``ms`` (all facets, or those named) into ``outdir``.
 
-    ``empty_ms`` reuses the empty set of an earlier run (new method); ``keep_empty`` keeps
-    the empty set made here at that path; ``empty_only`` makes the empty set and stops.
+    ``empty_ms`` makes the facets from the empty set of an earlier run (new method);
+    ``empty_only`` only makes the empty set, at ``keep_empty``.
     ``resume`` skips facets whose dataset is already complete.
     """
     result = SubtractResult()
@@ -329,10 +349,8 @@ def run_subtraction(ms: Path, plan: SubtractPlan, h5parm: Path, outdir: Path, se
         if not todo:
             return result
         if settings.method == "new":
-            subtract_new(ms, plan, skymodel, h5parm, outdir, todo, runner, empty_ms=empty_ms, keep_empty=keep_empty,
-                         overwrite=overwrite, base_record=base)
-            if keep_empty is not None:
-                _write_empty_provenance(keep_empty, prov)
+            subtract_new(ms, plan, skymodel, h5parm, outdir, todo, runner, empty_ms=empty_ms, overwrite=overwrite,
+                         base_record=base)
         else:
             subtract_old(ms, plan, skymodel, h5parm, outdir, todo, runner, overwrite=overwrite, base_record=base)
     finally:
