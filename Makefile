@@ -46,6 +46,7 @@ bench: setup
 	$(PY) benchmarks/bench_simulate.py
 	$(PY) benchmarks/bench_h5_merge.py --case medium
 	$(PY) benchmarks/bench_dd.py --calibrators 2 --observations 1
+	$(PY) benchmarks/bench_subtract.py --facets 4 8 --faint 200 --duration-s 900
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -22,7 +22,7 @@ the projection to an observation of ``--project-hours`` at ``--project-integrati
 ``--project-channels`` channels, ``--project-stations`` stations and ``--project-facets`` facets
 over a field ``--project-field-deg`` wide with the benchmark's density of model components.
 
-    python benchmarks/bench_subtract.py                        # about 10 minutes on 2 cores
+    python benchmarks/bench_subtract.py                        # about 20 minutes on 2 cores
     python benchmarks/bench_subtract.py --facets 4 8 --faint 100 --duration-s 1800
 """
 
@@ -164,6 +164,7 @@ def solutions(path: Path, ms: Path, names: list[str], seed: int) -> Path:
 
     info = read_ms_info(ms)
     sky = read_makesourcedb(ms.parent / "sky_truth.skymodel")
+    path.unlink(missing_ok=True)
     rng = np.random.default_rng(seed)
     axes = {"time": info.times_mjd_s, "freq": info.freqs_hz, "ant": np.array(info.station_names),
             "dir": np.array([f"[{n}]" for n in names])}
@@ -178,8 +179,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--facets", type=int, nargs="+", default=[4, 8, 16])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--faint", type=int, default=300, help="fainter sources besides the 16 calibrators")
-    parser.add_argument("--duration-s", type=float, default=3600.0)
+    parser.add_argument("--faint", type=int, default=1500,
+                        help="fainter sources besides the 16 calibrators (model components: the default gives about "
+                             "2000 per square degree, the density of a deep 1.2 arcsec model)")
+    parser.add_argument("--duration-s", type=float, default=1800.0)
     parser.add_argument("--integration-s", type=float, default=4.0)
     parser.add_argument("--channels", type=int, default=16)
     parser.add_argument("--field-deg", type=float, default=1.0, help="width of the simulated field and facet layout")

@@ -62,11 +62,19 @@ inputs:
   skymodel:
     label: Sky model
     doc: >-
-      makesourcedb sky model of the field (the 1.2 arcsec model's components); each component is
-      predicted with the solutions of the facet it lies in.
-    type: File
+      makesourcedb sky model of the field; each component is predicted with the solutions of the
+      facet it lies in. Give this or model_images.
+    type: File?
     inputBinding:
       prefix: --skymodel
+  model_images:
+    label: Model images
+    doc: >-
+      WSClean model images of the field, one per channel (the 1.2 arcsec image's
+      <name>-<channel>-model.fits); every non-zero pixel is a component. Give this or skymodel.
+    type: File[]?
+    inputBinding:
+      prefix: --model-images
   h5parm:
     label: Direction-dependent solutions
     doc: Multi-direction h5parm of this observation, one direction per facet named like it (h5 merge-dd).

@@ -23,6 +23,7 @@ import numpy as np
 from lofar_hires.cli import main
 from lofar_hires.io.regions import read_ds9_polygons
 from lofar_hires.io.skymodel import SkyModel, read_makesourcedb, write_makesourcedb
+from lofar_hires.runners import dp3_steps
 from lofar_hires.selection.table import CalibratorRow, write_table
 from lofar_hires.simulation.simulate import SimulationResult
 from lofar_hires.subtract.plan import assign_components, facets_from_regions
@@ -61,13 +62,22 @@ class SubtractField:
         return self.sky.select(np.array([p == facet for p in self.sky.patches]))
 
 
-def make_subtract_field(simulated, folder: Path, seed: int, extra: Sequence[str] = ()) -> SubtractField:
-    """Simulate the field of ``seed`` with facet patches (``extra``: more simulator overrides)."""
-    name = f"subtract_{seed}{'_hard' if extra else ''}"
+#: Geometry of the model images of the tests (a 2 arcsec grid over the 0.5 deg facet layout, with a margin).
+IMAGE_PIX, IMAGE_SCALE_ARCSEC = 1024, 2.0
+
+
+def make_subtract_field(simulated, folder: Path, seed: int, extra: Sequence[str] = (),
+                        on_pixels: bool = False) -> SubtractField:
+    """Simulate the field of ``seed`` with facet patches (``extra``: more simulator overrides); with ``on_pixels``
+    every source is moved to the nearest pixel centre of the model-image grid first (model images then hold the sky
+    exactly)."""
+    name = f"subtract_{seed}{'_hard' if extra else ''}{'_pix' if on_pixels else ''}"
     folder.mkdir(parents=True, exist_ok=True)
     overrides = (*BASE, f"seed={seed}", *extra)
     base = simulated(f"{name}_base", preset="dd", overrides=overrides)
     sky = read_makesourcedb(base.sky_model)
+    if on_pixels:
+        sky = snap_to_pixels(sky, image_wcs(base))
     bright = [i for i, n in enumerate(sky.names) if n.startswith("bright")]
     table = write_table(folder / "calibrators.csv", [
         CalibratorRow(name=sky.names[i], ra_deg=float(np.degrees(sky.ra_rad[i]) % 360.0),
@@ -95,6 +105,52 @@ def make_subtract_field(simulated, folder: Path, seed: int, extra: Sequence[str]
                          [f.name for f in facets], overrides)
 
 
+def image_wcs(sim: SimulationResult):
+    """The model-image grid: SIN, centred on the phase centre of the observation."""
+    from conftest import sin_wcs
+    from lofar_hires.io.ms import read_ms_info
+
+    ra, dec = (float(np.degrees(a)) for a in read_ms_info(sim.targets()[0].ms).phase_centre_rad)
+    return sin_wcs((ra % 360.0, dec), IMAGE_PIX, IMAGE_SCALE_ARCSEC)
+
+
+def snap_to_pixels(sky: SkyModel, wcs) -> SkyModel:
+    """The sky with every component at the centre of its nearest pixel."""
+    x, y = wcs.wcs_world2pix(np.degrees(sky.ra_rad), np.degrees(sky.dec_rad), 0)
+    ra, dec = wcs.wcs_pix2world(np.round(x), np.round(y), 0)
+    return dataclasses.replace(sky, ra_rad=np.radians(np.mod(ra, 360.0)), dec_rad=np.radians(dec), patch_positions={})
+
+
+def write_model_images(field: SubtractField, folder: Path, n_channels: int = 2) -> list[Path]:
+    """WSClean-like model images of the field's sky (its sources lie on pixel centres): ``n_channels`` images
+    covering the band in equal parts, each holding every component's flux at its channel's centre."""
+    from astropy.io import fits
+
+    from lofar_hires.io.ms import read_ms_info
+
+    info = read_ms_info(field.ms)
+    lo = float(info.freqs_hz.min() - info.chan_width_hz / 2)
+    width = (float(info.freqs_hz.max() + info.chan_width_hz / 2) - lo) / n_channels
+    wcs = image_wcs(field.sim)
+    x, y = wcs.wcs_world2pix(np.degrees(field.sky.ra_rad), np.degrees(field.sky.dec_rad), 0)
+    xi, yi = np.round(x).astype(int), np.round(y).astype(int)
+    assert np.allclose(x, xi, atol=1e-3) and np.allclose(y, yi, atol=1e-3), "the sources lie on pixel centres"
+    paths = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for k in range(n_channels):
+        freq = lo + (k + 0.5) * width
+        plane = np.zeros((1, 1, IMAGE_PIX, IMAGE_PIX), np.float32)
+        np.add.at(plane[0, 0], (yi, xi), field.sky.flux_jy(np.array([freq]))[:, 0].astype(np.float32))
+        header = wcs.to_header()
+        header["CTYPE3"], header["CRVAL3"], header["CDELT3"], header["CRPIX3"] = "FREQ", freq, width, 1.0
+        header["CTYPE4"], header["CRVAL4"], header["CDELT4"], header["CRPIX4"] = "STOKES", 1.0, 1.0, 1.0
+        header["BUNIT"] = "JY/PIXEL"
+        path = folder / f"field-{k:04d}-model.fits"
+        fits.PrimaryHDU(plane, header=header).writeto(path, overwrite=True)
+        paths.append(path)
+    return paths
+
+
 def reference(simulated, field: SubtractField, facet: str) -> Path:
     """The observation simulated with only ``facet``'s components (same noise and screen)."""
     path = field.folder / f"only_{facet}.skymodel"
@@ -102,3 +158,26 @@ def reference(simulated, field: SubtractField, facet: str) -> Path:
         write_makesourcedb(field.only(facet), path)
     sim = simulated(f"{field.name}_only_{facet}", preset="dd", overrides=(*field.overrides, f"sky.skymodel={path}"))
     return sim.targets()[0].ms
+
+
+def has_beam(field: SubtractField) -> bool:
+    """Whether the field's data carry the station beam."""
+    return "corruptions.beam.enabled=true" in field.overrides
+
+
+def read_data(ms: Path) -> np.ndarray:
+    from casacore.tables import table
+
+    with table(str(ms), ack=False) as t:
+        return t.getcol("DATA")
+
+
+def corrected_reference(field: SubtractField, ref_ms: Path, record: dict, out: Path) -> Path:
+    """The facet-only simulation shifted to the facet centre, corrected by the truth and averaged as recorded."""
+    avg = record["averaging"]
+    steps = [dp3_steps.phaseshift(record["centre_ra_deg"], record["centre_dec_deg"]),
+             *(dp3_steps.applybeam() if has_beam(field) else []),
+             dp3_steps.applycal(field.h5parm, ["amplitude000", "phase000"], direction=record["direction"]),
+             *dp3_steps.averager(avg["time_factor"], avg["chan_factor"])]
+    dp3_steps.run_steps(ref_ms, out, steps, out.parent / "logs", out.name)
+    return out

@@ -46,8 +46,14 @@ inputs:
     type: File[]
   skymodel:
     label: Sky model
-    doc: makesourcedb sky model of the field (the 1.2 arcsec model's components).
-    type: File
+    doc: makesourcedb sky model of the field. Give this or model_images.
+    type: File?
+  model_images:
+    label: Model images
+    doc: >-
+      WSClean model images of the field, one per channel (the 1.2 arcsec image's
+      <name>-<channel>-model.fits). Give this or skymodel.
+    type: File[]?
   facet_regions:
     label: Facet regions
     doc: ds9 facet layout (lofar-hires facets) whose facet names are the solutions' directions.
@@ -118,6 +124,7 @@ steps:
       msin: msin
       h5parm: h5parm
       skymodel: skymodel
+      model_images: model_images
       facet_regions: facet_regions
       resolution_arcsec: resolution_arcsec
       max_smearing_loss: max_smearing_loss
@@ -132,7 +139,8 @@ steps:
       inputs:
         msin: Directory
         h5parm: File
-        skymodel: File
+        skymodel: File?
+        model_images: File[]?
         facet_regions: File
         resolution_arcsec: float?
         max_smearing_loss: float?
@@ -162,6 +170,7 @@ steps:
             msin: msin
             h5parm: h5parm
             skymodel: skymodel
+            model_images: model_images
             facet_regions: facet_regions
             resolution_arcsec: resolution_arcsec
             max_smearing_loss: max_smearing_loss
@@ -186,6 +195,7 @@ steps:
             msin: msin
             h5parm: h5parm
             skymodel: skymodel
+            model_images: model_images
             facet_regions: facet_regions
             resolution_arcsec: resolution_arcsec
             max_smearing_loss: max_smearing_loss

@@ -167,6 +167,7 @@ SPECS: dict[str, Spec] = {
                                     "facets/msin.subtract.json"),
                      existing=(("facets/msin.field.ms", "dir"),),
                      optional={"empty_ms": Optional_("--empty-ms", "ms"),
+                               "model_images": Optional_("--model-images", "fits", drop=("--skymodel", "{skymodel}")),
                                "keep_empty": Optional_("--keep-empty", "dir", rel="empty.MS",
                                                        extra=("--empty-only",))}),
     "di-calibrator": Spec(("di-calibrator", "{msin}", "--skymodel", "{skymodel}", "--outdir", "{outdir}", "--no-plots",

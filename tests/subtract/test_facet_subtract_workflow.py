@@ -11,16 +11,9 @@ import pytest
 
 from dd_field import run_workflow
 from lofar_hires.cli import main
-from subtract_field import RESOLUTION_ARCSEC, make_subtract_field
+from subtract_field import RESOLUTION_ARCSEC, make_subtract_field, read_data
 
 pytestmark = pytest.mark.slow
-
-
-def read_data(ms: Path) -> np.ndarray:
-    from casacore.tables import table
-
-    with table(str(ms), ack=False) as t:
-        return t.getcol("DATA")
 
 
 def test_workflow_scatters_facets_and_matches_the_one_pass_run(simulated, tmp_path):

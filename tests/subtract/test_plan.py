@@ -102,12 +102,15 @@ Total DP3 time       2.50 real        3.10 user        0.40 system
     6.1% (   13 ms) OneApplyCal facetcal.s0.
     7.9% (   18 ms) OneApplyCal facetcal.s1.
    24.9% (   61 ms) MSWriter msout.
+Iterations taken: [0,0,0]
+    0.2% (    1 ms) Combine c0.
       1.5% (    0 ms) Creating task
     141.0% (   87 ms) Writing (threaded)
 """
     timing = parse_dp3_timing(log)
     assert timing.real_s == 2.5 and timing.cpu_s == pytest.approx(3.5)
-    assert timing.phases_s == {"read": 0.25, "predict": 1.48, "shift": 0.012, "applycal": 0.031, "write": 0.061}
+    assert timing.phases_s == {"read": 0.25, "predict": 1.48, "shift": 0.012, "applycal": 0.031, "write": 0.061,
+                               "subtract": 0.001}
     assert parse_dp3_timing("DP3 failed") is None
 
 

@@ -16,10 +16,18 @@ import pytest
 from lofar_hires.cli import main
 from lofar_hires.imaging.image import make_image
 from lofar_hires.imaging.measure import load_image, measure_source, sigma_clipped_rms
-from lofar_hires.runners import dp3_steps
 from lofar_hires.runners.wsclean import WSCleanOptions
 from lofar_hires.selection.sky import radec_to_xyz
-from subtract_field import HARD, RESOLUTION_ARCSEC, SubtractField, make_subtract_field, reference
+from subtract_field import (
+    HARD,
+    RESOLUTION_ARCSEC,
+    SubtractField,
+    corrected_reference,
+    has_beam,
+    make_subtract_field,
+    read_data,
+    reference,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -38,33 +46,11 @@ MAXUV_LAMBDA = 10000.0
 MAX_METHOD_DIFFERENCE = 1e-4
 
 
-def has_beam(field: SubtractField) -> bool:
-    return "corruptions.beam.enabled=true" in field.overrides
-
-
 def run_subtract(field: SubtractField, outdir: Path, *extra: str) -> int:
     return main(["--log-level", "WARNING", "subtract", str(field.ms), "--skymodel", str(field.skymodel),
                  "--h5parm", str(field.h5parm), "--facet-regions", str(field.regions), "-o", str(outdir),
                  *([] if has_beam(field) else ["--no-beam"]), "--resolution-arcsec", str(RESOLUTION_ARCSEC),
                  "--max-smearing-loss", str(MAX_SMEARING_LOSS), *extra])
-
-
-def read_data(ms: Path) -> np.ndarray:
-    from casacore.tables import table
-
-    with table(str(ms), ack=False) as t:
-        return t.getcol("DATA")
-
-
-def corrected_reference(field: SubtractField, ref_ms: Path, record: dict, out: Path) -> Path:
-    """The facet-only simulation shifted to the facet centre, corrected by the truth and averaged as recorded."""
-    avg = record["averaging"]
-    steps = [dp3_steps.phaseshift(record["centre_ra_deg"], record["centre_dec_deg"]),
-             *(dp3_steps.applybeam() if has_beam(field) else []),
-             dp3_steps.applycal(field.h5parm, ["amplitude000", "phase000"], direction=record["direction"]),
-             *dp3_steps.averager(avg["time_factor"], avg["chan_factor"])]
-    dp3_steps.run_steps(ref_ms, out, steps, out.parent / "logs", out.name)
-    return out
 
 
 def facet_image(ms: Path, outdir: Path, name: str) -> Path:

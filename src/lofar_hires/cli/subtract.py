@@ -27,9 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("msin", type=Path, metavar="MSIN",
                         help="direction-independently calibrated measurement set (one observation or subband; "
                              "read only)")
-    parser.add_argument("--skymodel", type=Path, required=True,
-                        help="makesourcedb sky model of the field (e.g. the 1.2 arcsec model's components); each "
-                             "component is predicted with the solutions of the facet it lies in")
+    model = parser.add_mutually_exclusive_group(required=True)
+    model.add_argument("--skymodel", type=Path, default=None,
+                       help="makesourcedb sky model of the field; each component is predicted with the solutions of "
+                            "the facet it lies in")
+    model.add_argument("--model-images", type=Path, nargs="+", default=None, metavar="FITS",
+                       help="WSClean model images of the field, one per channel (<name>-<channel>-model.fits of "
+                            "the 1.2 arcsec image); every non-zero pixel is a component")
     parser.add_argument("--h5parm", type=Path, required=True,
                         help="multi-direction solutions, one direction per facet, named like the facets "
                              "(e.g. the merged DD solutions of `lofar-hires h5 merge-dd`)")
@@ -177,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.io.skymodel import read_makesourcedb, require_skymodel
     from lofar_hires.runners.dp3_steps import DyscoSettings
     from lofar_hires.solutions.apply import check_stations, check_times
+    from lofar_hires.subtract.model_images import model_from_images
     from lofar_hires.subtract.plan import (
         check_directions,
         check_disk,
@@ -207,7 +212,11 @@ def run(args: argparse.Namespace) -> int:
     tabs = [solset.soltabs[n] for n in soltabs]
     check_stations(info.station_names, tabs)
     check_times(info.times_mjd_s, tabs)
-    model = read_makesourcedb(require_skymodel(args.skymodel))
+    if args.skymodel is not None:
+        model = read_makesourcedb(require_skymodel(args.skymodel))
+    else:
+        model = model_from_images(args.model_images, info.freqs_hz, info.chan_width_hz,
+                                  facets_from_regions(polygons, args.facet_regions))
     plan = plan_subtraction(info, polygons, args.facet_regions, solset, args.h5parm, model,
                             resolution_arcsec=args.resolution_arcsec, max_smearing_loss=args.max_smearing_loss,
                             max_distance_deg=args.max_distance_deg, soltabs=soltabs)
@@ -222,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
                else f"{len(jobs)} facet dataset(s)")
     if args.keep_empty is not None:
         check_output_path(args.keep_empty, args.overwrite)
-    inputs = [args.msin, args.skymodel, args.h5parm, args.facet_regions]
+    inputs = [args.msin, *(args.model_images or [args.skymodel]), args.h5parm, args.facet_regions]
     if args.empty_ms is not None:
         inputs.append(args.empty_ms)
     prov = new_provenance("subtract", command_parameters(args), inputs, settings)

@@ -3,8 +3,8 @@
 DP3 ends every run with ``Total DP3 time <real> real <user> user <system> system`` and
 one line per step (``59.1% ( 146 ms) H5ParmPredict``). The user + system time is the
 run's cost in core-seconds; the step lines say which step it went to. The step classes
-are reported under the names the subtraction's benchmark uses (read, predict, shift,
-beam, applycal, average, write).
+are reported under the names the subtraction's benchmark uses (read, predict, subtract,
+shift, beam, applycal, average, write); DDECal only predicts in the subtraction (``onlypredict``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ _UNIT_S = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.
 #: DP3 step classes by the phase of the subtraction they belong to.
 PHASES = {"MsReader": "read", "MSReader": "read", "H5ParmPredict": "predict", "Predict": "predict",
           "OnePredict": "predict", "PhaseShift": "shift", "ApplyBeam": "beam", "ApplyCal": "applycal",
-          "OneApplyCal": "applycal", "Averager": "average", "MSWriter": "write", "MSUpdater": "write"}
+          "OneApplyCal": "applycal", "Averager": "average", "MSWriter": "write", "MSUpdater": "write",
+          "DDECal": "predict", "Combine": "subtract"}
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,9 @@ def parse_dp3_timing(text: str) -> Dp3Timing | None:
             continue
         real, user, system = (float(g) for g in match.groups())
         total = (real, user + system)
-        for step_line in lines[i + 1:]:
+        for step_line in lines[i + 1:]:  # other lines (DDECal's iteration counts, ...) are skipped
             step = _STEP.match(step_line)
             if step is None:
-                if step_line.strip() and not step_line.startswith(" "):
-                    break
                 continue
             name = step.group(4).split()[0]
             if name not in PHASES:  # sub-items such as "Writing (threaded)" overlap their step's time
