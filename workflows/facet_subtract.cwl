@@ -76,6 +76,14 @@ inputs:
     doc: Write the facet datasets with Dysco compression.
     type: boolean
     default: false
+  one_pass:
+    label: All facets of a measurement set in one job
+    doc: >-
+      Make every facet of a measurement set in one job and one DP3 pass (each facet's model
+      predicted once, no empty data set written): the least computing and disk, on one node per
+      measurement set. Default false, one job per facet from the empty data set.
+    type: boolean
+    default: false
   data_column:
     label: Data column
     doc: Column of the input measurement sets to use.
@@ -130,6 +138,7 @@ steps:
       max_smearing_loss: max_smearing_loss
       no_beam: no_beam
       dysco: dysco
+      one_pass: one_pass
       data_column: data_column
       cores: cores
       ram_mb: ram_mb
@@ -146,27 +155,58 @@ steps:
         max_smearing_loss: float?
         no_beam: boolean
         dysco: boolean
+        one_pass: boolean
         data_column: string
         cores: int
         ram_mb: int
       outputs:
         facet_ms:
-          type: {type: array, items: {type: array, items: Directory}}
-          outputSource: facet/facet_ms
+          type: {type: array, items: Any}
+          outputSource: [all_facets/facet_ms, facet/facet_ms]
+          linkMerge: merge_flattened
+          pickValue: all_non_null
         facet_provenance:
-          type: {type: array, items: {type: array, items: File}}
-          outputSource: facet/facet_provenance
+          type: {type: array, items: Any}
+          outputSource: [all_facets/facet_provenance, facet/facet_provenance]
+          linkMerge: merge_flattened
+          pickValue: all_non_null
         summary:
           type: File
-          outputSource: empty/summary
+          outputSource: [all_facets/summary, empty/summary]
+          pickValue: first_non_null
         logs:
           type: {type: array, items: Any}
-          outputSource: [empty/log, empty/stderr_log, empty/dp3_logs, facet/log, facet/stderr_log, facet/dp3_logs]
+          outputSource: [all_facets/log, all_facets/stderr_log, all_facets/dp3_logs, empty/log, empty/stderr_log,
+                         empty/dp3_logs, facet/log, facet/stderr_log, facet/dp3_logs]
           linkMerge: merge_flattened
+          pickValue: all_non_null
       steps:
+        all_facets:
+          run: ../steps/subtract.cwl
+          when: $(inputs.one_pass)
+          in:
+            one_pass: one_pass
+            msin: msin
+            h5parm: h5parm
+            skymodel: skymodel
+            model_images: model_images
+            facet_regions: facet_regions
+            resolution_arcsec: resolution_arcsec
+            max_smearing_loss: max_smearing_loss
+            no_beam: no_beam
+            dysco: dysco
+            data_column: data_column
+            job_name:
+              source: msin
+              valueFrom: $(self.basename.replace(/\.(ms|MS)$/, ''))
+            cores: cores
+            ram_mb: ram_mb
+          out: [facet_ms, facet_provenance, summary, log, stderr_log, dp3_logs]
         empty:
           run: ../steps/subtract.cwl
+          when: $(!inputs.one_pass)
           in:
+            one_pass: one_pass
             msin: msin
             h5parm: h5parm
             skymodel: skymodel
@@ -192,6 +232,7 @@ steps:
           scatter: [facet, job_name]
           scatterMethod: dotproduct
           in:
+            # no facet job when the empty data set was not made (one_pass): scattered over no facet
             msin: msin
             h5parm: h5parm
             skymodel: skymodel
@@ -203,10 +244,14 @@ steps:
             dysco: dysco
             empty_ms: empty/empty_ms_out
             facet:
-              source: empty/facet_names
+              source: [empty/facet_names]
+              linkMerge: merge_flattened
+              pickValue: all_non_null
               valueFrom: $([self])
             job_name:
-              source: empty/facet_names
+              source: [empty/facet_names]
+              linkMerge: merge_flattened
+              pickValue: all_non_null
               valueFrom: $(inputs.msin.basename.replace(/\.(ms|MS)$/, '') + '.' + self)
             cores: cores
             ram_mb: ram_mb

@@ -1,5 +1,6 @@
 """workflows/facet_subtract.cwl with cwltool: the empty data set of the measurement set, then one scattered job
-per facet; the facet datasets equal those `lofar-hires subtract` makes in one pass, and the inputs are untouched."""
+per facet; the facet datasets equal those `lofar-hires subtract` makes in one pass (and those of the workflow's
+one_pass mode), and the inputs are untouched."""
 
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ def test_workflow_scatters_facets_and_matches_the_one_pass_run(simulated, tmp_pa
         got, want = read_data(path), read_data(one_pass / name)
         assert got.shape == want.shape
         assert np.max(np.abs(got - want)) <= 1e-6 * np.max(np.abs(want)), name
+
+    # one_pass: one job per measurement set, no empty data set; the same datasets as the CLI's.
+    single = run_workflow("facet_subtract", {**job, "one_pass": True}, tmp_path / "cwl_one_pass",
+                          (field.ms, field.h5parm, field.skymodel, field.regions))
+    same = {Path(d["path"]).name: Path(d["path"]) for d in single.outputs["facet_ms"]}
+    assert sorted(same) == sorted(facets)
+    assert {Path(f["path"]).name for f in single.outputs["logs"]} >= {f"{stem}.log", f"{stem}.stderr.log"}
+    for name, path in same.items():
+        assert np.array_equal(read_data(path), read_data(one_pass / name)), name
