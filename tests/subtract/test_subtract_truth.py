@@ -168,3 +168,21 @@ def test_one_facet_reruns_alone_from_the_kept_empty_set(subtracted):
     assert sorted(resumed["outputs"]) == sorted(field.facets)
     log = (out / "logs" / f"{field.ms.name[:-3]}.{field.facets[0]}.parset").read_text()
     assert f"[[{field.facets[0]}]]" in log and f"[[{field.facets[1]}]]" not in log, "only the missing facet is made"
+
+
+def test_dysco_compressed_facet_dataset(subtracted):
+    from casacore.tables import table
+
+    field, folder, out, summary = subtracted
+    facet = field.facets[0]
+    packed = folder / "dysco"
+    assert run_subtract(field, packed, "--facet", facet, "--dysco", "--dysco-data-bits", "10") == 0
+    path = packed / Path(summary["outputs"][facet]).name
+    with table(str(path), ack=False) as t:
+        managers = {info["TYPE"] for info in t.getdminfo().values() if "DATA" in info["COLUMNS"]}
+    assert managers == {"DyscoStMan"}
+    got, want = read_data(path), read_data(Path(summary["outputs"][facet]))
+    # 10-bit Dysco: errors of a few per cent of the noise-dominated visibilities at most
+    assert np.sqrt(np.mean(np.abs(got - want) ** 2) / np.mean(np.abs(want) ** 2)) < 0.05
+    assert sum(p.stat().st_size for p in path.rglob("*")) < sum(
+        p.stat().st_size for p in Path(summary["outputs"][facet]).rglob("*"))
