@@ -228,14 +228,7 @@ def predict_directions(skymodel: Path, directions: Sequence[str], corrections: S
         raise InputError("a prediction needs at least one direction (patch)")
     options: dict = {"mode": "scalarphase", "sourcedb": Path(skymodel), "directions": [[d] for d in directions],
                      "onlypredict": True, "keepmodel": True}
-    subs = [(corr.h5parm, tab) for corr in corrections for tab in corr.soltabs]
-    if any(corr.beam or corr.fulljones or corr.h5parm is None for corr in corrections):
-        raise InputError("only scalar or diagonal solutions can be applied to a predicted model")
-    if subs:
-        options["applycal.steps"] = [f"c{k}" for k in range(len(subs))]
-        for k, (h5, tab) in enumerate(subs):
-            options[f"applycal.c{k}.parmdb"] = Path(h5)
-            options[f"applycal.c{k}.correction"] = tab
+    options.update(_model_applycal(corrections, "a predicted model"))
     if beam:
         options["usebeammodel"] = True
     return Dp3Step(name, "ddecal", options)
@@ -414,15 +407,22 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
         options["antennaconstraint"] = [list(c) for c in antenna_constraint]
     if propagate_solutions is not None:
         options["propagatesolutions"] = bool(propagate_solutions)
-    subs = [(corr.h5parm, tab) for corr in model_corrections for tab in corr.soltabs]
-    if any(corr.beam or corr.fulljones or corr.h5parm is None for corr in model_corrections):
-        raise InputError("only scalar or diagonal solutions can be applied to a solve's model")
+    options.update(_model_applycal(model_corrections, "a solve's model"))
+    return Dp3Step(name, "ddecal", options)
+
+
+def _model_applycal(corrections: Sequence[Correction], what: str) -> dict:
+    """DDECal's ``applycal`` options: each direction's model corrupted by the solutions of its direction."""
+    if any(corr.beam or corr.fulljones or corr.h5parm is None for corr in corrections):
+        raise InputError(f"only scalar or diagonal solutions can be applied to {what}")
+    subs = [(corr.h5parm, tab) for corr in corrections for tab in corr.soltabs]
+    options: dict = {}
     if subs:
         options["applycal.steps"] = [f"c{k}" for k in range(len(subs))]
         for k, (h5, tab) in enumerate(subs):
             options[f"applycal.c{k}.parmdb"] = Path(h5)
             options[f"applycal.c{k}.correction"] = tab
-    return Dp3Step(name, "ddecal", options)
+    return options
 
 
 # --------------------------------------------------------------------------- running
