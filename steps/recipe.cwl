@@ -8,7 +8,11 @@ doc: |
   de Jong et al. 2025. kind international (section 6.4.2) needs sigma_c (the
   phasediff score, from which the solution-interval metric delta_t follows) or
   delta_t itself; kind dutch (section 6.4.1) needs peak_flux, or calibrators (a
-  calibrator table whose faintest Dutch DD calibrator gives it). Every number of
+  calibrator table whose faintest Dutch DD calibrator gives it); kinds refine-dutch
+  and refine-final (section 6.4.4, the DD refinement of a facet) need sigma_c or
+  delta_t of the facet's calibrator, refine-dutch also the facet data's
+  integration_s and chan_width_hz (it writes no strategy for delta_t above 3 min,
+  whose facets skip it; the strategy output is then absent). Every number of
   the recipes is in configs/recipes.yaml and can be changed with overrides.
   Command module: lofar_hires.cli.recipe.
 
@@ -42,7 +46,7 @@ inputs:
       et al. 2025, section 6.4.2) or dutch (of the Dutch stations, section 6.4.1).
     type:
       type: enum
-      symbols: [international, dutch]
+      symbols: [international, dutch, refine-dutch, refine-final]
     inputBinding:
       position: 0
   sigma_c:
@@ -92,11 +96,18 @@ inputs:
     type: File?
     inputBinding:
       prefix: --calibrators
+  chan_width_hz:
+    label: Channel width of the facet data (Hz)
+    doc: refine-dutch only, with integration_s; the recipe averages the facet data by 8 in time and frequency.
+    type: float?
+    inputBinding:
+      prefix: --chan-width-hz
   integration_s:
     label: Integration time (s)
     doc: >-
       Integration time the solution intervals are rounded to (default: the
-      recipe's averaging, 32 s international, 16 s dutch).
+      recipe's averaging, 32 s international and refine-final, 16 s dutch);
+      refine-dutch (required) the facet data's, which the recipe averages by 8.
     type: float?
     inputBinding:
       prefix: --integration-s

@@ -170,6 +170,12 @@ SPECS: dict[str, Spec] = {
                                "model_images": Optional_("--model-images", "fits", drop=("--skymodel", "{skymodel}")),
                                "keep_empty": Optional_("--keep-empty", "dir", rel="empty.MS",
                                                        extra=("--empty-only",))}),
+    # The tiny field's brightest source (0.9 Jy), peeled with its own gains.
+    "peel": Spec(("peel", "{msin}", "--skymodel", "{skymodel}", "-o", "{outdir}", "--no-beam", "--source", "bright02"),
+                 inputs={"msin": "ms", "skymodel": "skymodel"}, outputs={"outdir": ("peeled", "dir")},
+                 side_products=("peeled/msin.peeled.ms.provenance.json", "peeled/msin.peel.json",
+                                "peeled/msin.peel.bright02.h5"),
+                 existing=(("peeled/msin.peeled.ms", "dir"),)),
     "di-calibrator": Spec(("di-calibrator", "{msin}", "--skymodel", "{skymodel}", "--outdir", "{outdir}", "--no-plots",
                            "--set", "fits.clocktec_mode=combined", "--set", "allow_failed_stations=true"),
                           inputs={"msin": "cal_ms", "skymodel": "cal_skymodel"}, outputs={"outdir": ("dical", "dir")},

@@ -68,3 +68,57 @@ def test_too_faint_sources_are_refused_with_their_estimate():
     with pytest.raises(InputError, match=r"faint \(S/N 2\.8\)"):
         plan.check_solvable(sources, 1.0, 50, 4, 8, min_snr=5.0)
     assert set(plan.check_solvable(sources[:1], 1.0, 50, 4, 8, min_snr=5.0)) == {"bright"}
+
+
+def test_contaminators_are_the_bright_sources_left_in_the_data():
+    target = plan.PeelSource("A", 243.0, 55.0, 20.0, (0,))
+    others = [plan.PeelSource("B", 243.1, 55.0, 5.0, (1,)), plan.PeelSource("C", 243.2, 55.0, 1.0, (2,)),
+              plan.PeelSource("D", 243.3, 55.0, 3.0, (3,)), plan.PeelSource("A_too", 243.0, 55.0, 9.0, (0, 4))]
+    assert [c.name for c in plan.contaminators_of(target, others, 0.1, 3)] == ["B", "D"]  # C is below 2 Jy
+    assert [c.name for c in plan.contaminators_of(target, others, 0.1, 1)] == ["B"]
+    assert plan.contaminators_of(target, others, 0.1, 0) == []
+
+
+def test_patch_names_dp3_can_carry():
+    names = plan.dp3_patch_names(["3C 196", "3C_196", "../x", "", "Cas-A"])
+    assert list(names.values()) == ["s_3C_196", "s_3C_196_1", "___x", "source", "Cas_A"]
+
+
+class _Info:
+    """The metadata plan_peel reads (an MsInfo's fields)."""
+
+    def __init__(self, positions_m):
+        self.freqs_hz = np.linspace(140e6, 143e6, 8)
+        self.chan_width_hz = 390625.0
+        self.integration_s = 10.0
+        self.station_names = tuple(f"S{i}" for i in range(len(positions_m)))
+        self.station_positions_m = np.asarray(positions_m, float)
+        self.phase_centre_rad = (math.radians(243.0), math.radians(55.0))
+
+
+def test_averaging_keeps_the_contaminators_unsmeared():
+    model = sky(["a", "b", "c"], ["A", "B", "C"], [30.0, 5.0, 0.1], ra=[244.0, 244.02, 243.0])
+    short = _Info([[0, 0, 0], [3000.0, 0, 0], [0, 3000.0, 0]])  # 3 km: 2.4 arcmin resolution
+    long = _Info([[0, 0, 0], [600e3, 0, 0], [0, 600e3, 0]])  # 600 km: 0.7 arcsec
+    settings = plan.PeelSettings(solint_s=60.0, solint_hz=1.6e6)
+    sources = plan.peel_order(model, 141e6, min_flux_jy=1.0)
+    near, far = (plan.plan_peel(model, info, sources, settings, noise_jy=1.0)[0] for info in (short, long))
+    assert [c.name for c in near.contaminators] == ["B"]
+    assert (near.time_factor, near.chan_factor, near.solint_slots, near.nchan) == (6, 4, 1, 1), "the solution cell"
+    # B, 41 arcsec away, would smear in frequency on 600 km baselines (0.7 arcsec) but hardly in 60 s (1.5 %)
+    assert (far.time_factor, far.chan_factor) == (6, 1)
+    assert (far.solint_slots, far.nchan) == (1, 4), "the same solution cell in unaveraged samples"
+    alone = plan.plan_peel(model, long, sources, plan.PeelSettings(solint_s=60.0, solint_hz=1.6e6,
+                                                                   max_contaminators=0), noise_jy=1.0)
+    assert (alone[0].time_factor, alone[0].chan_factor, alone[0].solint_slots, alone[0].nchan) == (6, 4, 1, 1)
+    second = plan.plan_peel(model, long, sources, settings, noise_jy=1.0)[1]
+    assert second.source.name == "B" and not second.contaminators, "A is peeled by then, C too faint"
+
+
+def test_settings_are_checked():
+    with pytest.raises(InputError, match="peeling solves one of"):
+        plan.PeelSettings(solve_mode="fulljones")
+    with pytest.raises(InputError, match="contaminator_fraction"):
+        plan.PeelSettings(contaminator_fraction=0.0)
+    with pytest.raises(InputError, match="solint_s"):
+        plan.PeelSettings(solint_s=float("nan"))

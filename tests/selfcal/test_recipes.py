@@ -35,6 +35,9 @@ from lofar_hires.selfcal.recipes import (
     explain,
     international_strategy,
     load_recipe_config,
+    refine_dutch_needed,
+    refine_dutch_strategy,
+    refine_final_strategy,
     round_solint_s,
     strategy_yaml,
 )
@@ -296,3 +299,77 @@ def test_the_shipped_recipe_settings_and_overrides():
         load_recipe_config(["international.fast_phase.reset=null"])
     with pytest.raises(InputError, match="unknown option"):
         load_recipe_config(["international.typo=1"])
+
+
+# --------------------------------------------------------------------------- the DD refinement (section 6.4.4)
+
+#: refine-final by hand: (delta_t min) -> [(solve, interval s at 32 s, kernel MHz, reset, start cycle)].
+#: Step 1 sqrt(dt) in [32 s, 3 min], 5 MHz, reset dutch; step 2 2 sqrt(dt) in [64 s, 10 min], 20 MHz;
+#: step 3 from cycle 2, 20 dt at least 18 min, left out above 4 h, 5 / 10 / 15 MHz (dt < 1 / < 3 / otherwise).
+FINAL_BY_HAND = {
+    0.1: [("fastphase", 32.0, 5, "dutch", 0), ("slowphase", 64.0, 20, "", 0), ("slowgain", 1088.0, 5, "", 2)],
+    0.99: [("fastphase", 64.0, 5, "dutch", 0), ("slowphase", 128.0, 20, "", 0), ("slowgain", 1184.0, 5, "", 2)],
+    1.0: [("fastphase", 64.0, 5, "dutch", 0), ("slowphase", 128.0, 20, "", 0), ("slowgain", 1216.0, 10, "", 2)],
+    2.99: [("fastphase", 96.0, 5, "dutch", 0), ("slowphase", 192.0, 20, "", 0), ("slowgain", 3584.0, 10, "", 2)],
+    3.0: [("fastphase", 96.0, 5, "dutch", 0), ("slowphase", 192.0, 20, "", 0), ("slowgain", 3616.0, 15, "", 2)],
+    12.0: [("fastphase", 160.0, 5, "dutch", 0), ("slowphase", 416.0, 20, "", 0), ("slowgain", 14400.0, 15, "", 2)],
+    12.01: [("fastphase", 160.0, 5, "dutch", 0), ("slowphase", 416.0, 20, "", 0)],
+    30.0: [("fastphase", 160.0, 5, "dutch", 0), ("slowphase", 576.0, 20, "", 0)],
+}
+
+
+@pytest.mark.parametrize("dt", sorted(FINAL_BY_HAND))
+def test_refine_final_strategy(dt):
+    mapping = international_like(refine_final_strategy(dt, 32.0))
+    assert mapping == FINAL_BY_HAND[dt]
+    for name, solint, *_ in FINAL_BY_HAND[dt]:
+        assert solint == whole(60.0 * {"fastphase": math.sqrt(dt), "slowphase": 2 * math.sqrt(dt),
+                                       "slowgain": 20 * dt}[name], 32.0,
+                               *{"fastphase": (32.0, 180.0), "slowphase": (64.0, 600.0),
+                                 "slowgain": (1080.0, None)}[name])
+    strategy = refine_final_strategy(dt, 32.0)
+    assert strategy["imaging"]["minuv_lambda"] == 20000.0
+    assert all(s["minuv_lambda"] == 20000.0 for s in strategy["solves"])
+    assert (strategy["stopping"]["min_cycles"], strategy["stopping"]["max_cycles"]) == (5, 20)
+    assert strategy["prepare"]["time_resolution_s"] == 32.0 and strategy["prepare"]["freq_resolution_hz"] == 390625.0
+    assert strategy["recipe"]["kind"] == "refine-final"
+
+
+def international_like(mapping):
+    return [(s["name"], s["solint_s"], s["smoothness_hz"] / 1e6, s["reset"], s["start_cycle"])
+            for s in mapping["solves"]]
+
+
+def test_refine_dutch_strategy():
+    # facet data at 8 s and 97.66 kHz, averaged by 8: 64 s and 781.25 kHz; 1 min -> 64 s, 5 min -> 320 s,
+    # 30 min -> 1792 s (28 integrations; 28.125 rounds down)
+    mapping = refine_dutch_strategy(2.0, 8.0, 97656.25)
+    assert international_like(mapping) == [("fastphase", 64.0, 10, "core", 0), ("slowphase", 320.0, 20, "", 0),
+                                           ("slowgain", 1792.0, 15, "", 2)]
+    assert mapping["prepare"] == {"time_resolution_s": 64.0, "freq_resolution_hz": 781250.0, "phaseup_core": False,
+                                  "remove_stations": "international"}
+    assert all(s["minuv_lambda"] == 750.0 for s in mapping["solves"])
+    assert mapping["imaging"]["minuv_lambda"] == 750.0 and mapping["imaging"]["taper_gaussian_arcsec"] == 6.0
+    assert refine_dutch_needed(3.0) and not refine_dutch_needed(3.01)
+    with pytest.raises(InputError, match="skips the 6 arcsec Dutch refinement"):
+        refine_dutch_strategy(3.5, 8.0, 97656.25)
+    with pytest.raises(InputError, match="chan_width_hz"):
+        refine_dutch_strategy(1.0, 8.0, 0.0)
+
+
+def test_refine_recipes_from_the_command_line(tmp_path, capsys):
+    from lofar_hires.cli import main
+
+    out = tmp_path / "final.yaml"
+    assert main(["recipe", "refine-final", "--sigma-c", "1.5", "--output", str(out)]) == 0
+    strategy = load_strategy(out)
+    assert strategy.recipe.kind == "refine-final"
+    assert strategy.recipe.delta_t_min == pytest.approx(paper_dt(1.5))
+    assert "section 6.4.4" in out.read_text()
+    skipped = tmp_path / "dutch.yaml"
+    assert main(["recipe", "refine-dutch", "--delta-t", "4", "--integration-s", "8", "--chan-width-hz", "97656.25",
+                 "--output", str(skipped)]) == 0
+    assert not skipped.exists(), "a facet with delta_t > 3 min skips the Dutch refinement"
+    assert "skips the 6 arcsec Dutch refinement" in capsys.readouterr().err
+    assert main(["recipe", "refine-dutch", "--delta-t", "1"]) == 2, "the facet data's resolution is needed"
+    assert main(["recipe", "refine-final", "--peak-flux", "0.5", "--delta-t", "1"]) == 2

@@ -47,6 +47,7 @@ TASKS: dict[str, str] = {
     "classify": "lofar_hires.cli.classify",
     "classifier": "lofar_hires.cli.classifier",
     "subtract": "lofar_hires.cli.subtract",
+    "peel": "lofar_hires.cli.peel",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):

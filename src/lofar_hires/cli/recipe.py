@@ -9,7 +9,10 @@ of ``configs/select_calibrators.yaml``): one strategy for the joint solve of all
 intervals the faintest sets (a project choice; the paper gives each source the intervals of its own
 peak brightness). The YAML goes to stdout, or to ``--output`` (written atomically; an existing
 file is replaced only with ``--overwrite``), and is read by ``lofar-hires selfcal --strategy
-FILE``. ``--explain`` prints a table of the solves to stdout. Library: :mod:`lofar_hires.selfcal.recipes`
+FILE``. ``lofar-hires recipe refine-dutch`` and ``refine-final`` (section 6.4.4) write the two steps of the
+DD refinement of a facet from its calibrator's sigma_c or delta_t; refine-dutch writes nothing (and says
+so) for a calibrator whose delta_t is above 3 min, whose facet skips that step. ``--explain`` prints a table
+of the solves to stdout. Library: :mod:`lofar_hires.selfcal.recipes`
 (numbers in ``configs/recipes.yaml``, changed with ``--set key=value``).
 """
 
@@ -22,23 +25,33 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-HELP = "self-calibration strategy (YAML) from the international or Dutch recipe of de Jong et al. 2025"
+HELP = ("self-calibration strategy (YAML) from the international, Dutch or refinement recipes of de Jong et al. "
+        "2025")
 
 #: Options of each recipe: kind -> parser dest -> option.
+_DELTA_T_OPTIONS = {"sigma_c_rad": "--sigma-c", "delta_t_min": "--delta-t", "dt_formula": "--dt-formula"}
 KIND_OPTIONS: dict[str, dict[str, str]] = {
-    "international": {"sigma_c_rad": "--sigma-c", "delta_t_min": "--delta-t", "dt_formula": "--dt-formula",
-                      "outdir": "--outdir"},
-    "dutch": {"peak_flux_jy": "--peak-flux"},
+    "international": {**_DELTA_T_OPTIONS, "outdir": "--outdir", "calibrators": "--calibrators"},
+    "dutch": {"peak_flux_jy": "--peak-flux", "calibrators": "--calibrators"},
+    "refine-dutch": {**_DELTA_T_OPTIONS, "chan_width_hz": "--chan-width-hz"},
+    "refine-final": dict(_DELTA_T_OPTIONS),
 }
+#: The paper's section of each recipe.
+SECTIONS = {"international": "6.4.2", "dutch": "6.4.1", "refine-dutch": "6.4.4", "refine-final": "6.4.4"}
 #: The index of the per-calibrator strategies that ``recipe international --calibrators`` writes.
 INDEX_NAME = "calibrators.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=["international", "dutch"],
+    parser.add_argument("kind", choices=list(KIND_OPTIONS),
                         help="international: DD self-calibration of the international stations on one calibrator "
                              "(section 6.4.2; give --sigma-c or --delta-t); dutch: DD self-calibration of the Dutch "
-                             "stations on one calibrator (section 6.4.1; give --peak-flux or --calibrators)")
+                             "stations on one calibrator (section 6.4.1; give --peak-flux or --calibrators); "
+                             "refine-dutch: 6 arcsec Dutch self-calibration of a facet dataset (section 6.4.4; "
+                             "--sigma-c or --delta-t of its calibrator, --integration-s and --chan-width-hz of the "
+                             "facet data; nothing is written for delta_t above 3 min, which skip it); refine-final: "
+                             "the final joint self-calibration of a facet calibrator (section 6.4.4; --sigma-c or "
+                             "--delta-t)")
     parser.add_argument("--sigma-c", dest="sigma_c_rad", type=float, default=None, metavar="RAD",
                         help="international: the calibrator's phasediff score sigma_c (rad, below pi); delta_t "
                              "follows from it (section 6.3.2)")
@@ -60,7 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "as lofar-hires select skymodel chooses them")
     parser.add_argument("--integration-s", dest="integration_s", type=float, default=None, metavar="S",
                         help="integration time the solution intervals are rounded to (s; default: the recipe's "
-                             "averaging, 32 s international, 16 s dutch)")
+                             "averaging, 32 s international and refine-final, 16 s dutch); refine-dutch: the "
+                             "integration time of the facet data, which the recipe averages further (required)")
+    parser.add_argument("--chan-width-hz", dest="chan_width_hz", type=float, default=None, metavar="HZ",
+                        help="refine-dutch: the channel width of the facet data, which the recipe averages further "
+                             "(required)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one value of configs/recipes.yaml, e.g. international.max_cycles=12 or "
                              "international.delta_t_ranges.moderate.minuv_lambda=30000 (repeatable)")
@@ -80,14 +97,27 @@ def _check_options(args: argparse.Namespace) -> None:
     """Refuse options of the other recipe and a missing or doubled input."""
     from lofar_hires.errors import InputError
 
+    allowed = KIND_OPTIONS[args.kind]
     for kind, options in KIND_OPTIONS.items():
-        if kind == args.kind:
-            continue
-        given = [option for dest, option in options.items() if getattr(args, dest) is not None]
+        given = [(dest, option) for dest, option in options.items()
+                 if dest not in allowed and getattr(args, dest) is not None]
         if given:
-            raise InputError(f"{' and '.join(given)}: only for the {kind} recipe, not for {args.kind}",
-                             setting=next(d for d, o in options.items() if o == given[0]))
-    if args.kind == "international":
+            owners = [k for k, o in KIND_OPTIONS.items() if given[0][0] in o]
+            raise InputError(f"{given[0][1]}: only for the {' and '.join(owners)} recipe(s), not for {args.kind}",
+                             setting=given[0][0])
+    if args.kind in ("refine-dutch", "refine-final"):
+        given = [o for o, v in (("--sigma-c", args.sigma_c_rad), ("--delta-t", args.delta_t_min)) if v is not None]
+        if len(given) != 1:
+            raise InputError(f"{args.kind}: give exactly one of --sigma-c and --delta-t (of the facet's calibrator)"
+                             + (f" (got {' and '.join(given)})" if given else ""), setting="sigma_c_rad")
+        if args.dt_formula is not None and args.sigma_c_rad is None:
+            raise InputError("--dt-formula computes delta_t from --sigma-c; it has no use with --delta-t",
+                             setting="dt_formula")
+        if args.kind == "refine-dutch" and (args.integration_s is None or args.chan_width_hz is None):
+            raise InputError("refine-dutch: give the facet data's --integration-s and --chan-width-hz (the recipe "
+                             "averages them by 8)", setting="integration_s" if args.integration_s is None
+                             else "chan_width_hz")
+    elif args.kind == "international":
         given = [o for o, v in (("--sigma-c", args.sigma_c_rad), ("--delta-t", args.delta_t_min),
                                 ("--calibrators", args.calibrators)) if v is not None]
         if len(given) != 1:
@@ -126,8 +156,8 @@ def faintest_calibrator_peak(table: Path) -> tuple[float, str]:
 def command_line(args: argparse.Namespace) -> str:
     """The command that makes this strategy again (for the header of the YAML file)."""
     words = ["lofar-hires", "recipe", args.kind]
-    for dest, option in [*KIND_OPTIONS[args.kind].items(), ("calibrators", "--calibrators"),
-                         ("integration_s", "--integration-s")]:
+    options = {**KIND_OPTIONS[args.kind], "calibrators": "--calibrators", "integration_s": "--integration-s"}
+    for dest, option in options.items():
         value = getattr(args, dest)
         if value is not None:
             words += [option, str(value)]
@@ -214,6 +244,9 @@ def run(args: argparse.Namespace) -> int:
         explain,
         international_strategy,
         load_recipe_config,
+        refine_dutch_needed,
+        refine_dutch_strategy,
+        refine_final_strategy,
         strategy_yaml,
     )
 
@@ -222,7 +255,29 @@ def run(args: argparse.Namespace) -> int:
     if args.kind == "international" and args.calibrators is not None:
         return write_international_batch(args, config)
     origin = ""  # where the peak brightness came from, when it is not given
-    if args.kind == "international":
+    if args.kind in ("refine-dutch", "refine-final"):
+        formula = args.dt_formula or config.delta_t.formula
+        if args.sigma_c_rad is not None:
+            dt_min = delta_t_min(args.sigma_c_rad, formula, config.delta_t)
+            source = {"sigma_c_rad": args.sigma_c_rad, "dt_formula": formula}
+            log.info("recipe %s: sigma_c %.4g rad -> delta_t %.4g min (formula %s)", args.kind, args.sigma_c_rad,
+                     dt_min, formula)
+        else:
+            dt_min, source = args.delta_t_min, {}
+            log.info("recipe %s: delta_t %.4g min (given)", args.kind, dt_min)
+        if args.kind == "refine-dutch":
+            if not refine_dutch_needed(dt_min, config.refine_dutch):
+                log.warning("delta_t %.4g min is above %g min: this facet skips the 6 arcsec Dutch refinement (its "
+                            "Dutch corrections were left unchanged); no strategy written", dt_min,
+                            config.refine_dutch.skip_above_delta_t_min)
+                return 0
+            integration_s = args.integration_s * config.refine_dutch.time_factor
+            mapping = refine_dutch_strategy(dt_min, args.integration_s, args.chan_width_hz, config.refine_dutch,
+                                            **source)
+        else:
+            integration_s = config.refine_final.time_resolution_s if args.integration_s is None else args.integration_s
+            mapping = refine_final_strategy(dt_min, integration_s, config.refine_final, **source)
+    elif args.kind == "international":
         recipe = config.international
         integration_s = recipe.time_resolution_s if args.integration_s is None else args.integration_s
         if args.sigma_c_rad is not None:
@@ -250,8 +305,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("%d solve(s): %s; intervals in whole %g s integrations", len(mapping["solves"]),
              ", ".join(f"{s['name']} {s['solint_s']:g} s" for s in mapping["solves"]), integration_s)
     header = [f"Self-calibration strategy made by `{command_line(args)}` (lofar-hires {__version__}),",
-              "following de Jong et al. 2025, " + ("section 6.4.2" if args.kind == "international"
-                                                   else "section 6.4.1") + ".",
+              f"following de Jong et al. 2025, section {SECTIONS[args.kind]}.",
               *([f"Peak brightness: {origin}."] if origin else []),
               "Run it with: lofar-hires selfcal MSIN --strategy THIS_FILE --outdir DIR", ""]
     text = strategy_yaml(mapping, header)

@@ -371,7 +371,7 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
            directions: Sequence[Sequence[str]] = (), smoothness_hz: float = 0.0,
            smoothness_ref_hz: float = 0.0, antenna_constraint: Sequence[Sequence[str]] = (),
            propagate_solutions: bool | None = None, model_corrections: Sequence[Correction] = (),
-           name: str = "solve") -> Dp3Step:
+           beam: bool = False, name: str = "solve") -> Dp3Step:
     """One DDECal solve writing ``h5parm``, against model columns or a sky model (``sourcedb``).
 
     ``nchan`` channels per solution (0: one solution over the band); baselines shorter than
@@ -380,7 +380,8 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
     modes it does not act on (see :data:`SOLVE_MODES`). ``model_corrections`` are solutions applied to
     the model of each direction before solving (DDECal's ``applycal``: each direction gets the solutions of
     the h5parm direction of its patch name), which is how solves are chained when the corrections are
-    direction dependent and the data cannot be corrected instead.
+    direction dependent and the data cannot be corrected instead. With ``beam`` the sky model is predicted
+    with the station beam towards each component.
     """
     spec = solve_mode(mode)
     if bool(model_columns) == (sourcedb is not None):
@@ -408,6 +409,10 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
     if propagate_solutions is not None:
         options["propagatesolutions"] = bool(propagate_solutions)
     options.update(_model_applycal(model_corrections, "a solve's model"))
+    if beam:
+        if sourcedb is None:
+            raise InputError("the station beam can only be applied to a sky-model prediction")
+        options["usebeammodel"] = True
     return Dp3Step(name, "ddecal", options)
 
 
@@ -460,6 +465,18 @@ def run_writing_steps(msin: Path, steps: Sequence[Dp3Step], workdir: Path, name:
         raise InputError("a DP3 run without a main output needs a step that writes a measurement set")
     run = Dp3Run(msin=msin, msout=None, steps=list(steps), msin_options={"datacolumn": data_column},
                  numthreads=threads, no_msout=True)
+    return run_dp3(run, workdir, name, provenance=provenance)
+
+
+def run_solve_steps(msin: Path, steps: Sequence[Dp3Step], workdir: Path, name: str, *,
+                    data_column: str = "DATA", threads: int = 1, provenance: Provenance | None = None) -> ToolRun:
+    """One DP3 run that only solves: the data are read (and shifted, averaged, ... on the way), nothing is
+    written but the solves' h5parms, which are checked afterwards."""
+    if not any("h5parm" in s.options and s.type == "ddecal" for s in steps):
+        raise InputError("a DP3 run that writes no data needs a solve that writes an h5parm")
+    # a "null" step ends the chain: DP3 then writes no measurement set
+    run = Dp3Run(msin=msin, msout=None, steps=[*steps, Dp3Step("end", "null")],
+                 msin_options={"datacolumn": data_column}, numthreads=threads, no_msout=True)
     return run_dp3(run, workdir, name, provenance=provenance)
 
 

@@ -1,6 +1,6 @@
 """Self-calibration strategies generated from the recipes of de Jong et al. (2025).
 
-Two recipes turn one number about a calibrator into a strategy for ``lofar-hires selfcal``
+The recipes turn one number about a calibrator into a strategy for ``lofar-hires selfcal``
 (a mapping that :func:`lofar_hires.selfcal.strategy.load_strategy` reads once written as YAML):
 
 * :func:`international_strategy` (section 6.4.2): the DD self-calibration of the international
@@ -13,6 +13,9 @@ Two recipes turn one number about a calibrator into a strategy for ``lofar-hires
   exceeds 4 h). The uv cut of every solve and of the imaging depends on delta_t.
 * :func:`dutch_strategy` (section 6.4.1): the DD self-calibration of the Dutch stations on one
   calibrator, whose solution intervals depend on its peak brightness (300 mJy/beam split).
+* :func:`refine_dutch_strategy` and :func:`refine_final_strategy` (section 6.4.4): the DD
+  refinement on the facet datasets, (a) 6 arcsec Dutch self-calibration of a facet (skipped for
+  delta_t > 3 min) and (b) the final joint self-calibration of its calibrator, intervals from delta_t.
 
 Every number of the recipes lives in ``configs/recipes.yaml`` (schema :class:`RecipeConfig`,
 overrides through :func:`load_recipe_config`). Solution intervals are written in seconds as whole
@@ -43,7 +46,7 @@ RECIPES_FILE = "recipes.yaml"
 #: Formulas of the solution-interval metric delta_t.
 DT_FORMULAS: tuple[str, ...] = ("paper", "squared")
 #: The recipes.
-KINDS: tuple[str, ...] = ("international", "dutch")
+KINDS: tuple[str, ...] = ("international", "dutch", "refine-dutch", "refine-final")
 _SOLTYPE_CHOICES = [*SOLTYPES, *SOLTYPE_ALIASES]
 
 
@@ -201,6 +204,87 @@ class DutchRecipe:
 
 
 @dataclass(frozen=True)
+@shipped_defaults(RECIPES_FILE, "refine_dutch.fast_phase")
+class RefineSolveRecipe:
+    """One solve of the 6 arcsec Dutch refinement (fixed interval)."""
+
+    name: str = option(help="name of the solve in the strategy")
+    soltype: str = option(help="solution type (see lofar-hires selfcal)", choices=_SOLTYPE_CHOICES)
+    solint_s: float = option(help="solution interval", unit="s", min=0.0)
+    smoothness_hz: float = option(help="DDECal frequency smoothness kernel", unit="Hz", min=0.0)
+    reset: str = option(help="station groups reset after the solve ('': none)")
+    start_cycle: int = option(help="first cycle (0 = the first) in which the solve is made", min=0)
+
+
+@dataclass(frozen=True)
+@shipped_defaults(RECIPES_FILE, "refine_dutch")
+class RefineDutchRecipe:
+    """DD refinement (a): 6 arcsec self-calibration of the Dutch stations on a facet (section 6.4.4)."""
+
+    name: str = option(help="name of the generated strategy")
+    description: str = option(help="description of the generated strategy")
+    time_factor: int = option(help="the facet data are averaged by this factor in time", min=1)
+    freq_factor: int = option(help="the facet data are averaged by this factor in frequency", min=1)
+    remove_stations: str = option(help="stations removed before self-calibration (a station specification)")
+    phaseup_core: bool = option(help="phase up the core stations into a superstation")
+    skip_above_delta_t_min: float = option(help="facets whose calibrator has a larger delta_t skip this step",
+                                           unit="min", min=0.0)
+    min_cycles: int = option(help="self-calibration may stop once this many cycles exist", min=1)
+    max_cycles: int = option(help="self-calibration stops once this many cycles exist", min=1)
+    minuv_lambda: float = option(help="uv cut of every solve", unit="lambda", min=0.0)
+    stability_stations: str = option(help="stations whose phases measure the stability (stopping rule)")
+    image_scale_arcsec: float = option(help="pixel size of the self-calibration images", unit="arcsec", min=0.0)
+    image_size_pix: int = option(help="size of the self-calibration images", unit="pixel", min=16, max=65536)
+    image_taper_arcsec: float = option(help="Gaussian taper of the self-calibration images", unit="arcsec", min=0.0)
+    fast_phase: RefineSolveRecipe = option(help="step 1: fast phases of the remote stations")
+    slow_phase: RefineSolveRecipe = option(help="step 2: slower phases")
+    gain: RefineSolveRecipe = option(help="step 3: phases and amplitudes")
+
+    def solves(self) -> list[tuple[str, RefineSolveRecipe]]:
+        """The solves in the order of a cycle, with their setting names."""
+        return [(name, getattr(self, name)) for name in ("fast_phase", "slow_phase", "gain")]
+
+
+@dataclass(frozen=True)
+@shipped_defaults(RECIPES_FILE, "refine_final.gain_smoothness")
+class GainSmoothness:
+    """The kernel of the final refinement's phase+amplitude solve by delta_t."""
+
+    below_1_min_hz: float = option(help="kernel for delta_t < 1 min", unit="Hz", min=0.0)
+    below_3_min_hz: float = option(help="kernel for 1 <= delta_t < 3 min", unit="Hz", min=0.0)
+    otherwise_hz: float = option(help="kernel for delta_t >= 3 min", unit="Hz", min=0.0)
+
+    def for_delta_t(self, dt_min: float) -> float:
+        return self.below_1_min_hz if dt_min < 1.0 else self.below_3_min_hz if dt_min < 3.0 else self.otherwise_hz
+
+
+@dataclass(frozen=True)
+@shipped_defaults(RECIPES_FILE, "refine_final")
+class RefineFinalRecipe:
+    """DD refinement (b): final joint self-calibration of a facet calibrator (section 6.4.4)."""
+
+    name: str = option(help="name of the generated strategy")
+    description: str = option(help="description of the generated strategy")
+    time_resolution_s: float = option(help="the data are averaged to this before self-calibration", unit="s",
+                                      min=0.0)
+    freq_resolution_hz: float = option(help="the data are averaged to this channel width", unit="Hz", min=0.0)
+    phaseup_core: bool = option(help="phase up the core stations into a superstation")
+    min_cycles: int = option(help="self-calibration may stop once this many cycles exist", min=1)
+    max_cycles: int = option(help="self-calibration stops once this many cycles exist", min=1)
+    minuv_lambda: float = option(help="uv cut of every solve and of the imaging", unit="lambda", min=0.0)
+    classifier_model: str = option(help="the image classifier of the stopping rule: 'none', 'shipped' or a model "
+                                   "directory (stopping.classifier_model of the generated strategy)")
+    fast_phase: InternationalSolveRecipe = option(help="step 1: fast phases of the international stations")
+    slow_phase: InternationalSolveRecipe = option(help="step 2: phases of all stations")
+    gain: InternationalSolveRecipe = option(help="step 3: phases and amplitudes (kernel from gain_smoothness)")
+    gain_smoothness: GainSmoothness = option(help="the kernel of step 3 by delta_t")
+
+    def solves(self) -> list[tuple[str, InternationalSolveRecipe]]:
+        """The solves in the order of a cycle, with their setting names."""
+        return [(name, getattr(self, name)) for name in ("fast_phase", "slow_phase", "gain")]
+
+
+@dataclass(frozen=True)
 @shipped_defaults(RECIPES_FILE)
 class RecipeConfig:
     """Every number of the recipes (``configs/recipes.yaml``)."""
@@ -208,6 +292,9 @@ class RecipeConfig:
     delta_t: DeltaTMetric = option(help="the solution-interval metric delta_t")
     international: InternationalRecipe = option(help="international DD self-calibration (section 6.4.2)")
     dutch: DutchRecipe = option(help="Dutch DD self-calibration (section 6.4.1)")
+    refine_dutch: RefineDutchRecipe = option(help="DD refinement (a): 6 arcsec Dutch facet self-calibration "
+                                             "(section 6.4.4)")
+    refine_final: RefineFinalRecipe = option(help="DD refinement (b): final joint self-calibration (section 6.4.4)")
 
     def validate(self) -> None:
         """Cross-field checks (the schema checks single values).
@@ -236,7 +323,12 @@ class RecipeConfig:
                     key = f"international.{name}.{setting}"
                     raise InputError(f"{key}: null, but no delta_t range gives it for this solve; set a value",
                                      setting=key)
-        for section in ("international", "dutch"):
+        for name, solve in self.refine_final.solves():
+            if solve.reset is None or (solve.smoothness_hz is None and name != "gain"):
+                key = f"refine_final.{name}"
+                raise InputError(f"{key}: smoothness_hz and reset must be set (only the gain's kernel comes from "
+                                 "gain_smoothness)", setting=key)
+        for section in ("international", "dutch", "refine_dutch", "refine_final"):
             recipe = getattr(self, section)
             if recipe.max_cycles < recipe.min_cycles:
                 raise InputError(f"{section}.max_cycles ({recipe.max_cycles}) is below {section}.min_cycles "
@@ -364,42 +456,57 @@ def international_strategy(dt_min: float, integration_s: float, config: Internat
         integration time (setting ``integration_s``), or settings that give no valid strategy.
     """
     config = config or InternationalRecipe()
-    if isinstance(dt_min, bool) or not isinstance(dt_min, (int, float)) or not math.isfinite(dt_min) or dt_min < 0:
-        raise InputError(f"delta_t_min must be a non-negative number of minutes, got {dt_min}", setting="delta_t_min")
+    _check_delta_t(dt_min)
     _check_integration(integration_s)
     _, rng = delta_t_range(dt_min, config.delta_t_ranges)
     solves = []
     for name, recipe in config.solves():
         if name == "remote_phase" and not rng.remote_phase:
             continue
-        interval_s = 60.0 * recipe.solint_factor * (recipe.solint_dt_scale * dt_min) ** recipe.solint_dt_power
-        if recipe.omit_above_s is not None and interval_s > recipe.omit_above_s:
-            continue
         range_value = {setting: getattr(rng, RANGE_SETTINGS[(name, setting)])
                        for setting in ("smoothness_hz", "reset") if (name, setting) in RANGE_SETTINGS}
         smoothness_hz = recipe.smoothness_hz if recipe.smoothness_hz is not None else range_value["smoothness_hz"]
         reset = recipe.reset if recipe.reset is not None else range_value["reset"]
-        solves.append({
-            "name": recipe.name,
-            "soltype": recipe.soltype,
-            "solint_s": round_solint_s(interval_s, integration_s, recipe.min_solint_s, recipe.max_solint_s),
-            "min_solint_s": recipe.min_solint_s,
-            "max_solint_s": recipe.max_solint_s,
-            "smoothness_hz": smoothness_hz,
-            "minuv_lambda": rng.minuv_lambda,
-            "reset": reset,
-            "start_cycle": recipe.start_cycle,
-        })
+        solve = _delta_t_solve(recipe, dt_min, integration_s, smoothness_hz, reset, rng.minuv_lambda)
+        if solve is not None:
+            solves.append(solve)
+    return _delta_t_strategy(config, "international", dt_min, integration_s, solves, rng.minuv_lambda,
+                             sigma_c_rad, dt_formula)
+
+
+def _delta_t_solve(recipe: InternationalSolveRecipe, dt_min: float, integration_s: float, smoothness_hz: float,
+                   reset: str, minuv_lambda: float) -> dict[str, Any] | None:
+    """One solve whose interval follows delta_t (None when the formula exceeds ``omit_above_s``)."""
+    interval_s = 60.0 * recipe.solint_factor * (recipe.solint_dt_scale * dt_min) ** recipe.solint_dt_power
+    if recipe.omit_above_s is not None and interval_s > recipe.omit_above_s:
+        return None
+    return {
+        "name": recipe.name,
+        "soltype": recipe.soltype,
+        "solint_s": round_solint_s(interval_s, integration_s, recipe.min_solint_s, recipe.max_solint_s),
+        "min_solint_s": recipe.min_solint_s,
+        "max_solint_s": recipe.max_solint_s,
+        "smoothness_hz": smoothness_hz,
+        "minuv_lambda": minuv_lambda,
+        "reset": reset,
+        "start_cycle": recipe.start_cycle,
+    }
+
+
+def _delta_t_strategy(config: InternationalRecipe | RefineFinalRecipe, kind: str, dt_min: float,
+                      integration_s: float, solves: list[dict[str, Any]], minuv_lambda: float,
+                      sigma_c_rad: float | None, dt_formula: str) -> dict[str, Any]:
+    """The strategy mapping of a recipe whose intervals follow delta_t."""
     mapping = {
         "name": config.name,
         "description": f"{config.description}; delta_t {dt_min:.4g} min",
         "prepare": {"time_resolution_s": config.time_resolution_s, "freq_resolution_hz": config.freq_resolution_hz,
                     "phaseup_core": config.phaseup_core},
         "solves": solves,
-        "imaging": {"minuv_lambda": rng.minuv_lambda},
+        "imaging": {"minuv_lambda": minuv_lambda},
         "stopping": {"min_cycles": config.min_cycles, "max_cycles": config.max_cycles,
                      "classifier_model": config.classifier_model},
-        "recipe": {"kind": "international", "sigma_c_rad": sigma_c_rad, "delta_t_min": float(dt_min),
+        "recipe": {"kind": kind, "sigma_c_rad": sigma_c_rad, "delta_t_min": float(dt_min),
                    "dt_formula": dt_formula if sigma_c_rad is not None else "", "peak_flux_jy": None,
                    "integration_s": float(integration_s)},
     }
@@ -463,6 +570,91 @@ def dutch_strategy(peak_flux_jy: float, integration_s: float, config: DutchRecip
                    "peak_flux_jy": float(peak_flux_jy), "integration_s": float(integration_s)},
     }
     return _validated(mapping)
+
+
+def _check_delta_t(dt_min: float) -> None:
+    if isinstance(dt_min, bool) or not isinstance(dt_min, (int, float)) or not math.isfinite(dt_min) or dt_min < 0:
+        raise InputError(f"delta_t_min must be a non-negative number of minutes, got {dt_min}", setting="delta_t_min")
+
+
+def refine_dutch_needed(dt_min: float, config: RefineDutchRecipe | None = None) -> bool:
+    """Whether a facet whose calibrator has ``dt_min`` gets the 6 arcsec Dutch refinement (section 6.4.4)."""
+    config = config or RefineDutchRecipe()
+    _check_delta_t(dt_min)
+    return dt_min <= config.skip_above_delta_t_min
+
+
+def refine_dutch_strategy(dt_min: float, integration_s: float, chan_width_hz: float,
+                          config: RefineDutchRecipe | None = None, *, sigma_c_rad: float | None = None,
+                          dt_formula: str = "") -> dict[str, Any]:
+    """DD refinement (a): 6 arcsec self-calibration of the Dutch stations on one facet dataset (section 6.4.4).
+
+    The facet data (``integration_s``, ``chan_width_hz``) are averaged by the recipe's factors (8 and 8);
+    the intervals are whole multiples of the averaged integration. Internationals removed, uv cut 750
+    lambda: fast phases (1 min, 10 MHz, core reset), slower phases (5 min, 20 MHz), and after two
+    cycles phases and amplitudes (30 min, 15 MHz).
+
+    Raises
+    ------
+    InputError
+        A facet whose calibrator's delta_t is above ``skip_above_delta_t_min`` (it skips this step: check
+        :func:`refine_dutch_needed` first), or a bad delta_t, integration or channel width.
+    """
+    config = config or RefineDutchRecipe()
+    if not refine_dutch_needed(dt_min, config):
+        raise InputError(f"delta_t {dt_min:.4g} min is above {config.skip_above_delta_t_min:g} min: this facet skips "
+                         "the 6 arcsec Dutch refinement (its Dutch corrections were left unchanged)",
+                         setting="delta_t_min")
+    _check_integration(integration_s)
+    if isinstance(chan_width_hz, bool) or not isinstance(chan_width_hz, (int, float)) \
+            or not math.isfinite(chan_width_hz) or chan_width_hz <= 0:
+        raise InputError(f"chan_width_hz must be a positive number of Hz, got {chan_width_hz}",
+                         setting="chan_width_hz")
+    averaged_s = integration_s * config.time_factor
+    solves = [{
+        "name": recipe.name, "soltype": recipe.soltype, "solint_s": round_solint_s(recipe.solint_s, averaged_s),
+        "smoothness_hz": recipe.smoothness_hz, "minuv_lambda": config.minuv_lambda, "reset": recipe.reset,
+        "start_cycle": recipe.start_cycle,
+    } for _, recipe in config.solves()]
+    mapping = {
+        "name": config.name,
+        "description": f"{config.description}; delta_t {dt_min:.4g} min",
+        "prepare": {"time_resolution_s": averaged_s, "freq_resolution_hz": chan_width_hz * config.freq_factor,
+                    "phaseup_core": config.phaseup_core, "remove_stations": config.remove_stations},
+        "solves": solves,
+        "imaging": {"scale_arcsec": config.image_scale_arcsec, "size_pix": config.image_size_pix,
+                    "taper_gaussian_arcsec": config.image_taper_arcsec, "minuv_lambda": config.minuv_lambda},
+        "stopping": {"min_cycles": config.min_cycles, "max_cycles": config.max_cycles,
+                     "stability_stations": config.stability_stations},
+        "recipe": {"kind": "refine-dutch", "sigma_c_rad": sigma_c_rad, "delta_t_min": float(dt_min),
+                   "dt_formula": dt_formula if sigma_c_rad is not None else "", "peak_flux_jy": None,
+                   "integration_s": float(averaged_s)},
+    }
+    return _validated(mapping)
+
+
+def refine_final_strategy(dt_min: float, integration_s: float, config: RefineFinalRecipe | None = None, *,
+                          sigma_c_rad: float | None = None, dt_formula: str = "") -> dict[str, Any]:
+    """DD refinement (b): the final joint self-calibration of one facet calibrator (section 6.4.4).
+
+    At 32 s and 390.72 kHz, uv cut 20000 lambda, 5 to 20 cycles: phases in ``sqrt(delta_t)`` (32 s to
+    3 min, 5 MHz, Dutch stations reset), phases in ``2 sqrt(delta_t)`` (64 s to 10 min, 20 MHz), and
+    from cycle 2 phases and amplitudes in ``20 delta_t`` (at least 18 min, left out above 4 h; 5, 10 or
+    15 MHz for delta_t below 1, below 3 or from 3 min).
+    """
+    config = config or RefineFinalRecipe()
+    _check_delta_t(dt_min)
+    _check_integration(integration_s)
+    solves = []
+    for name, recipe in config.solves():
+        smoothness_hz = recipe.smoothness_hz
+        if name == "gain" and smoothness_hz is None:
+            smoothness_hz = config.gain_smoothness.for_delta_t(dt_min)
+        solve = _delta_t_solve(recipe, dt_min, integration_s, smoothness_hz, recipe.reset, config.minuv_lambda)
+        if solve is not None:
+            solves.append(solve)
+    return _delta_t_strategy(config, "refine-final", dt_min, integration_s, solves, config.minuv_lambda,
+                             sigma_c_rad, dt_formula)
 
 
 # --------------------------------------------------------------------------- presentation
