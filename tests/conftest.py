@@ -385,3 +385,12 @@ def dd_dutch(dd_field, tmp_path_factory):
     from dd_field import run_dd_dutch
 
     return run_dd_dutch(dd_field, tmp_path_factory.mktemp("dd_dutch_workflow"))
+
+
+@pytest.fixture(scope="session")
+def dd_international(dd_field, dd_dutch, tmp_path_factory) -> dict:
+    """workflows/dd_international.cwl once per session after the Dutch workflow: checked by
+    tests/selfcal/test_dd_international_workflow.py, and the input of the DD refinement's test."""
+    from dd_field import run_dd_international
+
+    return run_dd_international(dd_field, dd_dutch, tmp_path_factory.mktemp("dd_international_workflow"))

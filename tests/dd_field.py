@@ -132,3 +132,33 @@ def run_dd_dutch(field: DdField, folder: Path, overrides: Sequence[str] = DUTCH_
            "facet_regions": {"class": "File", "path": str(field.regions)},
            "strategy_overrides": list(overrides), "selfcal_cores": 2}
     return run_workflow("dd_dutch", job, folder, (*field.ms, field.table, field.regions))
+
+
+#: sigma_c per calibrator of the international workflow's run (rad): the last one gets the "bright" recipe, which is
+#: made to fail.
+SIGMA_C = (0.25, 0.25, 0.25, 0.4)
+#: A uv cut above every baseline for the bright recipe: its calibrator fails before any work.
+FAIL_BRIGHT = ["international.delta_t_ranges.bright.minuv_lambda=1.0e9"]
+
+
+def run_dd_international(field: DdField, dutch: WorkflowRun, tmp: Path) -> dict:
+    """workflows/dd_international.cwl on the field after the Dutch workflow (toy size, ``INTL_FAST``), with the
+    calibrator table of ``SIGMA_C``: one calibrator fails on purpose."""
+    from lofar_hires.selection.table import read_table
+
+    rows = read_table(field.table)
+    table = write_table(tmp / "calibrators.csv", [r.with_(score_rad=s) for r, s in zip(rows, SIGMA_C)])
+    solutions = [Path(f["path"]) for f in dutch.outputs["solutions"]]
+    job = {"msin": [{"class": "Directory", "path": str(ms)} for ms in field.ms],
+           "dutch_solutions": [{"class": "File", "path": str(p)} for p in solutions],
+           "calibrators": {"class": "File", "path": str(table)},
+           "facet_regions": {"class": "File", "path": str(field.regions)},
+           "integration_s": 20.0, "recipe_overrides": FAIL_BRIGHT, "strategy_overrides": INTL_FAST,
+           "merge_international_stations": "international",
+           "selfcal_cores": 1, "image_size_pix": SIZE_PIX, "image_scale_arcsec": SCALE_ARCSEC,
+           "image_taper_arcsec": 6.0, "image_niter": 5000, "image_cores": 2}
+    result = run_workflow("dd_international", job, tmp, (*field.ms, table, field.regions, *solutions),
+                          parallel=True)
+    failed = rows[SIGMA_C.index(0.4)].name
+    return {"field": field, "out": result.outputs, "unchanged": result.unchanged, "failed": failed,
+            "working": [r.name for r in rows if r.name != failed], "table": table}

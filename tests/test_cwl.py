@@ -103,6 +103,8 @@ NOT_EXPOSED["recipe"] = dict(_H5_WRITER)
 NOT_EXPOSED["subtract"] = {**_H5_WRITER, "--resume": "a CWL step always writes into a fresh output directory"}
 #: Peeling (steps/peel.cwl).
 NOT_EXPOSED["peel"] = dict(_H5_WRITER)
+#: The DD refinement of a facet (steps/refine.cwl).
+NOT_EXPOSED["refine"] = dict(_H5_WRITER)
 #: The image classifier: ``lofar-hires classify`` (steps/classify.cwl) and the ``lofar-hires classifier`` commands
 #: (steps/classifier_<command>.cwl).
 CLASSIFIER_OPS = tuple(CLASSIFIER_COMMANDS)
@@ -128,6 +130,7 @@ MS_DATA_WRITERS = {
     "select score": 1,  # one averaged work MS per candidate, removed after its score
     "subtract": 2,  # the facet datasets (together at most one copy) and, with keep_empty, the empty data set
     "peel": 1,  # one peeled copy of the input
+    "refine": 3,  # the self-calibration copies and the corrected data of both steps
 }
 #: Resource keys of a ResourceRequirement.
 RESOURCE_KEYS = {"coresMin", "coresMax", "ramMin", "ramMax", "tmpdirMin", "tmpdirMax", "outdirMin", "outdirMax"}
@@ -357,7 +360,7 @@ def test_inputs_have_label_and_doc(cwl: Path) -> None:
 
 #: Log stems of the steps whose logs are named after an input (scattered steps).
 LOG_STEMS = {"selfcal.cwl": "$(inputs.outdir_name)", "subtract.cwl": "$(inputs.job_name)",
-             "peel.cwl": "$(inputs.job_name)",
+             "peel.cwl": "$(inputs.job_name)", "refine.cwl": "$(inputs.facet).refine",
              "h5_merge_dd.cwl": "$(inputs.output_name.replace(/\\.h5$/, ''))"}
 
 

@@ -23,7 +23,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "lofar_hires"
 FOUNDATION = {"__init__", "errors", "physics", "provenance", "config_schema", "environment", "logging_setup",
               "measures_table"}
 BASE = {"io", "runners"}
-PIPELINE = ["solutions", "imaging", "classifier", "calibration", "selection", "selfcal", "subtract", "peel"]
+PIPELINE = ["solutions", "imaging", "classifier", "calibration", "selection", "selfcal", "subtract", "peel",
+            "refine"]
 
 
 def allowed(package: str, module: Path) -> set[str]:

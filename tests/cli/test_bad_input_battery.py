@@ -125,6 +125,16 @@ CLASSIFIER_BACKBONE = "vit_small_patch14_reg4_dinov2"
 SCORE_TINY = ("--set", "score.stations=international", "--set", "score.time_resolution_s=20", "--set",
               "score.solint_s=20.4")
 #: Every leaf command of ``lofar-hires`` with a good call.
+#: The refinement at the tiny field's size: two cycles per step, the tiny strategy's images, no uv cut.
+_REFINE_STRATEGY = ("imaging.size_pix=256", "imaging.scale_arcsec=15.0", "imaging.niter=200",
+                    "stopping.stability_stations=remote")
+REFINE_TOY = (*(x for key in ("refine_dutch", "refine_final") for item in (
+    "max_cycles=2", "min_cycles=1", "gain.start_cycle=0") for x in ("--set-recipe", f"{key}.{item}")),
+    "--set-recipe", "refine_final.classifier_model=none", "--set-recipe", "refine_final.minuv_lambda=0",
+    *(x for item in _REFINE_STRATEGY for x in ("--set-dutch", item)),
+    *(x for item in _REFINE_STRATEGY for x in ("--set-final", item)), "--set-dutch", "imaging.taper_gaussian_arcsec=0")
+
+
 SPECS: dict[str, Spec] = {
     "simulate": Spec(("simulate", "--preset", "tiny", "--outdir", "{outdir}"),
                      outputs={"outdir": ("sim", "dir")}, config=(True, "observation.duration_s")),
@@ -176,6 +186,14 @@ SPECS: dict[str, Spec] = {
                  side_products=("peeled/msin.peeled.ms.provenance.json", "peeled/msin.peel.json",
                                 "peeled/msin.peel.bright02.h5"),
                  existing=(("peeled/msin.peeled.ms", "dir"),)),
+    # The tiny field's first main calibrator (sigma_c 1.0 rad, delta_t 2.9 min: both steps), at toy size.
+    "refine": Spec(("refine", "{msin}", "--calibrators", "{calibrators}", "--facet", "bright01", "-o", "{outdir}",
+                    "--image-size-pix", "64", "--image-scale-arcsec", "15", "--image-niter", "100",
+                    "--image-taper-arcsec", "0", *REFINE_TOY),
+                   inputs={"msin": "ms", "calibrators": "selection"}, outputs={"outdir": ("refined", "dir")},
+                   side_products=("refined/bright01.refine.json", "refined/bright01.msin.refined.h5",
+                                  "refined/bright01-image.fits"),
+                   existing=(("refined/bright01.refine.json", "file"),)),
     "di-calibrator": Spec(("di-calibrator", "{msin}", "--skymodel", "{skymodel}", "--outdir", "{outdir}", "--no-plots",
                            "--set", "fits.clocktec_mode=combined", "--set", "allow_failed_stations=true"),
                           inputs={"msin": "cal_ms", "skymodel": "cal_skymodel"}, outputs={"outdir": ("dical", "dir")},

@@ -48,6 +48,7 @@ TASKS: dict[str, str] = {
     "classifier": "lofar_hires.cli.classifier",
     "subtract": "lofar_hires.cli.subtract",
     "peel": "lofar_hires.cli.peel",
+    "refine": "lofar_hires.cli.refine",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):
