@@ -350,3 +350,20 @@ def calibrator_table_with_names(folder: Path, name: str, names: Sequence[str], r
 def yaml_string(text: str) -> str:
     """``text`` as a double-quoted YAML scalar (JSON escapes are YAML escapes, NUL included)."""
     return json.dumps(text)
+
+
+def one_direction_solset(ms: Path, direction: str):
+    """Scalar phase and amplitude solutions of every station of ``ms`` on its own time grid, in one direction."""
+    from lofar_hires.io.h5parm import Solset, Soltab
+    from lofar_hires.io.ms import read_ms_info
+
+    info = read_ms_info(ms)
+    rng = np.random.default_rng(3)
+    axes = {"time": info.times_mjd_s, "freq": info.freqs_hz, "ant": np.array(info.station_names),
+            "dir": np.array([direction])}
+    shape = tuple(len(v) for v in axes.values())
+    tabs = {"phase000": Soltab("phase000", "phase", axes, rng.uniform(-0.3, 0.3, shape), np.ones(shape)),
+            "amplitude000": Soltab("amplitude000", "amplitude", axes, 1 + 0.05 * rng.standard_normal(shape),
+                                   np.ones(shape))}
+    return Solset("sol000", list(info.station_names), info.station_positions_m,
+                  {direction: (np.radians(242.75), np.radians(55.0))}, tabs)

@@ -110,15 +110,17 @@ class WorkflowRun:
 
 
 def run_workflow(name: str, job: dict, folder: Path, inputs: Sequence[Path], *, parallel: bool = False,
-                 timeout_s: float = 1500) -> WorkflowRun:
-    """``cwltool workflows/<name>.cwl job`` in ``folder``; fails the test with the log's tail on an error."""
+                 timeout_s: float = 1500, tool: bool = False) -> WorkflowRun:
+    """``cwltool workflows/<name>.cwl job`` (``steps/<name>.cwl`` with ``tool``) in ``folder``; fails the test with
+    the log's tail on an error."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "job.json").write_text(json.dumps(job, indent=2))
     (folder / "cwltmp").mkdir(exist_ok=True)
     env = dict(os.environ, PATH=f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", TMPDIR=str(folder / "cwltmp"))
     before = {p: tree_sha256(p) for p in inputs}
     args = [str(VENV_BIN / "cwltool"), "--no-container", *(["--parallel"] if parallel else []), "--outdir",
-            str(folder / "out"), str(REPO / "workflows" / f"{name}.cwl"), str(folder / "job.json")]
+            str(folder / "out"), str(REPO / ("steps" if tool else "workflows") / f"{name}.cwl"),
+            str(folder / "job.json")]
     proc = subprocess.run(args, capture_output=True, text=True, env=env, timeout=timeout_s, check=False)
     (folder / "cwltool.log").write_text(proc.stderr)
     assert proc.returncode == 0, proc.stderr[-4000:]

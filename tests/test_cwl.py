@@ -105,6 +105,8 @@ NOT_EXPOSED["subtract"] = {**_H5_WRITER, "--resume": "a CWL step always writes i
 NOT_EXPOSED["peel"] = dict(_H5_WRITER)
 #: The DD refinement of a facet (steps/refine.cwl).
 NOT_EXPOSED["refine"] = dict(_H5_WRITER)
+#: Secondary calibrators of a facet (steps/secondary.cwl).
+NOT_EXPOSED["secondary"] = dict(_H5_WRITER)
 #: The image classifier: ``lofar-hires classify`` (steps/classify.cwl) and the ``lofar-hires classifier`` commands
 #: (steps/classifier_<command>.cwl).
 CLASSIFIER_OPS = tuple(CLASSIFIER_COMMANDS)
@@ -131,6 +133,7 @@ MS_DATA_WRITERS = {
     "subtract": 2,  # the facet datasets (together at most one copy) and, with keep_empty, the empty data set
     "peel": 1,  # one peeled copy of the input
     "refine": 3,  # the self-calibration copies and the corrected data of both steps
+    "secondary": 3,  # the subtracted copies and each weak calibrator's self-calibration copies
 }
 #: Resource keys of a ResourceRequirement.
 RESOURCE_KEYS = {"coresMin", "coresMax", "ramMin", "ramMax", "tmpdirMin", "tmpdirMax", "outdirMin", "outdirMax"}
@@ -361,6 +364,7 @@ def test_inputs_have_label_and_doc(cwl: Path) -> None:
 #: Log stems of the steps whose logs are named after an input (scattered steps).
 LOG_STEMS = {"selfcal.cwl": "$(inputs.outdir_name)", "subtract.cwl": "$(inputs.job_name)",
              "peel.cwl": "$(inputs.job_name)", "refine.cwl": "$(inputs.facet).refine",
+             "secondary.cwl": "$(inputs.facet).secondary",
              "h5_merge_dd.cwl": "$(inputs.output_name.replace(/\\.h5$/, ''))"}
 
 

@@ -73,10 +73,10 @@ CLASSES = ("missing", "empty", "wrong-type", "corrupt", "bad-value", "hostile-na
 MS_KINDS = ("ms", "cal_ms", "model_ms")
 H5_KINDS = ("h5", "circ_h5", "st_h5", "solve_h5", "cal_h5", "transfer_h5", "dd_h5")
 SKY_KINDS = ("skymodel", "cal_skymodel")
-CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals")
+CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals", "facet_table")
 FITS_KINDS = ("fits",)
 YAML_KINDS = ("strategy", "groups")
-REGION_KINDS = ("regions",)
+REGION_KINDS = ("regions", "facet_regions")
 WEIGHTS_KINDS = ("backbone", "head", "public_weights")  # safetensors files of the image classifier
 #: Directories that are the products of a task, and the file in them that a command reads first (the garbage
 #: variant): a selfcal run, a classifier model and a classifier dataset.
@@ -135,6 +135,10 @@ REFINE_TOY = (*(x for key in ("refine_dutch", "refine_final") for item in (
     *(x for item in _REFINE_STRATEGY for x in ("--set-final", item)), "--set-dutch", "imaging.taper_gaussian_arcsec=0")
 
 
+#: The secondary calibrators at the tiny field's size: the final refinement step of ``REFINE_TOY``.
+SECONDARY_TOY = (*(x for item in ("max_cycles=2", "min_cycles=1", "gain.start_cycle=0", "classifier_model=none",
+                                  "minuv_lambda=0") for x in ("--set-recipe", f"refine_final.{item}")),
+                 *(x for item in _REFINE_STRATEGY for x in ("--set-final", item)))
 SPECS: dict[str, Spec] = {
     "simulate": Spec(("simulate", "--preset", "tiny", "--outdir", "{outdir}"),
                      outputs={"outdir": ("sim", "dir")}, config=(True, "observation.duration_s")),
@@ -194,6 +198,16 @@ SPECS: dict[str, Spec] = {
                    side_products=("refined/bright01.refine.json", "refined/bright01.msin.refined.h5",
                                   "refined/bright01-image.fits"),
                    existing=(("refined/bright01.refine.json", "file"),)),
+    # bright02 as the weak calibrator of bright01's facet, at toy size.
+    "secondary": Spec(("secondary", "{msin}", "--refined", "{refined}", "--calibrators", "{calibrators}", "--facet",
+                       "bright01", "--facet-regions", "{facet_regions}", "--skymodel", "{skymodel}", "-o", "{outdir}",
+                       *SECONDARY_TOY),
+                      inputs={"msin": "ms", "refined": "dd_h5", "calibrators": "facet_table",
+                              "facet_regions": "facet_regions", "skymodel": "skymodel"},
+                      outputs={"outdir": ("secondary", "dir")},
+                      side_products=("secondary/bright01.secondary.json", "secondary/bright01.subfacets.reg",
+                                     "secondary/bright02.msin.secondary.h5"),
+                      existing=(("secondary/bright01.secondary.json", "file"),)),
     "di-calibrator": Spec(("di-calibrator", "{msin}", "--skymodel", "{skymodel}", "--outdir", "{outdir}", "--no-plots",
                            "--set", "fits.clocktec_mode=combined", "--set", "allow_failed_stations=true"),
                           inputs={"msin": "cal_ms", "skymodel": "cal_skymodel"}, outputs={"outdir": ("dical", "dir")},
@@ -434,30 +448,24 @@ def sources(simulated, tmp_path_factory) -> Sources:
     bi.text_file(selfcal_dir, "selfcal_report.json", '{"status": "ok", "name": "cal", "phase_centre_deg": '
                  '[242.75, 55.0], "best_solutions": {"obs": "best_obs.h5"}}\n')
     files["selfcal_dir"] = selfcal_dir
-    files["dd_h5"] = write_solset(root / "dd.h5", one_direction_solset(target, "field"))
+    files["dd_h5"] = write_solset(root / "dd.h5", bi.one_direction_solset(target, "field"))
     files["regions"] = bi.text_file(root, "facets.reg", "# Region file format: DS9 version 4.1\nfk5\n"
                                     "polygon(242.0,54.5,243.5,54.5,243.5,55.5,242.0,55.5) # text={field}\n"
                                     "point(-117.25,55.0)\n")
+    # The facet of bright01 with bright02 (0.9 Jy) as its weak calibrator (lofar-hires secondary).
+    (b1, b1_ra, b1_dec), (b2, b2_ra, b2_dec) = bright[:2]
+    files["facet_table"] = write_table(root / "facet_calibrators.csv", [
+        CalibratorRow(b1, b1_ra, b1_dec, origin="skymodel", score_rad=1.0, category="main", peak_flux_jy=0.5),
+        CalibratorRow(b2, b2_ra, b2_dec, origin="skymodel", score_rad=2.3, category="weak", peak_flux_jy=0.9)])
+    lo_ra, hi_ra = min(b1_ra, b2_ra) - 0.3, max(b1_ra, b2_ra) + 0.3
+    lo_dec, hi_dec = min(b1_dec, b2_dec) - 0.2, max(b1_dec, b2_dec) + 0.2
+    files["facet_regions"] = bi.text_file(root, "facet.reg", "# Region file format: DS9 version 4.1\nfk5\n"
+                                          f"polygon({lo_ra:.6f},{lo_dec:.6f},{hi_ra:.6f},{lo_dec:.6f},{hi_ra:.6f},"
+                                          f"{hi_dec:.6f},{lo_ra:.6f},{hi_dec:.6f}) # text={{{b1}}}\n"
+                                          f"point({b1_ra - 360.0:.6f},{b1_dec:.6f})\n")
     if classifier_available():
         files.update(classifier_inputs(root / "classifier", files["fits"]))
     return Sources(files, tuple((ra, dec) for _, ra, dec in bright))
-
-
-def one_direction_solset(ms: Path, direction: str):
-    """Scalar phase and amplitude solutions of every station of ``ms`` on its own time grid, in one direction."""
-    from lofar_hires.io.h5parm import Solset, Soltab
-    from lofar_hires.io.ms import read_ms_info
-
-    info = read_ms_info(ms)
-    rng = np.random.default_rng(3)
-    axes = {"time": info.times_mjd_s, "freq": info.freqs_hz, "ant": np.array(info.station_names),
-            "dir": np.array([direction])}
-    shape = tuple(len(v) for v in axes.values())
-    tabs = {"phase000": Soltab("phase000", "phase", axes, rng.uniform(-0.3, 0.3, shape), np.ones(shape)),
-            "amplitude000": Soltab("amplitude000", "amplitude", axes, 1 + 0.05 * rng.standard_normal(shape),
-                                   np.ones(shape))}
-    return Solset("sol000", list(info.station_names), info.station_positions_m,
-                  {direction: (np.radians(242.75), np.radians(55.0))}, tabs)
 
 
 def classifier_available() -> bool:

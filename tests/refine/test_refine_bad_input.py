@@ -50,3 +50,51 @@ def test_two_datasets_of_one_name_are_refused(tiny, tmp_path, capsys):
                  str(tmp_path / "out")]) == 2
     assert "have the same names" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def facet_inputs(tiny, tmp_path_factory):
+    from lofar_hires.io.h5parm import write_solset
+    from lofar_hires.io.regions import write_ds9_polygons
+    from lofar_hires.io.skymodel import read_makesourcedb
+
+    ms, _ = tiny
+    folder = tmp_path_factory.mktemp("secondary_inputs")
+    table = write_table(folder / "calibrators.csv", [
+        CalibratorRow(name="main1", ra_deg=243.0, dec_deg=55.0, category="main", score_rad=1.0, peak_flux_jy=0.5),
+        CalibratorRow(name="weak_in", ra_deg=243.1, dec_deg=55.05, category="weak", score_rad=2.3, peak_flux_jy=0.2),
+        CalibratorRow(name="weak_out", ra_deg=245.0, dec_deg=56.0, category="weak", score_rad=2.3, peak_flux_jy=0.2),
+        CalibratorRow(name="main2", ra_deg=243.3, dec_deg=55.3, category="main", score_rad=1.0, peak_flux_jy=0.5)])
+    regions = write_ds9_polygons(folder / "facets.reg", [[(242.8, 54.8), (243.2, 54.8), (243.2, 55.2), (242.8, 55.2)],
+                                                         [(243.2, 55.2), (243.4, 55.2), (243.4, 55.4), (243.2, 55.4)]],
+                                 names=["main1", "main2"], points=[(243.0, 55.0), (243.3, 55.3)])
+    from bad_inputs import one_direction_solset
+
+    h5 = write_solset(folder / "main1.refined.h5", one_direction_solset(ms, "main1"))
+    return table, regions, h5, read_makesourcedb
+
+
+@pytest.mark.parametrize("facet, extra, message", [
+    ("main1", ("--weak", "weak_out"), "weak calibrator\\(s\\) weak_out lie outside facet main1"),
+    ("main1", ("--weak", "main2"), "main2 are not weak calibrators"),
+    ("main2", (), "facet main2 holds no weak calibrator"),
+    ("nosuch", (), "facet nosuch has no calibrator"),
+], ids=["weak-outside-its-facet", "main-named-as-weak", "facet-without-weak", "facet-without-calibrator"])
+def test_secondary_refuses_before_any_work(tiny, facet_inputs, tmp_path, capsys, facet, extra, message):
+    import re
+
+    ms, _ = tiny
+    table, regions, h5, _ = facet_inputs
+    sky = tiny_skymodel(tiny)
+    out = tmp_path / "out"
+    argv = ["secondary", str(ms), "--refined", str(h5), "--calibrators", str(table), "--facet", facet,
+            "--facet-regions", str(regions), "--skymodel", str(sky), "-o", str(out), *extra]
+    assert main(argv) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and re.search(message, errors[0]), errors
+    assert not out.exists() or not any(out.iterdir()), "nothing written"
+
+
+def tiny_skymodel(tiny):
+    ms, _ = tiny
+    return ms.parent / "sky_truth.skymodel"

@@ -13,6 +13,13 @@ from lofar_hires.provenance import Provenance
 from lofar_hires.runners.dp3 import Dp3Run, Dp3Step, build_parset, format_value, run_dp3
 
 
+def test_paths_dp3_would_split_are_quoted():
+    assert format_value(Path("/data/run=3/obs.MS")) == '"/data/run=3/obs.MS"'
+    assert format_value([Path("/a b/x.MS"), Path("/c/y.MS")]) == '["/a b/x.MS",/c/y.MS]'
+    assert format_value(Path('/q"x/a=b')) == "'/q\"x/a=b'"
+    assert format_value("{ST001:[CS001HBA0,CS002HBA0]}") == "{ST001:[CS001HBA0,CS002HBA0]}", "DP3 syntax stays"
+
+
 def test_format_values():
     assert format_value(True) == "true"
     assert format_value(np.int64(4)) == "4"

@@ -49,6 +49,7 @@ TASKS: dict[str, str] = {
     "subtract": "lofar_hires.cli.subtract",
     "peel": "lofar_hires.cli.peel",
     "refine": "lofar_hires.cli.refine",
+    "secondary": "lofar_hires.cli.secondary",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import numbers
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,9 @@ ParsetValue = Union[ParsetScalar, Sequence[ParsetScalar]]
 #: Output patterns that mean a DP3 run did not do what was asked.
 DP3_FAIL_PATTERNS = ("the following parset keywords were not used",)
 
+#: Characters that make DP3's parset reader split a value unless it is quoted.
+_NEEDS_QUOTES = re.compile(r"[=,\[\]\s]")
+
 #: Step names that DP3 accepts as a type when no ``<name>.type`` is given.
 _VALID_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -37,12 +41,22 @@ _VALID_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 def format_value(value: ParsetValue) -> str:
     """Format a Python value the way DP3 parsets expect it.
 
-    Booleans become ``true``/``false``, sequences ``[a,b,c]``, paths strings.
+    Booleans become ``true``/``false``, sequences ``[a,b,c]``, paths strings; a path holding ``=``, ``,``,
+    brackets or blanks (a directory called ``a=b``) is quoted, or DP3 would split it. Other text is written
+    as it is (it may be DP3 syntax, such as a stationadder record).
     """
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (str, Path)):
-        return str(value)
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Path):
+        text = str(value)
+        if _NEEDS_QUOTES.search(text):
+            if '"' in text and "'" in text:
+                raise InputError(f"{text!r} holds both kinds of quotes; DP3 cannot read it in a parset")
+            quote = "'" if '"' in text else '"'
+            return f"{quote}{text}{quote}"
+        return text
     if isinstance(value, numbers.Integral):
         return str(int(value))
     if isinstance(value, numbers.Real):

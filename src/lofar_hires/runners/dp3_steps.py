@@ -176,11 +176,17 @@ def aoflagger(strategy: Path) -> Dp3Step:
     return Dp3Step("aoflag", "aoflagger", {"strategy": Path(strategy)})
 
 
-def predict(skymodel: Path, name: str = "predict") -> Dp3Step:
-    """Predict ``skymodel`` (makesourcedb text) into the output column."""
+def predict(skymodel: Path, name: str = "predict", *, operation: str = "replace") -> Dp3Step:
+    """Predict ``skymodel`` (makesourcedb text) into the output column, or add it to or subtract it from the data
+    (``operation``)."""
     if not Path(skymodel).is_file():
         raise InputError(f"sky model {skymodel} does not exist")
-    return Dp3Step(name, "predict", {"sourcedb": Path(skymodel)})
+    if operation not in PREDICT_OPERATIONS:
+        raise InputError(f"predict operation must be one of {', '.join(PREDICT_OPERATIONS)}, got {operation!r}")
+    options: dict = {"sourcedb": Path(skymodel)}
+    if operation != "replace":
+        options["operation"] = operation
+    return Dp3Step(name, "predict", options)
 
 
 #: What a prediction does with the data it flows through (DP3 predict's ``operation``).

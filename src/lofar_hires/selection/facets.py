@@ -458,6 +458,48 @@ def facet_from_polygon(name: str, vertices_deg: ArrayLike, direction_deg: tuple[
                                vertices_deg=v.copy())
 
 
+def split_facet(vertices_deg: ArrayLike, names: Sequence[str], ra_deg: ArrayLike, dec_deg: ArrayLike) -> list[Facet]:
+    """A facet's polygon split by Voronoi between calibrators inside it (its main and weak calibrators):
+    one sub-facet per calibrator, the part of the polygon nearer to it than to the others (de Jong et al.
+    2025, section 6.4.4), in the order given.
+
+    Raises
+    ------
+    InputError
+        Fewer than two calibrators, duplicate names or positions, or a calibrator outside the polygon.
+    """
+    names = [str(n) for n in names]
+    ra = np.atleast_1d(np.asarray(ra_deg, dtype=float))
+    dec = np.atleast_1d(np.asarray(dec_deg, dtype=float))
+    if len(names) < 2 or ra.shape != (len(names),) or dec.shape != (len(names),):
+        raise InputError(f"a facet is split between at least two calibrators with one position each, got "
+                         f"{len(names)} name(s), {ra.size} RA and {dec.size} Dec value(s)")
+    xyz = radec_to_xyz(ra, dec)
+    check_calibrators(names, xyz)
+    v = np.asarray(vertices_deg, dtype=float).reshape(-1, 2)
+    outside = [n for n, ok in zip(names, sky_polygon_contains(v, ra, dec)) if not ok]
+    if outside:
+        raise InputError(f"calibrator(s) {', '.join(outside)} lie outside the facet; a facet is split only "
+                         "between calibrators inside it")
+    vxyz = radec_to_xyz(v[:, 0], v[:, 1])
+    centre_ra, centre_dec = (float(x) for x in xyz_to_radec(vxyz.sum(axis=0)))
+    basis = tangent_basis(centre_ra, centre_dec)
+    region, _ = xyz_to_plane(vxyz, basis)
+    subfacets = []
+    for a in range(len(names)):
+        poly = region
+        for b in range(len(names)):
+            if b != a:
+                d = xyz[a] - xyz[b]
+                poly = _clip_half_plane(poly, np.array([d @ basis[1], d @ basis[2], d @ basis[0]]))
+        if len(poly) < 3:
+            raise InputError(f"calibrator {names[a]} gets no part of the facet")
+        polygon = plane_to_xyz(poly, basis)
+        polygon /= np.linalg.norm(polygon, axis=1, keepdims=True)
+        subfacets.append(_describe(names[a], ra[a], dec[a], polygon, basis))
+    return subfacets
+
+
 def annotate_facets(layout: FacetLayout, *, sources_deg: np.ndarray | None = None,
                     weak_names: Sequence[str] = (), weak_deg: np.ndarray | None = None,
                     data: DataResolution | None = None, resolution_arcsec: float = 0.3,
