@@ -40,17 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "repeatable)")
     parser.add_argument("--set-final", dest="final_overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one value of the final strategy (repeatable)")
-    parser.add_argument("--set-recipe", dest="recipe_overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one value of configs/recipes.yaml, e.g. refine_final.min_cycles=3 "
-                             "(repeatable)")
-    parser.add_argument("--image-size-pix", type=int, default=d.image_size_pix,
-                        help=f"size of the facet image (pixels, default {d.image_size_pix})")
-    parser.add_argument("--image-scale-arcsec", type=float, default=d.image_scale_arcsec,
-                        help=f"pixel size of the facet image (arcsec, default {d.image_scale_arcsec:g})")
-    parser.add_argument("--image-taper-arcsec", type=float, default=d.image_taper_arcsec,
-                        help=f"Gaussian taper of the facet image (arcsec, default {d.image_taper_arcsec:g}; 0: none)")
-    parser.add_argument("--image-niter", type=int, default=d.image_niter,
-                        help=f"clean iterations of the facet image (default {d.image_niter})")
+    add_common_arguments(parser, "the facet image")
     parser.add_argument("--image-on-calibrator", action="store_true",
                         help="centre the facet image on the facet calibrator (default: on the facet centre, the "
                              "data's phase centre)")
@@ -60,6 +50,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=d.threads, help=f"DP3 and WSClean threads (default "
                                                                        f"{d.threads})")
     parser.add_argument("--overwrite", action="store_true", help="replace the products of an earlier run")
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, images: str) -> None:
+    """The options ``refine`` and ``secondary`` share: recipe overrides and the settings of ``images``."""
+    from lofar_hires.refine.run import RefineSettings
+
+    d = RefineSettings()
+    parser.add_argument("--set-recipe", dest="recipe_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one value of configs/recipes.yaml, e.g. refine_final.min_cycles=3 "
+                             "(repeatable)")
+    parser.add_argument("--image-size-pix", type=int, default=d.image_size_pix,
+                        help=f"size of {images} (pixels, default {d.image_size_pix})")
+    parser.add_argument("--image-scale-arcsec", type=float, default=d.image_scale_arcsec,
+                        help=f"pixel size of {images} (arcsec, default {d.image_scale_arcsec:g})")
+    parser.add_argument("--image-taper-arcsec", type=float, default=d.image_taper_arcsec,
+                        help=f"Gaussian taper of {images} (arcsec, default {d.image_taper_arcsec:g}; 0: none)")
+    parser.add_argument("--image-niter", type=int, default=d.image_niter,
+                        help=f"clean iterations of {images} (default {d.image_niter})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ HELP = "secondary (weak) calibrators of a facet: Voronoi sub-facets, each weak c
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lofar_hires.cli.refine import add_common_arguments
     from lofar_hires.refine.run import RefineSettings
 
     d = RefineSettings()
@@ -44,18 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="directory for the sub-facet regions, the solutions, the summary and the runs")
     parser.add_argument("--set-final", dest="final_overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override one value of the weak calibrators' strategy (repeatable)")
-    parser.add_argument("--set-recipe", dest="recipe_overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one value of configs/recipes.yaml, e.g. refine_final.min_cycles=3 "
-                             "(repeatable)")
-    parser.add_argument("--image-size-pix", type=int, default=d.image_size_pix,
-                        help=f"size of the comparison images (pixels, default {d.image_size_pix})")
-    parser.add_argument("--image-scale-arcsec", type=float, default=d.image_scale_arcsec,
-                        help=f"pixel size of the comparison images (arcsec, default {d.image_scale_arcsec:g})")
-    parser.add_argument("--image-taper-arcsec", type=float, default=d.image_taper_arcsec,
-                        help=f"Gaussian taper of the comparison images (arcsec, default {d.image_taper_arcsec:g}; "
-                             "0: none)")
-    parser.add_argument("--image-niter", type=int, default=d.image_niter,
-                        help=f"clean iterations of the comparison images (default {d.image_niter})")
+    add_common_arguments(parser, "the comparison images")
     parser.add_argument("--compare", action="store_true",
                         help="image each weak calibrator with the main solutions only and with its own, and report "
                              "the peak and rms of both")
