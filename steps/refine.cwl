@@ -132,6 +132,15 @@ inputs:
     default: false
     inputBinding:
       prefix: --compare
+  failure_ok:
+    label: A failed facet is reported, not fatal
+    doc: >-
+      When a self-calibration or imaging step fails, write the summary with status failed and the
+      reason and exit 0, so that the other facets of a workflow go on (bad input still fails).
+    type: boolean
+    default: false
+    inputBinding:
+      prefix: --failure-ok
   data_column:
     label: Data column
     doc: Column of the facet datasets to use (default DATA).
@@ -168,8 +177,8 @@ outputs:
       glob: "*.refined.h5"
   image:
     label: Facet image
-    doc: The facet image of the refined data.
-    type: File
+    doc: The facet image of the refined data (absent when the refinement failed with failure_ok).
+    type: File?
     outputBinding:
       glob: "$(inputs.facet)-image.fits"
   summary:
@@ -180,7 +189,7 @@ outputs:
       glob: "*.refine.json"
   selfcal_runs:
     label: Self-calibration runs
-    doc: The self-calibration directories of the two steps (dutch, absent when skipped, and final).
+    doc: The self-calibration directories of the two steps (dutch, absent when skipped, and final; as far as they got).
     type: Directory[]
     outputBinding:
       glob: "{dutch,final}"

@@ -11,7 +11,9 @@ doc: |
   self-calibration of the facet (skipped when its calibrator's delta_t is above
   3 min), then the final joint self-calibration towards the facet calibrator.
   Outputs per facet the refined solutions of every observation, the facet image and
-  a summary. The facet datasets are read only.
+  a summary. A facet whose self-calibration fails is reported in its summary (status
+  failed, the reason) and the others go on (failure_ok). The facet datasets are read
+  only.
 
 requirements:
   InlineJavascriptRequirement: {}
@@ -68,6 +70,13 @@ inputs:
     doc: Also image each facet's data as given and report the peak and rms of both.
     type: boolean
     default: false
+  failure_ok:
+    label: A failed facet does not stop the others
+    doc: >-
+      A facet whose self-calibration or imaging fails gets a summary with status failed and the
+      reason, no solutions and no image, and the other facets go on (default true).
+    type: boolean
+    default: true
   cores:
     label: Cores per facet
     doc: Cores of each facet's job.
@@ -91,8 +100,10 @@ outputs:
     outputSource: refine/solutions
   images:
     label: Facet images
-    doc: Per facet, the image of its refined data.
-    type: File[]
+    doc: Per facet, the image of its refined data (null for a facet that failed).
+    type:
+      type: array
+      items: ["null", File]
     outputSource: refine/image
   summaries:
     label: Summaries
@@ -132,6 +143,7 @@ steps:
       image_taper_arcsec: image_taper_arcsec
       image_on_calibrator: image_on_calibrator
       compare: compare
+      failure_ok: failure_ok
       cores: cores
       ram_mb: ram_mb
     out: [solutions, image, summary, log, stderr_log]

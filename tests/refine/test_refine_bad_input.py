@@ -98,3 +98,20 @@ def test_secondary_refuses_before_any_work(tiny, facet_inputs, tmp_path, capsys,
 def tiny_skymodel(tiny):
     ms, _ = tiny
     return ms.parent / "sky_truth.skymodel"
+
+
+def test_a_failed_refinement_is_reported_with_failure_ok(tiny, tmp_path, capsys):
+    """main1 of the tiny field has too little flux for a model at 6 arcsec: the first cycle fails (exit 4);
+    with --failure-ok the summary says so and the command exits 0, so that a workflow's other facets go on."""
+    import json
+
+    ms, table = tiny
+    out = tmp_path / "out"
+    argv = ["refine", str(ms), "--calibrators", str(table), "--facet", "main1", "-o", str(out),
+            "--set-dutch", "imaging.size_pix=64"]
+    assert main(argv) == 4
+    assert main([*argv, "--failure-ok", "--overwrite"]) == 0
+    summary = json.loads((out / "main1.refine.json").read_text())
+    assert summary["status"] == "failed" and summary["exit_status"] == 4
+    assert "model image" in summary["error"] and summary["calibrator"]["facet"] == "main1"
+    assert main([*argv, "--failure-ok"]) == 2, "bad input (an earlier product, no --overwrite) is still refused"

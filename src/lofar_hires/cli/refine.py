@@ -49,6 +49,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-column", default=d.data_column, help="column of MSIN to use (default DATA)")
     parser.add_argument("--threads", type=int, default=d.threads, help=f"DP3 and WSClean threads (default "
                                                                        f"{d.threads})")
+    parser.add_argument("--failure-ok", action="store_true",
+                        help="when a self-calibration or imaging step fails, write <facet>.refine.json with status "
+                             "failed and the reason and exit 0, so that a workflow refining many facets keeps the "
+                             "others (bad input still ends with exit status 2)")
     parser.add_argument("--overwrite", action="store_true", help="replace the products of an earlier run")
 
 
@@ -74,11 +78,11 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.calibration.step_products import new_provenance
     from lofar_hires.cli import command_parameters
     from lofar_hires.cli.subtract import _check_outdir
-    from lofar_hires.errors import InputError
+    from lofar_hires.errors import InputError, LofarHiresError
     from lofar_hires.io.ms import require_ms
     from lofar_hires.io.names import inside, safe_name
     from lofar_hires.refine.plan import facet_calibrator
-    from lofar_hires.refine.run import RefineSettings, observation_names, refine_facet, write_summary
+    from lofar_hires.refine.run import RefineSettings, observation_names, refine_facet, write_failure, write_summary
     from lofar_hires.selfcal.recipes import load_recipe_config
 
     settings = RefineSettings(dutch_overrides=tuple(args.dutch_overrides), final_overrides=tuple(args.final_overrides),
@@ -102,7 +106,15 @@ def run(args: argparse.Namespace) -> int:
     log.info("facet %s: calibrator at (%.5f, %.5f) deg, sigma_c %.3g rad, delta_t %.3g min", args.facet,
              calibrator.ra_deg, calibrator.dec_deg, calibrator.sigma_c_rad, calibrator.delta_t_min)
     prov = new_provenance("refine", command_parameters(args), [*args.msin, args.calibrators], settings)
-    result = refine_facet(args.msin, calibrator, config, args.outdir, settings, prov, overwrite=args.overwrite)
+    try:
+        result = refine_facet(args.msin, calibrator, config, args.outdir, settings, prov, overwrite=args.overwrite)
+    except LofarHiresError as exc:
+        if not args.failure_ok:
+            raise
+        write_failure(summary_path, calibrator, exc)
+        log.error("facet %s: refinement failed: %s; recorded in %s (--failure-ok: exit 0)", args.facet, exc,
+                  summary_path)
+        return 0
     summary = write_summary(summary_path, result, settings)
     prov.write(summary_path.with_name(summary_path.name.replace(".refine.json", ".refine.provenance.json")))
     for name, metrics in result.metrics.items():

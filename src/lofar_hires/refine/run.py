@@ -256,7 +256,7 @@ def refine_facet(ms_paths: Sequence[Path], calibrator: FacetCalibrator, config: 
 def write_summary(path: Path, result: RefineResult, settings: RefineSettings) -> Path:
     """``<facet>.refine.json``: the calibrator, both steps (or why the first was skipped), the solutions, the
     image and its peak and rms (and those of the data as given, with ``compare``)."""
-    summary = {"calibrator": result.calibrator.describe(),
+    summary = {"status": "ok", "calibrator": result.calibrator.describe(),
                "dutch": _step_record(result.dutch, result.skipped),
                "final": _step_record(result.final),
                "solutions": {k: str(v) for k, v in result.solutions.items()},
@@ -264,6 +264,17 @@ def write_summary(path: Path, result: RefineResult, settings: RefineSettings) ->
                "before_image": None if result.before_image is None else str(result.before_image),
                "metrics": result.metrics,
                "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()}}
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return path
+
+
+def write_failure(path: Path, calibrator: FacetCalibrator, exc: Exception) -> Path:
+    """``<facet>.refine.json`` of a refinement that failed: status failed, the reason and its exit status."""
+    from lofar_hires.errors import exit_status
+
+    summary = {"status": "failed", "calibrator": calibrator.describe(), "error": str(exc),
+               "error_type": type(exc).__name__, "exit_status": exit_status(exc)}
     with atomic_output(path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return path
