@@ -17,6 +17,7 @@ source's position is measured (:func:`lofar_hires.peel.measure.flux_at_positions
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -66,18 +67,9 @@ def step_model(model: SkyModel, step: PeelStep, *, with_contaminators: bool) -> 
     members = [(step.source, step.patch)]
     if with_contaminators:
         members += list(zip(step.contaminators, step.contaminator_patches))
-    index = [i for source, _ in members for i in source.components]
-    patches = [patch for source, patch in members for _ in source.components]
-    selected = model.select(np.isin(np.arange(len(model)), index))
-    order = {i: k for k, i in enumerate(sorted(index))}
-    patch_of = [""] * len(index)
-    for i, patch in zip(index, patches):
-        patch_of[order[i]] = patch
-    return SkyModel(names=selected.names, types=selected.types, patches=patch_of, ra_rad=selected.ra_rad,
-                    dec_rad=selected.dec_rad, i_jy=selected.i_jy, ref_freq_hz=selected.ref_freq_hz,
-                    spectral_index=selected.spectral_index, log_si=selected.log_si,
-                    major_arcsec=selected.major_arcsec, minor_arcsec=selected.minor_arcsec,
-                    orientation_deg=selected.orientation_deg)
+    patch_of = {i: patch for source, patch in members for i in source.components}
+    selected = model.select(np.isin(np.arange(len(model)), list(patch_of)))  # keeps the model's order
+    return dataclasses.replace(selected, patches=[patch_of[i] for i in sorted(patch_of)], patch_positions={})
 
 
 def solve_steps(step: PeelStep, settings: PeelSettings, skymodel: Path, h5parm: Path) -> list[Dp3Step]:

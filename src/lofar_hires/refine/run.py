@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,7 @@ class RefineSettings:
             raise InputError(f"image_size_pix must be 16..65536, got {self.image_size_pix}", setting="image_size_pix")
         for key in ("image_scale_arcsec", "image_taper_arcsec"):
             value = getattr(self, key)
-            if not (value == value and value >= 0) or (key == "image_scale_arcsec" and value == 0):
+            if not (math.isfinite(value) and value >= 0) or (key == "image_scale_arcsec" and value == 0):
                 raise InputError(f"{key} must be a positive number, got {value}", setting=key)
         if self.image_niter < 0:
             raise InputError(f"image_niter must be >= 0, got {self.image_niter}", setting="image_niter")

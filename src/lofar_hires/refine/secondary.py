@@ -18,6 +18,7 @@ the local direction-dependent effects:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -113,10 +114,7 @@ def main_part(model: SkyModel, plan: SecondaryPlan) -> SkyModel:
         raise InputError(f"the sky model has no component in the main calibrator's part of facet {plan.facet}: "
                          "give the facet's model", setting="skymodel")
     part = model.select(keep)
-    return SkyModel(names=part.names, types=part.types, patches=["main"] * len(part), ra_rad=part.ra_rad,
-                    dec_rad=part.dec_rad, i_jy=part.i_jy, ref_freq_hz=part.ref_freq_hz,
-                    spectral_index=part.spectral_index, log_si=part.log_si, major_arcsec=part.major_arcsec,
-                    minor_arcsec=part.minor_arcsec, orientation_deg=part.orientation_deg)
+    return dataclasses.replace(part, patches=["main"] * len(part), patch_positions={})
 
 
 @dataclass
@@ -202,10 +200,9 @@ def run_secondary(ms_paths: Sequence[Path], names: Sequence[str], refined: Seque
 
 
 def _has_amplitude(h5parm: Path) -> bool:
-    import h5py
+    from lofar_hires.io.h5parm import read_h5parm
 
-    with h5py.File(h5parm, "r") as f:
-        return any("amplitude000" in f[k] for k in f if isinstance(f[k], h5py.Group))
+    return "amplitude000" in read_h5parm(h5parm).soltabs
 
 
 def _applied(ms: Path, h5parm: Path, out: Path, settings: RefineSettings, prov: Provenance) -> Path:
