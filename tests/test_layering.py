@@ -24,7 +24,7 @@ FOUNDATION = {"__init__", "errors", "physics", "provenance", "config_schema", "e
               "measures_table"}
 BASE = {"io", "runners"}
 PIPELINE = ["solutions", "imaging", "classifier", "calibration", "selection", "selfcal", "subtract", "peel",
-            "refine"]
+            "refine", "storage", "sva", "mosaic", "final_imaging"]
 
 
 def allowed(package: str, module: Path) -> set[str]:

@@ -1,0 +1,1 @@
+"""Wide-field mosaic: facet images reprojected onto one grid, each pixel from its own facet, with a noise map."""
