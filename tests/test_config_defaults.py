@@ -23,6 +23,7 @@ import yaml
 
 from lofar_hires.calibration import config as calibration_config
 from lofar_hires.classifier import config as classifier_config
+from lofar_hires.final_imaging import config as final_imaging_config
 from lofar_hires.config_schema import field_default, from_mapping, load_yaml, shipped_path, to_mapping
 from lofar_hires.selection import config as selection_config
 from lofar_hires.selfcal import recipes, stopping, strategy
@@ -36,6 +37,7 @@ DEFAULTS_FILES: dict[str, type] = {
     "recipes.yaml": recipes.RecipeConfig,
     "di_calibrator.yaml": calibration_config.CalibratorConfig,
     "di_target.yaml": calibration_config.TargetConfig,
+    "final_imaging.yaml": final_imaging_config.FinalImagingConfig,
     "select_calibrators.yaml": selection_config.SelectionConfig,
     "simulation_defaults.yaml": simulation_config.SimulationConfig,
 }
@@ -45,7 +47,7 @@ SELFCAL_SECTIONS: dict[str, type] = {"strategy": strategy.Strategy, "solve": str
 #: The test keeps the two equal until the class takes its defaults from the file.
 DEFAULTS_ALSO_IN_CODE: dict[type, tuple[str, str]] = {}
 CONFIG_MODULES = (classifier_config, calibration_config, selection_config, strategy, stopping, recipes,
-                  simulation_config)
+                  simulation_config, final_imaging_config)
 #: A source: a publication with its year, or a project choice with its reason.
 SOURCE = re.compile(r"\bet al\.,? \(?\d{4}|\bproject choice[:,]")
 

@@ -50,6 +50,7 @@ TASKS: dict[str, str] = {
     "peel": "lofar_hires.cli.peel",
     "refine": "lofar_hires.cli.refine",
     "secondary": "lofar_hires.cli.secondary",
+    "final-image": "lofar_hires.cli.final_image",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):

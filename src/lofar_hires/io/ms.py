@@ -122,3 +122,32 @@ def read_ms_info(path: Path) -> MsInfo:
         phase_centre_rad=(float(np.mod(direction[0], 2 * np.pi)), float(direction[1])),
         n_rows=n_rows, columns=columns,
     )
+
+
+@dataclass(frozen=True)
+class AppliedBeam:
+    """The station beam DP3's applybeam already removed from a data column: its mode (``None`` when none) and the
+    direction it was evaluated towards (RA, Dec in degrees)."""
+
+    mode: str | None
+    direction_deg: tuple[float, float] | None
+
+
+def applied_beam(path: Path, column: str = "DATA") -> AppliedBeam:
+    """What the ``LOFAR_APPLIED_BEAM_MODE``/``LOFAR_APPLIED_BEAM_DIR`` keywords of ``column`` say (DP3 writes them
+    when applybeam corrects the data; absent or ``None``: the data carry the full beam)."""
+    import math
+
+    from casacore.tables import table
+
+    with table(str(path), ack=False) as t:
+        keywords = t.getcolkeywords(column) if column in t.colnames() else {}
+    mode = keywords.get("LOFAR_APPLIED_BEAM_MODE")
+    if not mode or str(mode) == "None":
+        return AppliedBeam(None, None)
+    direction = keywords.get("LOFAR_APPLIED_BEAM_DIR")
+    if not isinstance(direction, dict) or "m0" not in direction or "m1" not in direction:
+        return AppliedBeam(str(mode), None)
+    ra = math.degrees(float(direction["m0"]["value"])) % 360.0
+    dec = math.degrees(float(direction["m1"]["value"]))
+    return AppliedBeam(str(mode), (ra, dec))

@@ -41,6 +41,8 @@ class WSCleanOptions:
     auto_mask_sigma: float | None = None
     auto_threshold_sigma: float | None = None
     local_rms: bool = False
+    #: Size of the local-rms box in synthesised beams (WSClean's default 25 when None).
+    local_rms_window_beams: float | None = None
     multiscale: bool = False
     channels_out: int = 1
     join_channels: bool = False
@@ -78,8 +80,25 @@ class WSCleanOptions:
             raise InputError("baseline averaging in WSClean needs no_update_model_required=True")
         if self.channels_out < 1:
             raise InputError(f"channels_out must be >= 1, got {self.channels_out}")
+        if self.local_rms_window_beams is not None and (not self.local_rms or self.local_rms_window_beams <= 0):
+            raise InputError("local_rms_window_beams needs local_rms and a positive size")
         if self.apply_facet_solutions is not None and self.facet_regions is None:
             raise InputError("apply_facet_solutions needs facet_regions")
+
+
+def wsclean_version_tuple(version: str) -> tuple[int, ...] | None:
+    """``(3, 1, 0)`` of WSClean's version line (``WSClean version 3.1.0 (2022-04-01)``); None when unreadable."""
+    import re
+
+    match = re.search(r"version\s+(\d+)\.(\d+)(?:\.(\d+))?", version)
+    return tuple(int(g) for g in match.groups() if g is not None) if match else None
+
+
+def local_rms_with_multiscale_works(version: str) -> bool:
+    """Whether this WSClean can combine ``-local-rms`` with ``-multiscale``: the Debian 3.1 build aborts (a heap
+    corruption, exit 134) on every such run; unknown versions are trusted."""
+    parsed = wsclean_version_tuple(version)
+    return parsed is None or parsed[:2] >= (3, 2)
 
 
 def build_wsclean_command(opts: WSCleanOptions, ms_paths: Sequence[Path]) -> list[str]:
@@ -108,6 +127,8 @@ def build_wsclean_command(opts: WSCleanOptions, ms_paths: Sequence[Path]) -> lis
         args += ["-auto-threshold", repr(opts.auto_threshold_sigma)]
     if opts.local_rms:
         args.append("-local-rms")
+    if opts.local_rms_window_beams is not None:
+        args += ["-local-rms-window", repr(float(opts.local_rms_window_beams))]
     if opts.multiscale:
         args.append("-multiscale")
     if opts.channels_out > 1:

@@ -1,0 +1,286 @@
+"""One facet imaged at one or more resolutions: its solutions applied (optional), WSClean with the final
+settings, the primary beam averaged over the data and the corrected image.
+
+Everything is checked before the first tool starts (:func:`plan_facet`); the work happens in a hidden
+work directory inside the output directory, and the products appear under their final names only
+when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lofar_hires.errors import InputError
+from lofar_hires.final_imaging.config import FinalImagingConfig
+from lofar_hires.final_imaging.plan import (
+    SHIFT_TOLERANCE_PIX,
+    ImageGeometry,
+    image_geometry,
+    product_prefix,
+    wsclean_options,
+)
+from lofar_hires.imaging.image import make_image
+from lofar_hires.imaging.measure import load_image, sigma_clipped_rms
+from lofar_hires.io.atomic import atomic_output, check_output_path, remove_path
+from lofar_hires.io.ms import MsInfo
+from lofar_hires.io.names import inside
+from lofar_hires.provenance import Provenance
+from lofar_hires.selection.facets import Facet, sky_polygon_contains
+from lofar_hires.selection.sky import radec_to_xyz
+
+log = logging.getLogger(__name__)
+
+#: Products of one facet at one resolution, by kind, as file-name suffixes after the prefix.
+PRODUCT_SUFFIXES = {"image": "-image.fits", "residual": "-residual.fits", "model": "-model.fits",
+                    "psf": "-psf.fits", "beam": "-beam.fits", "image_pb": "-image-pb.fits",
+                    "summary": ".final.json", "provenance": ".final.provenance.json"}
+#: Largest separation of the datasets' phase centres that still counts as one pointing (arcsec).
+SAME_CENTRE_ARCSEC = 1.0
+
+
+@dataclass(frozen=True)
+class SolutionsPlan:
+    """Solutions to apply to one dataset before imaging (``direction`` None: the h5parm's only one)."""
+
+    h5parm: Path
+    direction: str | None
+
+
+@dataclass(frozen=True)
+class FacetPlan:
+    """What :func:`image_facet` will do, all checked."""
+
+    facet: Facet
+    ms_paths: tuple[Path, ...]
+    centre_deg: tuple[float, float]
+    shift: dict[str, bool]
+    geometries: dict[str, ImageGeometry]
+    solutions: tuple[SolutionsPlan, ...] = ()
+    beam: bool = True
+
+
+@dataclass
+class FacetResult:
+    products: dict[str, dict[str, Path]] = field(default_factory=dict)
+    summary: dict[str, dict] = field(default_factory=dict)
+
+
+def phase_centre_deg(info: MsInfo) -> tuple[float, float]:
+    ra, dec = info.phase_centre_rad
+    return math.degrees(ra) % 360.0, math.degrees(dec)
+
+
+def separation_arcsec(a_deg: tuple[float, float], b_deg: tuple[float, float]) -> float:
+    cos = float(np.clip(radec_to_xyz(*a_deg) @ radec_to_xyz(*b_deg), -1.0, 1.0))
+    return math.degrees(math.acos(cos)) * 3600.0
+
+
+def image_centre(facet: Facet, infos: Sequence[MsInfo]) -> tuple[float, float]:
+    """The datasets' common phase centre when it lies inside the facet (a facet dataset, shifted to its facet),
+    else the facet's centre (a field dataset: WSClean shifts to it).
+
+    Raises
+    ------
+    InputError
+        The datasets have different phase centres.
+    """
+    centres = [phase_centre_deg(i) for i in infos]
+    for info, c in zip(infos[1:], centres[1:]):
+        if separation_arcsec(c, centres[0]) > SAME_CENTRE_ARCSEC:
+            raise InputError(f"{info.path} has its phase centre at {c[0]:.5f}, {c[1]:.5f} deg and {infos[0].path} "
+                             f"at {centres[0][0]:.5f}, {centres[0][1]:.5f} deg; the datasets of one facet image "
+                             "need one phase centre", setting="msin")
+    if bool(sky_polygon_contains(facet.vertices_deg, centres[0][0], centres[0][1])):
+        return centres[0]
+    return facet.centre_ra_deg, facet.centre_dec_deg
+
+
+def check_frequencies(infos: Sequence[MsInfo]) -> None:
+    """All datasets of a facet image cover one band (observations of one setup)."""
+    ref = infos[0]
+    for info in infos[1:]:
+        if len(info.freqs_hz) != len(ref.freqs_hz) or not np.allclose(info.freqs_hz, ref.freqs_hz, rtol=0,
+                                                                        atol=1.0):
+            raise InputError(f"{info.path} has {len(info.freqs_hz)} channels at {info.freqs_hz.min() / 1e6:.3f}-"
+                             f"{info.freqs_hz.max() / 1e6:.3f} MHz and {ref.path} {len(ref.freqs_hz)} at "
+                             f"{ref.freqs_hz.min() / 1e6:.3f}-{ref.freqs_hz.max() / 1e6:.3f} MHz; image datasets "
+                             "of one frequency setup together", setting="msin")
+
+
+def plan_facet(facet: Facet, infos: Sequence[MsInfo], resolutions: Sequence[str], cfg: FinalImagingConfig, *,
+               solutions: Sequence[Path] = (), direction: str | None = None, beam: bool = True,
+               other_facets: Sequence[str] = ()) -> FacetPlan:
+    """Check the datasets, the resolutions and the solutions, and lay out every image.
+
+    ``solutions``: none, one h5parm for every dataset, or one per dataset (in order). ``direction``: the
+    h5parm direction to apply (default: the facet's name when the h5parm has several directions).
+
+    Raises
+    ------
+    InputError
+        Datasets with different phase centres or bands, an unknown resolution, an image too large, solutions
+        that do not fit the datasets or have no direction for the facet.
+    """
+    from lofar_hires.io.h5parm import read_h5parm
+    from lofar_hires.solutions.apply import plan_apply
+
+    if not infos:
+        raise InputError("give at least one facet dataset", setting="msin")
+    check_frequencies(infos)
+    centre = image_centre(facet, infos)
+    geometries = {}
+    shift = {}
+    for res in resolutions:
+        resolution = cfg.resolution(res)
+        geometries[res] = image_geometry(facet, centre, resolution, cfg.padding, cfg.max_image_pix)
+        offset_pix = separation_arcsec(centre, phase_centre_deg(infos[0])) / resolution.pixel_arcsec
+        shift[res] = offset_pix > SHIFT_TOLERANCE_PIX
+    plans: list[SolutionsPlan] = []
+    if solutions:
+        if len(solutions) not in (1, len(infos)):
+            raise InputError(f"{len(solutions)} solution files for {len(infos)} datasets; give one for all or one "
+                             "per dataset, in the same order", setting="solutions")
+        files = list(solutions) * len(infos) if len(solutions) == 1 else list(solutions)
+        for info, h5 in zip(infos, files):
+            solset = read_h5parm(h5)
+            wanted = direction
+            if wanted is None and len(solset.directions) > 1:
+                if f"[{facet.name}]" not in solset.directions and facet.name not in solset.directions:
+                    names = ", ".join(d.strip("[]") for d in solset.directions)
+                    raise InputError(f"facet {facet.name} has no solutions in {h5} (directions {names}); give "
+                                     "the facet's solutions or name the direction", setting="solutions")
+                wanted = facet.name
+            only = [d.strip("[]") for d in solset.directions]
+            if wanted is None and len(only) == 1 and only[0] != facet.name and only[0] in other_facets:
+                raise InputError(f"{h5} holds the solutions of facet {only[0]}, not of facet {facet.name}",
+                                 setting="solutions")
+            plan = plan_apply(list(info.station_names), info.times_mjd_s, h5, solset, direction=wanted)
+            plans.append(SolutionsPlan(h5, plan.direction))
+    return FacetPlan(facet, tuple(i.path for i in infos), centre, shift, geometries, tuple(plans), beam)
+
+
+def product_paths(outdir: Path, facet: str, resolution: str) -> dict[str, Path]:
+    prefix = product_prefix(facet, resolution)
+    return {kind: inside(outdir, prefix + suffix) for kind, suffix in PRODUCT_SUFFIXES.items()}
+
+
+def check_products(outdir: Path, plan: FacetPlan, overwrite: bool) -> None:
+    for res in plan.geometries:
+        for path in product_paths(outdir, plan.facet.name, res).values():
+            check_output_path(path, overwrite)
+
+
+def _apply(plan: FacetPlan, workdir: Path, data_column: str, threads: int, prov: Provenance) -> list[Path]:
+    """The datasets with their solutions applied (new sets in ``workdir``), or the datasets themselves."""
+    from lofar_hires.solutions.apply import apply_solutions
+
+    if not plan.solutions:
+        return list(plan.ms_paths)
+    out = []
+    for i, (ms, sol) in enumerate(zip(plan.ms_paths, plan.solutions)):
+        corrected = workdir / f"corrected{i}.ms"
+        log.info("applying %s%s to %s", sol.h5parm, f" (direction {sol.direction})" if sol.direction else "", ms)
+        apply_solutions(ms, sol.h5parm, corrected, data_column=data_column, direction=sol.direction, threads=threads,
+                        overwrite=True, logdir=workdir / "logs", provenance=prov)
+        out.append(corrected)
+    return out
+
+
+def _beam_products(plan: FacetPlan, image: Path, paths: dict[str, Path], cfg: FinalImagingConfig,
+                   ms_paths: Sequence[Path]) -> dict[str, float]:
+    """Write the averaged primary beam on the image's grid and the corrected image; return its statistics."""
+    from lofar_hires.imaging.primary_beam import beam_for_image, correct_image, write_beam_fits
+
+    pb = cfg.primary_beam
+    beam = beam_for_image(list(ms_paths), image, time_step_s=pb.time_step_s, freq_step_hz=pb.freq_step_hz,
+                          grid_step_pix=pb.grid_step_pix)
+    with atomic_output(paths["beam"], overwrite=True) as tmp:
+        write_beam_fits(beam.values, image, tmp)
+    with atomic_output(paths["image_pb"], overwrite=True) as tmp:
+        correct_image(image, beam.values, tmp, min_beam=pb.min_beam)
+    return {"beam_min": float(np.nanmin(beam.values)), "beam_max": float(np.nanmax(beam.values)),
+            "beam_reference": beam.reference}
+
+
+def image_statistics(path: Path) -> dict[str, float]:
+    img = load_image(path)
+    data = img.data[np.isfinite(img.data)]
+    bmaj, bmin = (img.beam_deg[0] * 3600.0, img.beam_deg[1] * 3600.0) if img.beam_deg else (None, None)
+    return {"rms_jy_beam": float(sigma_clipped_rms(data)), "peak_jy_beam": float(data.max()),
+            "bmaj_arcsec": bmaj, "bmin_arcsec": bmin}
+
+
+def _local_rms_possible(cfg: FinalImagingConfig) -> bool:
+    """Whether the installed WSClean can threshold on a local-rms map with this configuration."""
+    from lofar_hires.environment import tool_version
+    from lofar_hires.runners.wsclean import local_rms_with_multiscale_works
+
+    if not cfg.multiscale:
+        return True
+    version = tool_version("wsclean")
+    if local_rms_with_multiscale_works(version):
+        return True
+    log.warning("%s aborts when a local-rms map and multi-scale cleaning are combined; cleaning to the global rms "
+                "of each image instead (a later WSClean uses the %g-beam rms box)", version,
+                cfg.local_rms_window_beams)
+    return False
+
+
+def image_facet(plan: FacetPlan, cfg: FinalImagingConfig, outdir: Path, *, threads: int, overwrite: bool,
+                prov: Provenance) -> FacetResult:
+    """Apply the solutions (once), then image every resolution of the plan and correct it for the beam."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    check_products(outdir, plan, overwrite)
+    workdir = outdir / f".{product_prefix(plan.facet.name, 'work')}-{os.getpid()}"
+    remove_path(workdir)
+    workdir.mkdir()
+    result = FacetResult()
+    local_rms = _local_rms_possible(cfg)
+    try:
+        ms_paths = _apply(plan, workdir, cfg.data_column, threads, prov)
+        data_column = "DATA" if plan.solutions else cfg.data_column
+        for n, (res, geometry) in enumerate(plan.geometries.items(), start=1):
+            start = time.monotonic()
+            resolution = cfg.resolution(res)
+            prefix = product_prefix(plan.facet.name, res)
+            paths = product_paths(outdir, plan.facet.name, res)
+            options = wsclean_options(cfg, resolution, geometry, prefix, shift=plan.shift[res], threads=threads,
+                                      data_column=data_column, local_rms=local_rms)
+            log.info("facet %s, resolution %s arcsec (%d/%d): %d x %d pixels of %g arcsec, taper %g arcsec, "
+                     "baseline averaging %s", plan.facet.name, res, n, len(plan.geometries), *geometry.size_pix,
+                     resolution.pixel_arcsec, resolution.taper_arcsec,
+                     "off" if options.baseline_averaging is None else f"{options.baseline_averaging:.1f} lambda")
+            images = make_image(ms_paths, outdir, options, overwrite=overwrite)
+            record: dict = {"facet": plan.facet.name, "resolution": res, "taper_arcsec": resolution.taper_arcsec,
+                            "pixel_arcsec": resolution.pixel_arcsec, "size_pix": list(geometry.size_pix),
+                            "centre_deg": list(geometry.centre_deg), "shifted": plan.shift[res],
+                            "max_distance_deg": geometry.max_distance_deg,
+                            "baseline_averaging_lambda": options.baseline_averaging,
+                            "local_rms": options.local_rms,
+                            "datasets": [str(p) for p in plan.ms_paths],
+                            "solutions": [{"h5parm": str(s.h5parm), "direction": s.direction} for s in plan.solutions],
+                            "image": image_statistics(images.fits["image"])}
+            if plan.beam:
+                record["primary_beam"] = _beam_products(plan, images.fits["image"], paths, cfg, ms_paths)
+                record["image_pb"] = image_statistics(paths["image_pb"])
+            record["seconds"] = round(time.monotonic() - start, 1)
+            with atomic_output(paths["summary"], overwrite=True) as tmp:
+                tmp.write_text(json.dumps(record, indent=2) + "\n")
+            prov.write(paths["provenance"])
+            result.products[res] = {k: p for k, p in paths.items() if p.exists()} | {
+                k.replace("-", "_"): p for k, p in images.fits.items()}
+            result.summary[res] = record
+            log.info("facet %s at %s arcsec: rms %.3g Jy/beam, peak %.3g Jy/beam (%.0f s)", plan.facet.name, res,
+                     record["image"]["rms_jy_beam"], record["image"]["peak_jy_beam"], record["seconds"])
+    finally:
+        remove_path(workdir)
+    return result

@@ -1,0 +1,99 @@
+"""Final imaging's plan: image grids that cover the facet, the baseline-dependent averaging from the smearing
+budget, WSClean's settings from the configuration, and what is refused before any tool runs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from lofar_hires.errors import InputError
+from lofar_hires.final_imaging.config import ResolutionConfig, load_final_imaging_config
+from lofar_hires.final_imaging.plan import (
+    image_geometry,
+    product_prefix,
+    smearing_free_track_lambda,
+    wsclean_options,
+)
+from lofar_hires.runners.wsclean import build_wsclean_command
+from lofar_hires.selection.facets import facet_from_polygon, sin_offsets_deg
+from lofar_hires.selection.sky import radec_to_xyz
+
+#: A square facet of 0.2 x 0.2 deg around (150, 50) deg.
+CENTRE = (150.0, 50.0)
+
+
+def square_facet(half_deg: float = 0.1, name: str = "f1"):
+    ra0, dec0 = CENTRE
+    c = 1.0 / math.cos(math.radians(dec0))
+    vertices = [(ra0 - half_deg * c, dec0 - half_deg), (ra0 + half_deg * c, dec0 - half_deg),
+                (ra0 + half_deg * c, dec0 + half_deg), (ra0 - half_deg * c, dec0 + half_deg)]
+    return facet_from_polygon(name, vertices)
+
+
+def test_shipped_resolutions_follow_the_paper():
+    cfg = load_final_imaging_config()
+    assert {k: (r.taper_arcsec, r.pixel_arcsec) for k, r in cfg.resolutions.items()} == {
+        "0.3": (0.3, 0.1), "0.6": (0.6, 0.2), "1.2": (1.2, 0.4)}
+    assert (cfg.weighting, cfg.robust, cfg.minuv_lambda, cfg.local_rms_window_beams) == ("briggs", -1.5, 80.0, 50.0)
+    assert cfg.multiscale and cfg.baseline_averaging
+
+
+def test_geometry_covers_the_polygon_with_padding():
+    facet = square_facet()
+    res = ResolutionConfig(taper_arcsec=6.0, pixel_arcsec=2.0)
+    geo = image_geometry(facet, CENTRE, res, padding=0.05, max_image_pix=20000)
+    lm = sin_offsets_deg(radec_to_xyz(facet.vertices_deg[:, 0], facet.vertices_deg[:, 1]), *CENTRE)
+    half_pix = np.abs(lm).max(axis=0) * 3600.0 / 2.0
+    assert all(s % 2 == 0 for s in geo.size_pix)
+    assert np.all(np.array(geo.size_pix) / 2 >= half_pix * 1.05)
+    assert np.all(np.array(geo.size_pix) / 2 <= half_pix * 1.05 + 1)
+    # the farthest corner of a 0.2 deg square seen from its centre
+    assert geo.max_distance_deg == pytest.approx(0.1 * math.sqrt(2), rel=0.01)
+    # an off-centre image centre needs a larger grid
+    off = image_geometry(facet, (CENTRE[0], CENTRE[1] + 0.05), res, 0.05, 20000)
+    assert off.size_pix[1] > geo.size_pix[1]
+
+
+def test_too_large_image_is_refused():
+    with pytest.raises(InputError, match="max_image_pix"):
+        image_geometry(square_facet(0.5), CENTRE, ResolutionConfig(0.3, 0.1), 0.05, 20000)
+
+
+def test_smearing_free_track_meets_its_loss():
+    for distance_deg, loss in ((0.1, 0.01), (1.0, 0.05), (2.5, 0.001)):
+        track = smearing_free_track_lambda(distance_deg, loss)
+        assert 1.0 - np.sinc(track * math.radians(distance_deg)) == pytest.approx(loss, rel=1e-6)
+    # small losses: 1 - sinc(x) ~ (pi x)^2 / 6
+    assert smearing_free_track_lambda(0.1, 1e-4) == pytest.approx(
+        math.sqrt(6e-4) / (math.pi * math.radians(0.1)), rel=1e-3)
+    with pytest.raises(InputError):
+        smearing_free_track_lambda(0.1, 0.0)
+
+
+def test_wsclean_command_has_the_final_settings(tmp_path):
+    cfg = load_final_imaging_config()
+    facet = square_facet(0.01)
+    res = cfg.resolution("1.2")
+    geo = image_geometry(facet, CENTRE, res, cfg.padding, cfg.max_image_pix)
+    args = build_wsclean_command(wsclean_options(cfg, res, geo, product_prefix("f1", "1.2"), shift=False,
+                                                 threads=2), [tmp_path / "a.ms"])
+    text = " ".join(args)
+    for expected in ("-weight briggs -1.5", "-minuv-l 80.0", "-taper-gaussian 1.2asec", "-scale 0.4asec",
+                     "-auto-mask 3.0", "-auto-threshold 1.0", "-local-rms -local-rms-window 50.0", "-multiscale",
+                     "-no-update-model-required", "-name f1.1.2asec"):
+        assert expected in text, expected
+    bda = float(args[args.index("-baseline-averaging") + 1])
+    assert bda == pytest.approx(smearing_free_track_lambda(geo.max_distance_deg, cfg.max_smearing_loss))
+    assert "-shift" not in args
+
+
+def test_unknown_resolution_and_hostile_names_are_refused():
+    cfg = load_final_imaging_config()
+    with pytest.raises(InputError, match="unknown resolution '0.15'"):
+        cfg.resolution("0.15")
+    for hostile in ("../x", "/abs", "a/b"):
+        assert "/" not in product_prefix(hostile, "../0.3")
+    with pytest.raises(InputError):
+        load_final_imaging_config(overrides=["robust=-3"])
