@@ -14,6 +14,10 @@ APT_PACKAGES := $(APT_RUNTIME) $(APT_SLURM)
 STAMP := $(VENV)/.lofar-hires-installed
 DEMO_DIR ?= demo_output
 PYTEST_ARGS ?=
+# Tests run in parallel workers (pytest-xdist); tests sharing an expensive fixture stay in one worker
+# (tests/conftest.py, xdist_group). TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
 .PHONY: setup system-deps venv demo test test-hard test-fast bench clean-demo
 
@@ -34,13 +38,13 @@ demo: setup
 	@bash tools/run_demo.sh $(DEMO_DIR)
 
 test: setup
-	$(PY) -m pytest -m "not hard_case" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not hard_case" $(PARALLEL) $(PYTEST_ARGS)
 
 test-hard: setup
 	$(PY) -m pytest -m hard_case $(PYTEST_ARGS)
 
 test-fast: setup
-	$(PY) -m pytest -m "not slow and not slurm" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not slow and not slurm" $(PARALLEL) $(PYTEST_ARGS)
 
 bench: setup
 	$(PY) benchmarks/bench_simulate.py

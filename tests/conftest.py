@@ -199,16 +199,48 @@ class DemoRun:
         return {name: digest for digest, name in (line.split(None, 1) for line in lines)}
 
 
+#: Session fixtures that are expensive enough that all tests using them run in one pytest-xdist worker (``make
+#: test`` runs two): fixture -> the group of those tests.
+SHARED_FIXTURE_GROUPS = {"dd_field": "dd", "dd_dutch": "dd", "dd_international": "dd", "demo": "demo",
+                         "demo_started": "demo", "dical_calibration": "demo"}
+
+
+def in_xdist_worker() -> bool:
+    """Whether this process is a pytest-xdist worker (``pytest -n N``)."""
+    return "PYTEST_XDIST_WORKER" in os.environ
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The unit of work a test belongs to in a parallel run: the group of the shared session fixture it uses,
+    the local SLURM cluster, or else its module (module-scoped fixtures are then computed once)."""
+    names = getattr(item, "fixturenames", ())
+    for fixture, group in SHARED_FIXTURE_GROUPS.items():
+        if fixture in names:
+            return group
+    if item.get_closest_marker("slurm") is not None:
+        return "slurm"
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items) -> None:
-    """Tests that check `make demo` run last: the demo (about five minutes, mostly on one core) runs
-    in the background from the start of the session, next to the other tests."""
+    """In a serial run, tests that check `make demo` run last: the demo (about five minutes, mostly on one
+    core) runs in the background from the start of the session, next to the other tests. In a parallel run
+    (pytest-xdist with ``--dist loadgroup``) every test gets its group (:func:`xdist_group`) and the demo runs
+    in the worker that first needs it."""
+    if in_xdist_worker():
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+        return
     waiting = {id(item) for item in items if "demo" in getattr(item, "fixturenames", ())}
     items[:] = [item for item in items if id(item) not in waiting] + [item for item in items if id(item) in waiting]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _demo_in_background(request) -> None:
-    """Start the demo with the session when a selected test checks it."""
+    """Start the demo with the session when a selected test checks it (serial runs)."""
+    if in_xdist_worker():
+        return
     if any("demo" in getattr(item, "fixturenames", ()) for item in request.session.items):
         request.getfixturevalue("demo_started")
 

@@ -1270,15 +1270,20 @@ class _MatrixReport:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
-        if not RESULTS:
-            return
+    def write(self) -> str:
+        """Write the matrix and the table of cases; return the matrix."""
         text = matrix_text()
         self.path.write_text(text + "\n")
         rows = ["id\tclass\tpassed\texit\tseconds\terror"] + [
             f"{c.id}\t{c.klass}\t{not p}\t{code}\t{t:.2f}\t{err.partition(': ')[2] if err.startswith('2') else err}"
             for c, p, t, code, err in RESULTS.values()]
         self.path.with_suffix(".tsv").write_text("\n".join(rows) + "\n")
+        return text
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not RESULTS:
+            return
+        text = self.write()
         terminalreporter.section("bad-input battery")
         for line in text.splitlines():
             terminalreporter.write_line(line)
@@ -1292,6 +1297,8 @@ def _matrix_report(request, tmp_path_factory):
     if not request.config.pluginmanager.has_plugin("bad-input-matrix"):
         request.config.pluginmanager.register(plugin, "bad-input-matrix")
     yield
+    if RESULTS:  # also when the run prints no summary (a pytest-xdist worker)
+        plugin.write()
 
 
 @pytest.mark.slow
