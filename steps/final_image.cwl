@@ -10,7 +10,8 @@ doc: |
   multi-scale, a 50-beam rms box, baseline-dependent averaging; de Jong et al. 2025,
   section 6.4.5) and corrected for the primary beam averaged over the data
   (EveryBeam). Writes per resolution R <facet>.<R>asec-image.fits, -image-pb.fits,
-  -beam.fits, WSClean's residual, model, psf and dirty images and
+  -beam.fits, -residual-pb.fits, -restored-model-pb.fits, WSClean's residual,
+  model, psf and dirty images and
   <facet>.<R>asec.final.json. The inputs are not modified.
   Command module: lofar_hires.cli.final_image.
 
@@ -152,6 +153,20 @@ outputs:
     type: File[]
     outputBinding:
       glob: "*-image.fits"
+  residuals:
+    label: Corrected residual images
+    doc: Per resolution, the residual image corrected for the primary beam (absent without beam correction).
+    type: File[]
+    outputBinding:
+      glob: "*-residual-pb.fits"
+  restored_models:
+    label: Corrected restored models
+    doc: >-
+      Per resolution, the restored clean components alone (image - residual) corrected for the primary
+      beam; with the residuals they let a mosaic keep sources on facet boundaries whole.
+    type: File[]
+    outputBinding:
+      glob: "*-restored-model-pb.fits"
   beams:
     label: Primary beams
     doc: Per resolution, the primary beam on the image grid, averaged over the data.

@@ -152,6 +152,23 @@ inputs:
     type: string?
     inputBinding:
       prefix: --data-column
+  dysco_data_bits:
+    label: Dysco data bits
+    doc: >-
+      Bits per visibility of the peeled measurement set with Dysco compression: 0 none (default),
+      4 to 16, or auto (the fewest that keep the image-rms increase below 1 %, measured on the input).
+    type:
+      - "null"
+      - type: enum
+        symbols: ["0", "16", "12", "10", "8", "6", "4", auto]
+    inputBinding:
+      prefix: --dysco-data-bits
+  dysco_weight_bits:
+    label: Dysco weight bits
+    doc: Bits per compressed weight (default 12).
+    type: int?
+    inputBinding:
+      prefix: --dysco-weight-bits
   job_name:
     label: Job name
     doc: Name of this job's log files (scattered jobs need their own).

@@ -23,7 +23,7 @@ from subtract_field import SubtractField, make_subtract_field
 #: and 6 arcsec images of the 0.25 deg facets have about 500 pixels.
 RESOLUTIONS = {"10": (10.0, 3.0), "20": (20.0, 6.0)}
 #: The beam in the data (the simulator's EveryBeam station response), nothing else but the ionosphere and noise.
-BEAM = ("corruptions.beam.enabled=true",)
+BEAM = ("corruptions.beam.enabled=true", "observation.duration_s=14400", "observation.integration_s=60")
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class FinalField:
 
 def write_config(path: Path, **settings: object) -> Path:
     lines = ["resolutions:"]
-    lines += [f'  "{name}": {{taper_arcsec: {taper}, pixel_arcsec: {pixel}}}'
+    lines += [f'  "{name}": {{taper_arcsec: {taper}, pixel_arcsec: {pixel}, restoring_beam_arcsec: {taper}}}'
               for name, (taper, pixel) in RESOLUTIONS.items()]
     lines += [f"{k}: {v}" for k, v in settings.items()]
     path.write_text("\n".join(lines) + "\n")

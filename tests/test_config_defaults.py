@@ -23,8 +23,8 @@ import yaml
 
 from lofar_hires.calibration import config as calibration_config
 from lofar_hires.classifier import config as classifier_config
-from lofar_hires.final_imaging import config as final_imaging_config
 from lofar_hires.config_schema import field_default, from_mapping, load_yaml, shipped_path, to_mapping
+from lofar_hires.final_imaging import config as final_imaging_config
 from lofar_hires.selection import config as selection_config
 from lofar_hires.selfcal import recipes, stopping, strategy
 from lofar_hires.simulation import config as simulation_config

@@ -109,8 +109,12 @@ NOT_EXPOSED["refine"] = dict(_H5_WRITER)
 NOT_EXPOSED["secondary"] = dict(_H5_WRITER)
 #: Final imaging of a facet (steps/final_image.cwl).
 NOT_EXPOSED["final-image"] = dict(_H5_WRITER)
+#: The mosaic of facet images (steps/mosaic.cwl).
+NOT_EXPOSED["mosaic"] = dict(_H5_WRITER)
 #: Dysco compression of a measurement set (steps/compress.cwl).
 NOT_EXPOSED["compress"] = dict(_H5_WRITER)
+#: Sidereal visibility averaging (steps/sva.cwl).
+NOT_EXPOSED["sva"] = dict(_H5_WRITER)
 #: The image classifier: ``lofar-hires classify`` (steps/classify.cwl) and the ``lofar-hires classifier`` commands
 #: (steps/classifier_<command>.cwl).
 CLASSIFIER_OPS = tuple(CLASSIFIER_COMMANDS)
@@ -139,6 +143,8 @@ MS_DATA_WRITERS = {
     "refine": 3,  # the self-calibration copies and the corrected data of both steps
     "secondary": 3,  # the subtracted copies and each weak calibrator's self-calibration copies
     "final-image": 2,  # the corrected copies when solutions are applied, and WSClean's reordered visibilities
+    "compress": 1,  # one copy, at most as large (uncompressed when no bit rate meets the bound)
+    "sva": 1,  # one averaged MS, about one observation (at most as large as all inputs)
 }
 #: Resource keys of a ResourceRequirement.
 RESOURCE_KEYS = {"coresMin", "coresMax", "ramMin", "ramMax", "tmpdirMin", "tmpdirMax", "outdirMin", "outdirMax"}
@@ -369,6 +375,8 @@ def test_inputs_have_label_and_doc(cwl: Path) -> None:
 #: Log stems of the steps whose logs are named after an input (scattered steps).
 LOG_STEMS = {"selfcal.cwl": "$(inputs.outdir_name)", "subtract.cwl": "$(inputs.job_name)",
              "peel.cwl": "$(inputs.job_name)", "final_image.cwl": "$(inputs.job_name)",
+             "sva.cwl": "$(inputs.job_name)",
+             "mosaic.cwl": "$(inputs.output_name.replace(/\\.fits$/i, ''))",
              "refine.cwl": "$(inputs.facet).refine",
              "secondary.cwl": "$(inputs.facet).secondary",
              "h5_merge_dd.cwl": "$(inputs.output_name.replace(/\\.h5$/, ''))"}

@@ -34,8 +34,8 @@ def square_facet(half_deg: float = 0.1, name: str = "f1"):
 
 def test_shipped_resolutions_follow_the_paper():
     cfg = load_final_imaging_config()
-    assert {k: (r.taper_arcsec, r.pixel_arcsec) for k, r in cfg.resolutions.items()} == {
-        "0.3": (0.3, 0.1), "0.6": (0.6, 0.2), "1.2": (1.2, 0.4)}
+    assert {k: (r.taper_arcsec, r.pixel_arcsec, r.restoring_beam_arcsec) for k, r in cfg.resolutions.items()} == {
+        "0.3": (0.3, 0.1, 0.3), "0.6": (0.6, 0.2, 0.6), "1.2": (1.2, 0.4, 1.2)}
     assert (cfg.weighting, cfg.robust, cfg.minuv_lambda, cfg.local_rms_window_beams) == ("briggs", -1.5, 80.0, 50.0)
     assert cfg.multiscale and cfg.baseline_averaging
 
@@ -81,8 +81,8 @@ def test_wsclean_command_has_the_final_settings(tmp_path):
                                                  threads=2), [tmp_path / "a.ms"])
     text = " ".join(args)
     for expected in ("-weight briggs -1.5", "-minuv-l 80.0", "-taper-gaussian 1.2asec", "-scale 0.4asec",
-                     "-auto-mask 3.0", "-auto-threshold 1.0", "-local-rms -local-rms-window 50.0", "-multiscale",
-                     "-no-update-model-required", "-name f1.1.2asec"):
+                     "-auto-mask 3.0", "-auto-threshold 1.0", "-beam-size 1.2", "-local-rms -local-rms-window 50.0",
+                     "-multiscale", "-no-update-model-required", "-name f1.1.2asec"):
         assert expected in text, expected
     bda = float(args[args.index("-baseline-averaging") + 1])
     assert bda == pytest.approx(smearing_free_track_lambda(geo.max_distance_deg, cfg.max_smearing_loss))

@@ -51,6 +51,9 @@ TASKS: dict[str, str] = {
     "refine": "lofar_hires.cli.refine",
     "secondary": "lofar_hires.cli.secondary",
     "final-image": "lofar_hires.cli.final_image",
+    "sva": "lofar_hires.cli.sva",
+    "mosaic": "lofar_hires.cli.mosaic",
+    "compress": "lofar_hires.cli.compress",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):

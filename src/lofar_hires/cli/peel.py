@@ -13,6 +13,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from lofar_hires.cli.dysco_options import add_dysco_arguments, check_dysco_arguments, dysco_settings
+
 log = logging.getLogger(__name__)
 
 HELP = "subtract bright sources, brightest first, each with its own direction-dependent gains (peeling)"
@@ -60,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="predict without the station beam (data without it, e.g. simulations)")
     parser.add_argument("--data-column", default=d.data_column, help="column of MSIN to peel (default DATA)")
     parser.add_argument("--threads", type=int, default=d.threads, help=f"DP3 threads (default {d.threads})")
+    add_dysco_arguments(parser, what="the peeled measurement set")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
@@ -82,12 +85,14 @@ def run(args: argparse.Namespace) -> int:
                             contaminator_fraction=args.contaminator_fraction,
                             max_smearing_loss=args.max_smearing_loss, beam=args.beam, data_column=args.data_column,
                             threads=args.threads)
+    check_dysco_arguments(args)
     if args.order == "given" and not args.source:
         raise InputError("--order given needs the sources named with --source", setting="order")
     if args.outdir.resolve() == args.msin.resolve() or args.msin.resolve() in args.outdir.resolve().parents:
         raise InputError(f"output directory {args.outdir} lies inside the input measurement set", setting="outdir")
     _check_outdir(args.outdir)
     require_ms(args.msin, (args.data_column,))
+    dysco = dysco_settings(args, args.msin, data_column=args.data_column, threads=args.threads)
     info = read_ms_info(args.msin)
     model = read_makesourcedb(require_skymodel(args.skymodel))
     sources = peel_order(model, float(info.freqs_hz.mean()), min_flux_jy=args.min_flux_jy,
@@ -99,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
     log.info("%s: peeling %d source(s) (noise %.3g Jy per visibility): %s", args.msin, len(steps), noise,
              ", ".join(f"{s.source.name} ({s.source.flux_jy:.3g} Jy)" for s in steps))
     prov = new_provenance("peel", command_parameters(args), [args.msin, args.skymodel], settings)
-    result = run_peel(args.msin, model, steps, args.outdir, settings, prov, overwrite=args.overwrite)
+    result = run_peel(args.msin, model, steps, args.outdir, settings, prov, overwrite=args.overwrite, dysco=dysco)
     summary = write_summary(args.outdir / f"{ms_stem(args.msin)}.peel.json", steps, result, settings, noise)
     for step in steps:
         name = step.source.name

@@ -15,6 +15,8 @@ import logging
 import shutil
 from pathlib import Path
 
+from lofar_hires.cli.dysco_options import add_dysco_arguments, check_dysco_arguments, dysco_settings
+
 log = logging.getLogger(__name__)
 
 HELP = "one phase-shifted, corrected and averaged dataset per facet, with every other facet's sources subtracted"
@@ -60,12 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-beam", dest="beam", action="store_false",
                         help="the data carry no station beam (already corrected, or simulated without): predict "
                              "without it and do not correct it towards the facet centres")
-    parser.add_argument("--dysco", action="store_true",
-                        help="write the facet datasets with Dysco compression")
-    parser.add_argument("--dysco-data-bits", type=int, default=10,
-                        help="Dysco bits per data value (default 10)")
-    parser.add_argument("--dysco-weight-bits", type=int, default=12,
-                        help="Dysco bits per weight (default 12)")
+    add_dysco_arguments(parser, switch=True, what="the facet datasets")
     parser.add_argument("--data-column", default="DATA", help="column of MSIN to use (default DATA)")
     parser.add_argument("--keep-empty", type=Path, default=None, metavar="PATH",
                         help="with --empty-only: where to write the measurement set with the whole field subtracted")
@@ -95,9 +92,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if not (math.isfinite(args.max_smearing_loss) and 0 < args.max_smearing_loss < 1):
         raise InputError(f"--max-smearing-loss must be a fraction in (0, 1), got {args.max_smearing_loss}",
                          setting="max_smearing_loss")
-    for key in ("dysco_data_bits", "dysco_weight_bits"):
-        if not 1 <= getattr(args, key) <= 32:
-            raise InputError(f"--{key.replace('_', '-')} must be 1..32, got {getattr(args, key)}", setting=key)
+    check_dysco_arguments(args)
     if args.threads < 1:
         raise InputError(f"--threads must be at least 1, got {args.threads}", setting="threads")
     if args.method == "old" and (args.keep_empty or args.empty_ms or args.empty_only):
@@ -179,7 +174,6 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.io.ms import read_ms_info, require_ms
     from lofar_hires.io.regions import read_ds9_polygons
     from lofar_hires.io.skymodel import read_makesourcedb, require_skymodel
-    from lofar_hires.runners.dp3_steps import DyscoSettings
     from lofar_hires.solutions.apply import check_stations, check_times
     from lofar_hires.subtract.model_images import model_from_images
     from lofar_hires.subtract.plan import (
@@ -194,7 +188,8 @@ def run(args: argparse.Namespace) -> int:
 
     _check_args(args)
     _check_outdir(args.outdir)
-    dysco = DyscoSettings(args.dysco_data_bits, args.dysco_weight_bits) if args.dysco else None
+    dysco = dysco_settings(args, require_ms(args.msin, (args.data_column,)), data_column=args.data_column,
+                           threads=args.threads)
     settings = SubtractSettings(method=args.method, beam=args.beam, data_column=args.data_column,
                                 threads=args.threads, dysco=dysco)
     require_ms(args.msin, (args.data_column,))

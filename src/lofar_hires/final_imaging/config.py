@@ -13,11 +13,14 @@ from lofar_hires.errors import InputError
 @dataclass(frozen=True)
 class ResolutionConfig:
     """One resolution of the final images (an item of ``resolutions``, not a section with defaults of its own):
-    ``taper_arcsec``, the Gaussian taper (FWHM) of the visibilities (0: none), and ``pixel_arcsec``, the pixel
-    size that samples it (about a third of the taper)."""
+    ``taper_arcsec``, the Gaussian taper (FWHM) of the visibilities (0: none), ``pixel_arcsec``, the pixel
+    size that samples it (about a third of the taper), and ``restoring_beam_arcsec``, the circular restoring
+    beam of every facet image (0: WSClean's fit of each image's PSF; facet images restored with different
+    beams cannot be mosaicked)."""
 
     taper_arcsec: float = field(metadata={"unit": "arcsec", "min": 0.0})
     pixel_arcsec: float = field(metadata={"unit": "arcsec", "min": 1e-3})
+    restoring_beam_arcsec: float = field(default=0.0, metadata={"unit": "arcsec", "min": 0.0})
 
 
 @dataclass(frozen=True)

@@ -98,4 +98,5 @@ def wsclean_options(cfg: FinalImagingConfig, resolution: ResolutionConfig, geome
         local_rms_window_beams=cfg.local_rms_window_beams if local_rms else None, multiscale=cfg.multiscale,
         taper_gaussian_arcsec=resolution.taper_arcsec or None, minuv_lambda=cfg.minuv_lambda or None,
         baseline_averaging=bda, no_update_model_required=True,
+        restoring_beam_arcsec=resolution.restoring_beam_arcsec or None,
         shift_radec_deg=geometry.centre_deg if shift else None, threads=threads, temp_dir=temp_dir)

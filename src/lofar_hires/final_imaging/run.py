@@ -34,6 +34,7 @@ from lofar_hires.io.atomic import atomic_output, check_output_path, remove_path
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.io.names import inside
 from lofar_hires.provenance import Provenance
+from lofar_hires.runners.wsclean import WSCleanOptions
 from lofar_hires.selection.facets import Facet, sky_polygon_contains
 from lofar_hires.selection.sky import radec_to_xyz
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 #: Products of one facet at one resolution, by kind, as file-name suffixes after the prefix.
 PRODUCT_SUFFIXES = {"image": "-image.fits", "residual": "-residual.fits", "model": "-model.fits",
                     "psf": "-psf.fits", "beam": "-beam.fits", "image_pb": "-image-pb.fits",
+                    "residual_pb": "-residual-pb.fits", "restored_model_pb": "-restored-model-pb.fits",
                     "summary": ".final.json", "provenance": ".final.provenance.json"}
 #: Largest separation of the datasets' phase centres that still counts as one pointing (arcsec).
 SAME_CENTRE_ARCSEC = 1.0
@@ -195,20 +197,40 @@ def _apply(plan: FacetPlan, workdir: Path, data_column: str, threads: int, prov:
     return out
 
 
-def _beam_products(plan: FacetPlan, image: Path, paths: dict[str, Path], cfg: FinalImagingConfig,
-                   ms_paths: Sequence[Path]) -> dict[str, float]:
-    """Write the averaged primary beam on the image's grid and the corrected image; return its statistics."""
-    from lofar_hires.imaging.primary_beam import beam_for_image, correct_image, write_beam_fits
+def write_restored_model(image: Path, residual: Path, out: Path) -> Path:
+    """The restored CLEAN components alone (image - residual), on the image's grid with its header."""
+    from astropy.io import fits
+
+    with fits.open(image) as a, fits.open(residual) as b:
+        if a[0].data.shape != b[0].data.shape:
+            raise InputError(f"{residual} is not on the grid of {image}")
+        header, data = a[0].header.copy(), (a[0].data - b[0].data).astype(np.float32)
+    header.add_history("lofar-hires: the restored clean components (image - residual)")
+    with atomic_output(out, overwrite=True) as tmp:
+        fits.PrimaryHDU(data=data, header=header).writeto(tmp)
+    return out
+
+
+def _beam_products(images: dict[str, Path], paths: dict[str, Path], cfg: FinalImagingConfig,
+                   ms_paths: Sequence[Path], options: WSCleanOptions, workdir: Path) -> dict[str, object]:
+    """Write the primary beam on the image's grid, averaged over the data with the image's own weights (the data
+    weights times WSClean's imaging weights, computed without writing to the data), and the corrected image,
+    residual and restored model (what a mosaic needs to keep sources on facet boundaries whole); return what the
+    beam is."""
+    from lofar_hires.imaging.primary_beam import ImagingWeighting, beam_for_image, correct_image, write_beam_fits
 
     pb = cfg.primary_beam
+    weighting = ImagingWeighting.from_wsclean_options(options)
+    image = images["image"]
     beam = beam_for_image(list(ms_paths), image, time_step_s=pb.time_step_s, freq_step_hz=pb.freq_step_hz,
-                          grid_step_pix=pb.grid_step_pix)
-    with atomic_output(paths["beam"], overwrite=True) as tmp:
-        write_beam_fits(beam.values, image, tmp)
-    with atomic_output(paths["image_pb"], overwrite=True) as tmp:
-        correct_image(image, beam.values, tmp, min_beam=pb.min_beam)
+                          grid_step_pix=pb.grid_step_pix, weighting=weighting)
+    write_beam_fits(beam.values, image, paths["beam"], overwrite=True)
+    correct_image(image, beam.values, paths["image_pb"], min_beam=pb.min_beam, overwrite=True)
+    correct_image(images["residual"], beam.values, paths["residual_pb"], min_beam=pb.min_beam, overwrite=True)
+    restored = write_restored_model(image, images["residual"], workdir / f"{paths['image'].name}.restored.fits")
+    correct_image(restored, beam.values, paths["restored_model_pb"], min_beam=pb.min_beam, overwrite=True)
     return {"beam_min": float(np.nanmin(beam.values)), "beam_max": float(np.nanmax(beam.values)),
-            "beam_reference": beam.reference}
+            "reference": beam.reference, "weights": {"imaging": weighting.as_dict(), "data": "WEIGHT_SPECTRUM"}}
 
 
 def image_statistics(path: Path) -> dict[str, float]:
@@ -270,7 +292,7 @@ def image_facet(plan: FacetPlan, cfg: FinalImagingConfig, outdir: Path, *, threa
                             "solutions": [{"h5parm": str(s.h5parm), "direction": s.direction} for s in plan.solutions],
                             "image": image_statistics(images.fits["image"])}
             if plan.beam:
-                record["primary_beam"] = _beam_products(plan, images.fits["image"], paths, cfg, ms_paths)
+                record["primary_beam"] = _beam_products(images.fits, paths, cfg, ms_paths, options, workdir)
                 record["image_pb"] = image_statistics(paths["image_pb"])
             record["seconds"] = round(time.monotonic() - start, 1)
             with atomic_output(paths["summary"], overwrite=True) as tmp:

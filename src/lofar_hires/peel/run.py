@@ -35,7 +35,7 @@ from lofar_hires.peel.measure import flux_at_positions
 from lofar_hires.peel.plan import PeelSettings, PeelStep
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners import dp3_steps
-from lofar_hires.runners.dp3_steps import Dp3Step, run_solve_steps, run_steps, solve_mode
+from lofar_hires.runners.dp3_steps import Dp3Step, DyscoSettings, run_solve_steps, run_steps, solve_mode
 from lofar_hires.subtract.run import ms_stem
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,12 @@ def subtract_step(step: PeelStep, settings: PeelSettings, skymodel: Path, h5parm
 
 
 def run_peel(ms: Path, model: SkyModel, steps: list[PeelStep], outdir: Path, settings: PeelSettings,
-             prov: Provenance, *, overwrite: bool = False) -> PeelResult:
-    """Peel every source of ``steps`` from ``ms`` into ``<outdir>/<ms>.peeled.ms`` (``ms`` is only read)."""
+             prov: Provenance, *, overwrite: bool = False, dysco: DyscoSettings | None = None) -> PeelResult:
+    """Peel every source of ``steps`` from ``ms`` into ``<outdir>/<ms>.peeled.ms`` (``ms`` is only read).
+
+    With ``dysco`` the peeled data are compressed at the end (one more DP3 run; peeling itself works on
+    uncompressed data, so the compression error is made once).
+    """
     out = peeled_output(outdir, ms)
     result = PeelResult(output=out)
     logdir = outdir / "logs"
@@ -132,6 +136,12 @@ def run_peel(ms: Path, model: SkyModel, steps: list[PeelStep], outdir: Path, set
                 result.runs.append({"source": step.source.name, "solve_wall_s": round(solved - started, 3),
                                     "subtract_wall_s": round(time.monotonic() - solved, 3),
                                     "solve_log": str(solve.log_file)})
+            if dysco is not None:
+                packed = work / "peeled.dysco.ms"
+                run_steps(tmp, packed, [], logdir, f"{ms_stem(ms)}.peel.dysco", threads=settings.threads,
+                          dysco=dysco, provenance=prov)
+                remove_path(tmp)
+                os.replace(packed, tmp)
             after = flux_at_positions(tmp, positions)
             result.after_jy = {s.source.name: float(v) for s, v in zip(steps, after)}
             record_ms_history(tmp, prov)
