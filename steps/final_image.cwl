@@ -85,6 +85,8 @@ inputs:
       msin (default none, the data are imaged as given).
     type: File[]?
     inputBinding:
+      # after the datasets: the option takes every value up to the next option
+      position: 20
       prefix: --solutions
   direction:
     label: Direction

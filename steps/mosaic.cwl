@@ -77,6 +77,8 @@ inputs:
     doc: The primary-beam images of the facet images, in the same order and on the same grids (beam-weighted mode).
     type: File[]?
     inputBinding:
+      # after the images: the option takes every value up to the next option
+      position: 20
       prefix: --beam-images
   restored_models:
     label: Restored-model images
@@ -88,6 +90,8 @@ inputs:
       on the residual mosaic.
     type: File[]?
     inputBinding:
+      # after the images: the option takes every value up to the next option
+      position: 20
       prefix: --restored-models
   min_beam:
     label: Beam cut

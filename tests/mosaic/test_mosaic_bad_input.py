@@ -1,7 +1,7 @@
 """``lofar-hires mosaic`` refuses what it cannot combine before a pixel is written: images of other pixel scales,
 frequencies or Stokes parameters, other restoring beams (unless allowed), an image in no facet or two in one,
-blank images, region files that do not parse, beam images or restored-model images that do not fit; exit 2, one line, nothing written,
-the inputs untouched. A facet without an image is a warning: its pixels stay blank."""
+blank images, region files that do not parse, beam images or restored-model images that do not fit; exit 2,
+one line, nothing written, the inputs untouched. A facet without an image is a warning: its pixels stay blank."""
 
 from __future__ import annotations
 
@@ -105,7 +105,7 @@ CASES = {
     "model-twice": (lambda f, d: [*images(f), "--restored-models", *map(str, [f.beams[0], *f.beams[:3]])],
                     r"restored-model image is given more than once"),
     "model-other-unit": (lambda f, d: [*images(f), "--restored-models", *map(str, f.beams)],
-                         r"different units"),
+                         r"restored-model images: image .*f0-beam\.fits and f0-image-pb\.fits have different units"),
     "beam-all-nan": (lambda f, d: [*images(f), "--mode", "beam-weighted", "--beam-images", *nan_beam(f, d)],
                      r"nanbeam\.fits has no finite pixels"),
     "zero-pixel-scale": (lambda f, d: [*images(f), "--pixel-scale-arcsec", "0"], r"pixel scale .*--pixel-scale-arcsec"),

@@ -28,8 +28,8 @@ import numpy as np
 import pytest
 from mosaic_field import (
     BEAM_ARCSEC,
-    NOISE_RMS,
     N_PIX,
+    NOISE_RMS,
     PIXEL_ARCSEC,
     Source,
     correlated_noise,

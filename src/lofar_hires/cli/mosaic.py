@@ -3,8 +3,8 @@
 Library: :mod:`lofar_hires.mosaic` (:func:`~lofar_hires.mosaic.run.plan_mosaic` checks everything
 before a pixel is combined, :func:`~lofar_hires.mosaic.run.make_mosaic` combines and measures the
 noise map). With ``--restored-models`` the images are the facets' residual images and every facet's
-restored-model image is added across the facet boundaries. Writes the mosaic (``-o``), its noise map (``--noise-map``, default
-``<mosaic>-rms.fits``), a summary ``<mosaic>.json`` and the provenance
+restored-model image is added across the facet boundaries. Writes the mosaic (``-o``), its noise map
+(``--noise-map``, default ``<mosaic>-rms.fits``), a summary ``<mosaic>.json`` and the provenance
 ``<mosaic>.fits.provenance.json``. Prints the mosaic's path.
 """
 

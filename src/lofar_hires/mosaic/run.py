@@ -4,8 +4,8 @@
 images, grid) before a pixel is combined; :func:`make_mosaic` combines
 (:mod:`lofar_hires.mosaic.combine`) and measures the noise map
 (:func:`lofar_hires.imaging.islands.local_rms` in boxes of ``noise_box_beams`` restoring beams; with
-restored models on the residual mosaic, before the models are added); :func:`write_mosaic` writes the mosaic, the noise map and a summary, each under a
-temporary name renamed when complete.
+restored models on the residual mosaic, before the models are added); :func:`write_mosaic` writes the
+mosaic, the noise map and a summary, each under a temporary name renamed when complete.
 """
 
 from __future__ import annotations
@@ -137,7 +137,10 @@ def read_models(restored_models: Sequence[Path], images: Sequence[Path], infos: 
     models = [read_image(p, what="restored-model image")[0] for p in restored_models]
     for model, info in zip(models, infos):
         check_beam_grid(model, info, what="restored-model image", setting="restored_models")
-    check_consistent([*infos, *models])
+    try:
+        check_consistent([*infos, *models])
+    except InputError as exc:
+        raise InputError(f"restored-model images: {exc}", setting="restored_models") from None
     return models
 
 
