@@ -39,3 +39,14 @@ def tec_phase_rad(tec_tecu: np.ndarray | float, freq_hz: np.ndarray | float) -> 
 def station_kind(name: str) -> str:
     """``core``, ``remote``, ``superstation`` or ``international`` from a LOFAR station name."""
     return STATION_PREFIXES.get(name[:2], "international")
+
+
+def angular_separation_rad(ra1_rad: np.ndarray | float, dec1_rad: np.ndarray | float, ra2_rad: np.ndarray | float,
+                           dec2_rad: np.ndarray | float) -> np.ndarray:
+    """Great-circle distance between sky positions (radians; broadcasting), accurate at every separation
+    (the Vincenty formula)."""
+    dra = np.asarray(ra2_rad, dtype=float) - np.asarray(ra1_rad, dtype=float)
+    s1, c1 = np.sin(dec1_rad), np.cos(dec1_rad)
+    s2, c2 = np.sin(dec2_rad), np.cos(dec2_rad)
+    num = np.hypot(c2 * np.sin(dra), c1 * s2 - s1 * c2 * np.cos(dra))
+    return np.arctan2(num, s1 * s2 + c1 * c2 * np.cos(dra))

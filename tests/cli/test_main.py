@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
-from lofar_hires.cli import TASKS, build_parser, main
+from lofar_hires.cli import TASKS, build_parser, main, task_of
 
 
 @pytest.mark.parametrize("argv, level", [
@@ -113,3 +115,16 @@ def test_every_package_is_listed():
                 if "__pycache__" not in p.parts}
     assert {"lofar_hires.cli.dical", "lofar_hires.cli.h5", "lofar_hires.subtract", "lofar_hires.peel"} <= packages
     assert packages - {"lofar_hires.configs"} <= listed, f"not in pyproject.toml packages: {sorted(packages - listed)}"
+
+
+def test_a_command_line_builds_only_its_task_options():
+    """``lofar-hires TASK`` imports and builds only TASK's options (seconds saved on every step a workflow
+    runs); the other tasks stay listed."""
+    assert task_of(["--log-level", "WARNING", "peel", "x.ms"]) == "peel"
+    assert task_of(["--log-file", "image", "sva", "a.ms"]) == "sva"  # a log file named like a task
+    assert task_of(["--version"]) is None and task_of(["nosuchtask"]) is None
+    parser = build_parser(only="sva")
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(TASKS)
+    assert any(a.dest == "image_radius_deg" for a in sub.choices["sva"]._actions)
+    assert not any(a.dest == "skymodel" for a in sub.choices["peel"]._actions)

@@ -33,12 +33,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from astropy.coordinates import angular_separation
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.atomic import atomic_output, check_output_path
 from lofar_hires.io.h5parm import StreamingReader, direction_name, read_h5parm, write_solset
 from lofar_hires.io.regions import read_ds9_polygons, wrap_ra_deg
+from lofar_hires.physics import angular_separation_rad
 from lofar_hires.provenance import Provenance
 from lofar_hires.solutions.merge import GAIN_TYPES, MergeInput, merge_h5parms
 from lofar_hires.solutions.reset import reset_stations
@@ -211,7 +211,7 @@ def assign_directions(directions: Mapping[str, tuple[float, float]], runs: Seque
     names = [direction_name(n) for n in directions]
     d_ra, d_dec = (np.array(v, dtype=float) for v in zip(*directions.values()))
     c_ra, c_dec = (np.array(v, dtype=float) for v in zip(*(run.position_rad for run in runs)))
-    sep_deg = np.degrees(angular_separation(d_ra[:, None], d_dec[:, None], c_ra[None, :], c_dec[None, :]))
+    sep_deg = np.degrees(angular_separation_rad(d_ra[:, None], d_dec[:, None], c_ra[None, :], c_dec[None, :]))
     nearest = np.argmin(sep_deg, axis=1)
     nearest_ok = np.argmin(np.where(working[None, :], sep_deg, np.inf), axis=1)
     out = []
@@ -282,7 +282,7 @@ def check_facet_regions(regions: Path, directions: Mapping[str, tuple[float, flo
     for name, (ra_deg, dec_deg) in facets.items():
         if name in directions:
             ra, dec = directions[name]
-            off_arcsec = 3600.0 * float(np.degrees(angular_separation(
+            off_arcsec = 3600.0 * float(np.degrees(angular_separation_rad(
                 math.radians(wrap_ra_deg(ra_deg)), math.radians(dec_deg), ra, dec)))
             if off_arcsec > REGION_MATCH_ARCSEC:
                 moved.append(f"{name} ({off_arcsec:.1f} arcsec from its facet point)")
