@@ -33,10 +33,10 @@ from lofar_hires.imaging.measure import load_image, sigma_clipped_rms
 from lofar_hires.io.atomic import atomic_output, check_output_path, remove_path
 from lofar_hires.io.ms import MsInfo
 from lofar_hires.io.names import inside
+from lofar_hires.physics import angular_separation_rad
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners.wsclean import WSCleanOptions
 from lofar_hires.selection.facets import Facet, sky_polygon_contains
-from lofar_hires.selection.sky import radec_to_xyz
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,7 @@ def phase_centre_deg(info: MsInfo) -> tuple[float, float]:
 
 
 def separation_arcsec(a_deg: tuple[float, float], b_deg: tuple[float, float]) -> float:
-    cos = float(np.clip(radec_to_xyz(*a_deg) @ radec_to_xyz(*b_deg), -1.0, 1.0))
-    return math.degrees(math.acos(cos)) * 3600.0
+    return math.degrees(float(angular_separation_rad(*np.radians(a_deg), *np.radians(b_deg)))) * 3600.0
 
 
 def image_centre(facet: Facet, infos: Sequence[MsInfo]) -> tuple[float, float]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from lofar_hires.errors import InputError
 from lofar_hires.io.ms import require_ms
+from lofar_hires.physics import angular_separation_rad
 
 log = logging.getLogger(__name__)
 
@@ -87,13 +88,6 @@ def read_observation(path: Path, data_column: str) -> Observation:
                        n_rows=n_rows, beam_keywords=beam)
 
 
-def angular_separation_rad(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle distance between two (RA, Dec) in radians (haversine)."""
-    d_ra, d_dec = b[0] - a[0], b[1] - a[1]
-    h = math.sin(d_dec / 2) ** 2 + math.cos(a[1]) * math.cos(b[1]) * math.sin(d_ra / 2) ** 2
-    return 2 * math.asin(min(1.0, math.sqrt(h)))
-
-
 def choose_template(observations: list[Observation]) -> int:
     """The template observation: the one with the most stations (the first of equals)."""
     counts = [len(o.station_names) for o in observations]
@@ -113,7 +107,7 @@ def check_compatible(observations: list[Observation], template: int, max_centre_
     for obs in observations:
         if obs is ref:
             continue
-        sep = math.degrees(angular_separation_rad(ref.phase_centre_rad, obs.phase_centre_rad)) * 3600.0
+        sep = math.degrees(float(angular_separation_rad(*ref.phase_centre_rad, *obs.phase_centre_rad))) * 3600.0
         if sep > max_centre_offset_arcsec:
             raise InputError(f"{obs.path} is phased to another direction: {sep:.3g} arcsec from {ref.path} (at most "
                              f"{max_centre_offset_arcsec:g}); it is an observation of another field or facet",
