@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -166,20 +166,28 @@ def facet_index_map(grid: MosaicGrid, layout: FacetLayout) -> np.ndarray:
     return index
 
 
+def image_samples(grid: MosaicGrid, image_wcs, shape: tuple[int, int],
+                  select: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                  ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Mosaic pixels ``(x, y)`` that ``select(x, y)`` keeps inside the footprint of an image on ``image_wcs``,
+    strip by strip, with their pixel coordinates ``(ix, iy)`` in that image."""
+    box = image_box(grid, image_wcs, shape)
+    if box is None:
+        return
+    wcs = grid.wcs()
+    for x, y in strips(*box):
+        keep = select(x, y)
+        if keep.any():
+            x, y = x[keep], y[keep]
+            yield x, y, *image_pixels(image_wcs, *world_of(wcs, x, y))
+
+
 def paste_polygon(mosaic: np.ndarray, index: np.ndarray, facet: int, grid: MosaicGrid, image: SplineImage,
                   image_wcs) -> int:
     """Write the pixels of ``facet`` (``index == facet``) that ``image`` covers; returns how many got a value."""
-    box = image_box(grid, image_wcs, image.shape)
-    if box is None:
-        return 0
-    wcs = grid.wcs()
     filled = 0
-    for x, y in strips(*box):
-        mine = index[y, x] == facet
-        if not mine.any():
-            continue
-        x, y = x[mine], y[mine]
-        values = image.sample(*image_pixels(image_wcs, *world_of(wcs, x, y)))
+    for x, y, ix, iy in image_samples(grid, image_wcs, image.shape, lambda x, y: index[y, x] == facet):
+        values = image.sample(ix, iy)
         mosaic[y, x] = values
         filled += int(np.isfinite(values).sum())
     return filled
@@ -190,17 +198,9 @@ def add_model(mosaic: np.ndarray, grid: MosaicGrid, model: np.ndarray, image_wcs
     owns the pixel); NaN model pixels and pixels outside the model count as 0. Returns how many finite
     mosaic pixels the model image covers."""
     image = SplineImage.from_array(np.where(np.isfinite(model), model, 0.0))
-    box = image_box(grid, image_wcs, image.shape)
-    if box is None:
-        return 0
-    wcs = grid.wcs()
     added = 0
-    for x, y in strips(*box):
-        finite = np.isfinite(mosaic[y, x])
-        if not finite.any():
-            continue
-        x, y = x[finite], y[finite]
-        values = image.sample(*image_pixels(image_wcs, *world_of(wcs, x, y)))
+    for x, y, ix, iy in image_samples(grid, image_wcs, image.shape, lambda x, y: np.isfinite(mosaic[y, x])):
+        values = image.sample(ix, iy)
         covered = np.isfinite(values)
         mosaic[y, x] += np.where(covered, values, 0.0).astype(mosaic.dtype)
         added += int(covered.sum())
@@ -231,18 +231,9 @@ def accumulate_weighted(sum_w: np.ndarray, sum_wv: np.ndarray, index: np.ndarray
                         image: SplineImage, beam: np.ndarray, image_wcs, sigma: float, min_beam: float) -> int:
     """Add ``B^2 / sigma^2`` and ``B^2 / sigma^2 * value`` of one image to the sums, on the pixels inside any
     facet where its beam reaches ``min_beam`` of its peak; returns how many pixels it added to."""
-    box = image_box(grid, image_wcs, image.shape)
-    if box is None:
-        return 0
     peak = float(np.nanmax(beam))
-    wcs = grid.wcs()
     added = 0
-    for x, y in strips(*box):
-        inside = index[y, x] >= 0
-        if not inside.any():
-            continue
-        x, y = x[inside], y[inside]
-        ix, iy = image_pixels(image_wcs, *world_of(wcs, x, y))
+    for x, y, ix, iy in image_samples(grid, image_wcs, image.shape, lambda x, y: index[y, x] >= 0):
         values = image.sample(ix, iy)
         ok = np.isfinite(values)
         b = np.zeros_like(values)
