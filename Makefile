@@ -6,9 +6,9 @@ VENV ?= .venv
 PYTHON ?= python3
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-# Debian packages: what lofar-hires runs with (also installed by containers/Dockerfile and by the
+# Debian packages: what lofar-hires runs with (also installed by containers/Containerfile and by the
 # README's "Using it without make"), and what the local SLURM tests need (tools/slurm_local.sh).
-APT_RUNTIME := python3-venv wsclean casacore-data casacore-data-observatories
+APT_RUNTIME := python3-venv wsclean casacore-data casacore-data-observatories libglib2.0-0
 APT_SLURM := slurm-wlm munge
 APT_PACKAGES := $(APT_RUNTIME) $(APT_SLURM)
 STAMP := $(VENV)/.lofar-hires-installed
@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2
 PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
 
-.PHONY: setup system-deps venv demo test test-hard test-fast bench clean-demo
+.PHONY: setup system-deps venv demo test test-hard test-fast bench clean-demo container
 
 setup: system-deps venv
 
@@ -51,6 +51,12 @@ bench: setup
 	$(PY) benchmarks/bench_h5_merge.py --case medium
 	$(PY) benchmarks/bench_dd.py --calibrators 2 --observations 1
 	$(PY) benchmarks/bench_subtract.py --facets 4 8 --faint 200 --duration-s 900
+
+# The container image of containers/ (containers/README.md; minutes, not part of `make test`), e.g.
+#   make container CONTAINER_ARGS="podman --base debootstrap"   or   CONTAINER_ARGS=apptainer
+CONTAINER_ARGS ?= podman
+container:
+	@bash tools/build_container.sh $(CONTAINER_ARGS)
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -21,10 +21,14 @@ from typing import Any
 import pytest
 import yaml
 
+from lofar_hires.accounting import config as accounting_config
 from lofar_hires.calibration import config as calibration_config
+from lofar_hires.chain import config as run_config
+from lofar_hires.chain import profiles
 from lofar_hires.classifier import config as classifier_config
 from lofar_hires.config_schema import field_default, from_mapping, load_yaml, shipped_path, to_mapping
 from lofar_hires.final_imaging import config as final_imaging_config
+from lofar_hires.gate import config as gate_config
 from lofar_hires.selection import config as selection_config
 from lofar_hires.selfcal import recipes, stopping, strategy
 from lofar_hires.simulation import config as simulation_config
@@ -33,11 +37,14 @@ from lofar_hires.solutions.stations import load_station_groups
 CONFIGS = Path(shipped_path("."))
 #: Files that hold the default of every setting of their schema, and the class of each.
 DEFAULTS_FILES: dict[str, type] = {
+    "cluster/local.yaml": profiles.ClusterProfile,
     "classifier.yaml": classifier_config.ClassifierConfig,
     "recipes.yaml": recipes.RecipeConfig,
     "di_calibrator.yaml": calibration_config.CalibratorConfig,
     "di_target.yaml": calibration_config.TargetConfig,
     "final_imaging.yaml": final_imaging_config.FinalImagingConfig,
+    "calibratability.yaml": gate_config.CalibratabilityConfig,
+    "lofar_dimensions.yaml": accounting_config.CostModel,
     "select_calibrators.yaml": selection_config.SelectionConfig,
     "simulation_defaults.yaml": simulation_config.SimulationConfig,
 }
@@ -46,8 +53,8 @@ SELFCAL_SECTIONS: dict[str, type] = {"strategy": strategy.Strategy, "solve": str
 #: Classes whose defaults are still also written in the code, and where their shipped values are.
 #: The test keeps the two equal until the class takes its defaults from the file.
 DEFAULTS_ALSO_IN_CODE: dict[type, tuple[str, str]] = {}
-CONFIG_MODULES = (classifier_config, calibration_config, selection_config, strategy, stopping, recipes,
-                  simulation_config, final_imaging_config)
+CONFIG_MODULES = (profiles, classifier_config, calibration_config, selection_config, strategy, stopping, recipes,
+                  simulation_config, final_imaging_config, accounting_config, gate_config)
 #: A source: a publication with its year, or a project choice with its reason.
 SOURCE = re.compile(r"\bet al\.,? \(?\d{4}|\bproject choice[:,]")
 
@@ -171,12 +178,17 @@ def test_the_comparison_reports_every_kind_of_difference():
 
 
 OVERLAYS = {**{f"selfcal/{n}.yaml": ("strategy", n) for n in strategy.shipped_strategies()},
-            **{f"simulation/{n}.yaml": ("simulation", n) for n in simulation_config.preset_names()}}
+            **{f"simulation/{n}.yaml": ("simulation", n) for n in simulation_config.preset_names()},
+            **{f"cluster/{n}.yaml": ("cluster", n) for n in profiles.profile_names() if n != "local"},
+            "run/tiny/final_imaging.yaml": ("final_imaging", "run/tiny/final_imaging.yaml")}
+#: Run configurations (configs/run/*.yaml): checked by tests/chain/test_chain_units.py (they load, and every module
+#: setting is an input of the module's workflow); here only the sources of their values.
+RUN_CONFIGS = {f"run/{n}.yaml" for n in run_config.run_config_names()}
 
 
 def test_every_shipped_yaml_file_is_checked_here():
     shipped = {p.relative_to(CONFIGS).as_posix() for p in CONFIGS.rglob("*.yaml")}
-    known = {*DEFAULTS_FILES, "selfcal_defaults.yaml", "station_groups.yaml", *OVERLAYS}
+    known = {*DEFAULTS_FILES, "selfcal_defaults.yaml", "station_groups.yaml", *OVERLAYS, *RUN_CONFIGS}
     assert shipped == known, f"unchecked: {sorted(shipped - known)}; missing: {sorted(known - shipped)}"
 
 
@@ -207,6 +219,12 @@ def test_strategies_and_presets_load_and_list_only_what_they_change(name):
         defaults = to_mapping(strategy.Strategy())
         solve = {k: v for k, v in to_mapping(strategy.SolveSpec(soltype="scalarphase")).items() if k != "soltype"}
         defaults["solves"] = [solve] * len(given["solves"])
+    elif kind == "cluster":
+        given = to_mapping(profiles.load_profile(short))
+        defaults = to_mapping(profiles.ClusterProfile())
+    elif kind == "final_imaging":
+        given = to_mapping(final_imaging_config.load_final_imaging_config(CONFIGS / short))
+        defaults = to_mapping(final_imaging_config.FinalImagingConfig())
     else:
         simulation_config.load_simulation_config(short)
         given = to_mapping(from_mapping(simulation_config.SimulationConfig, raw))

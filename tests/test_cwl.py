@@ -113,8 +113,14 @@ NOT_EXPOSED["final-image"] = dict(_H5_WRITER)
 NOT_EXPOSED["mosaic"] = dict(_H5_WRITER)
 #: Dysco compression of a measurement set (steps/compress.cwl).
 NOT_EXPOSED["compress"] = dict(_H5_WRITER)
+#: The calibratability gate (steps/calibratability.cwl).
+NOT_EXPOSED["calibratability"] = dict(_H5_WRITER)
+#: Compute accounting of a run (steps/project_cost.cwl).
+NOT_EXPOSED["project-cost"] = dict(_H5_WRITER)
 #: Sidereal visibility averaging (steps/sva.cwl).
 NOT_EXPOSED["sva"] = dict(_H5_WRITER)
+#: The run report (steps/report.cwl).
+NOT_EXPOSED["report"] = dict(_H5_WRITER)
 #: The image classifier: ``lofar-hires classify`` (steps/classify.cwl) and the ``lofar-hires classifier`` commands
 #: (steps/classifier_<command>.cwl).
 CLASSIFIER_OPS = tuple(CLASSIFIER_COMMANDS)
@@ -144,6 +150,7 @@ MS_DATA_WRITERS = {
     "secondary": 3,  # the subtracted copies and each weak calibrator's self-calibration copies
     "final-image": 2,  # the corrected copies when solutions are applied, and WSClean's reordered visibilities
     "compress": 1,  # one copy, at most as large (uncompressed when no bit rate meets the bound)
+    "calibratability": 1,  # the phasediff score's averaged work MS, one calibrator at a time
     "sva": 1,  # one averaged MS, about one observation (at most as large as all inputs)
 }
 #: Resource keys of a ResourceRequirement.

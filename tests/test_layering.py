@@ -24,7 +24,8 @@ FOUNDATION = {"__init__", "errors", "physics", "provenance", "config_schema", "e
               "measures_table"}
 BASE = {"io", "runners"}
 PIPELINE = ["solutions", "imaging", "classifier", "calibration", "selection", "selfcal", "subtract", "peel",
-            "refine", "storage", "sva", "mosaic", "final_imaging"]
+            "refine", "storage", "sva", "mosaic", "final_imaging",
+            "gate", "accounting", "report", "chain"]
 
 
 def allowed(package: str, module: Path) -> set[str]:

@@ -8,8 +8,9 @@
 * docs/cluster.md: its laptop commands are among those, and its toil command parses with toil's
   own option parser (SLURM itself is exercised by tests/test_slurm.py).
 * ``requires-python`` is the oldest Python that every pinned distribution supports.
-* containers/Dockerfile installs the Makefile's Debian packages, uses the constraints and a
-  Python that ``requires-python`` accepts.
+* containers/Containerfile installs the Makefile's Debian packages, uses the constraints and a
+  Python that ``requires-python`` accepts (tests/test_containers.py checks it further and compares
+  it with the Apptainer definition).
 * casacore's leap-second table is current: no "SEVERE ... TAI_UTC seems out-of-date" message.
 """
 
@@ -34,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
 CLUSTER_DOC = REPO / "docs" / "cluster.md"
 MAKEFILE = REPO / "Makefile"
-DOCKERFILE = REPO / "containers" / "Dockerfile"
+DOCKERFILE = REPO / "containers" / "Containerfile"
 CONTAINERS_README = REPO / "containers" / "README.md"
 VENV_BIN = Path(sys.executable).parent
 
@@ -216,6 +217,9 @@ def test_dockerfile_agrees_with_makefile_and_pyproject() -> None:
     variables = makefile_variables(MAKEFILE.read_text())
     instructions = dockerfile_instructions(DOCKERFILE.read_text())
     (base,) = [i.split()[1] for i in instructions if i.startswith("FROM ")]
+    # FROM ${BASE_IMAGE}: the default of the build argument (tools/build_container.sh may pass another).
+    args = dict(i[4:].split("=", 1) for i in instructions if i.startswith("ARG ") and "=" in i)
+    base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
     release = base.split(":")[1].removesuffix("-slim")
     requires = SpecifierSet(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"])
     assert release in DEBIAN_PYTHON, f"{DOCKERFILE}: unknown base image {base}"
@@ -233,7 +237,7 @@ def test_dockerfile_agrees_with_makefile_and_pyproject() -> None:
 
     doc = CONTAINERS_README.read_text()
     assert f"`{base}`" in doc and f"Python {DEBIAN_PYTHON[release]}" in doc
-    assert "docker build -t lofar-hires:0.1.0 -f containers/Dockerfile ." in doc
+    assert "docker build -t lofar-hires:0.1.0 -f containers/Containerfile ." in doc
 
 
 def test_docs_cite_no_internal_specification() -> None:

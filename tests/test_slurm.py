@@ -1,4 +1,7 @@
-"""workflows/simulate.cwl through toil on a private single-node SLURM cluster.
+"""``lofar-hires run`` with Toil on a private single-node SLURM cluster: the chain's first module
+(workflows/simulate.cwl) with a step failing once with exit status 3 (retried), the Toil leader killed and the run
+continued (the same products), a step failing with exit status 2 (not retried, the run stops with its message),
+and the checks before anything is submitted (a partition sinfo does not list, a job store of another workflow).
 
 The module fixture starts munged, slurmctld and slurmd with tools/slurm_local.sh in a
 temporary directory (on free ports), and always stops them again; the test is skipped
@@ -8,6 +11,7 @@ not come up.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -17,18 +21,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 # The output checks are shared with the cwltool/toil tests (tests/ is on sys.path under pytest).
-from test_cwl import check_workflow_outputs, run_runner
+from conftest import file_checksums
+from test_cwl import check_workflow_outputs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[1]
 SLURM_LOCAL = REPO / "tools" / "slurm_local.sh"
-SIMULATE_WORKFLOW = REPO / "workflows" / "simulate.cwl"
-TINY_JOB = REPO / "workflows" / "jobs" / "simulate_tiny.yml"
 VENV_BIN = Path(sys.executable).parent
 
 #: Daemons started by tools/slurm_local.sh, by pid file name (under DIR/run).
@@ -112,28 +116,184 @@ def slurm_cluster(tmp_path_factory) -> Iterator[LocalCluster]:
         assert not survivors, f"daemons still running after stop: {survivors}"
 
 
-def test_simulate_workflow_toil_slurm(slurm_cluster: LocalCluster, tmp_path: Path) -> None:
-    # A job asking for more cores than any node has stays pending for ever
-    # (Reason=PartitionConfig) and toil keeps waiting: skip instead.
-    needed = yaml.safe_load(TINY_JOB.read_text()).get("image_cores", 2)
-    if slurm_cluster.cpus < needed:
-        pytest.skip(f"the tiny job images with {needed} cores; this node has {slurm_cluster.cpus}")
-    env = slurm_cluster.env()
-    # Jobs must see the venv's PATH (toil's worker and lofar-hires run on the "node").
-    env["TOIL_SLURM_ARGS"] = "--export=ALL"
-    # Keep toil's leftover temporary files (message bus) out of /tmp.
-    env["TMPDIR"] = str(tmp_path / "tmp")
-    (tmp_path / "tmp").mkdir()
-    outdir = tmp_path / "out"
-    out = run_runner(
-        [str(VENV_BIN / "toil-cwl-runner"), "--no-container", "--batchSystem", "slurm",
-         "--jobStore", str(tmp_path / "js"), "--workDir", str(tmp_path / "w"), "--outdir", str(outdir),
-         str(SIMULATE_WORKFLOW), str(TINY_JOB)],
-        cwd=tmp_path, env=env, log=tmp_path / "toil.log")
-    check_workflow_outputs(out, outdir)
+#: The chain's first module (workflows/simulate.cwl: simulate, image, compare) as a run configuration: the job of
+#: workflows/jobs/simulate_tiny.yml (the field's settings in simulate, the imaging inputs as the module's settings).
+_TINY = yaml.safe_load((REPO / "workflows" / "jobs" / "simulate_tiny.yml").read_text())
+SIM_CONFIG = yaml.safe_dump({
+    "simulate": {k: _TINY[k] for k in ("preset", "seed", "overrides")},
+    "modules": {"simulate": {k: v for k, v in _TINY.items()
+                             if k not in ("preset", "seed", "overrides", "calibrator")}}})
 
-    # The three CWL steps really ran as SLURM jobs (finished jobs stay visible for MinJobAge).
-    jobs = subprocess.run(["scontrol", "-o", "show", "job"], env=env, capture_output=True, text=True,
+
+def _profile(folder: Path, **changes: object) -> Path:
+    """A SLURM cluster profile for the local cluster: retries of exit status 3, fast polling."""
+    settings = {"runner": "toil", "batch_system": "slurm", "retry_count": 2, "state_polling_wait_s": 1,
+                "cores": 2, "bypass_file_store": False, **changes}
+    path = folder / "profile.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def _wrapper(folder: Path, task: str, status: int, times: int) -> Path:
+    """A ``lofar-hires`` first on PATH that makes the first ``times`` calls of ``task`` fail with ``status`` (a
+    one-line error as lofar-hires writes it), counts every call of it, and runs the real command otherwise."""
+    bindir = folder / "wrapper"
+    bindir.mkdir()
+    counter = folder / f"{task}.calls"
+    script = bindir / "lofar-hires"
+    script.write_text(f"""#!/bin/bash
+if [ "$1" = "{task}" ]; then
+    echo x >> "{counter}"
+    if [ "$(wc -l < "{counter}")" -le {times} ]; then
+        echo "$(date '+%Y-%m-%d %H:%M:%S') ERROR   lofar_hires.cli: injected failure {status} of {task}" >&2
+        exit {status}
+    fi
+fi
+exec "{VENV_BIN / 'lofar-hires'}" "$@"
+""")
+    script.chmod(0o755)
+    return bindir
+
+
+def _run(cluster: LocalCluster, folder: Path, outdir: Path, profile: Path, path_first: Path | None = None,
+         extra: tuple[str, ...] = (), wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
+    env = cluster.env()
+    if path_first is not None:
+        env["PATH"] = f"{path_first}{os.pathsep}{env['PATH']}"
+    env["TMPDIR"] = str(folder / "tmp")
+    (folder / "tmp").mkdir(exist_ok=True)
+    config = folder / "run.yaml"
+    config.write_text(SIM_CONFIG)
+    argv = [str(VENV_BIN / "lofar-hires"), "run", str(config), "-o", str(outdir), "--cluster", str(profile),
+            "--to", "simulate", *extra]
+    if not wait:
+        return subprocess.Popen(argv, env=env, cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.run(argv, env=env, cwd=folder, capture_output=True, text=True, timeout=900)
+
+
+def _jobs(cluster: LocalCluster) -> list[str]:
+    return subprocess.run(["scontrol", "-o", "show", "job"], env=cluster.env(), capture_output=True, text=True,
                           check=True).stdout.splitlines()
-    completed = [line for line in jobs if "JobState=COMPLETED" in line]
-    assert len(completed) >= 3, "\n".join(jobs)
+
+
+def _products(outdir: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
+    """The run's data: checksums of every file of the simulated observations but what records when and where it was
+    made (provenance, the simulation's record, HDF5 headers) and of the solutions' values; and the images' pixels.
+    Casacore's indirect-array files (``*.f0i``) are left out: they hold padding bytes that casacore leaves as they
+    were in memory."""
+    import hashlib
+
+    from astropy.io import fits
+
+    from lofar_hires.io.h5parm import read_h5parm
+
+    skip = ("provenance.json", "simulation.json", ".f0i", ".h5", "comparison.json", ".log")
+    sums = {name: digest for name, digest in file_checksums(outdir / "products").items() if not name.endswith(skip)}
+    for h5 in sorted((outdir / "products").rglob("*.h5")):
+        tabs = read_h5parm(h5).soltabs
+        sums[str(h5.relative_to(outdir))] = hashlib.sha256(b"".join(
+            tabs[t].val.tobytes() + (b"" if tabs[t].weight is None else tabs[t].weight.tobytes())
+            for t in sorted(tabs))).hexdigest()
+    images = {str(p.relative_to(outdir)): fits.getdata(p) for p in sorted((outdir / "images").rglob("*.fits"))}
+    return sums, images
+
+
+def assert_same_products(a: Path, b: Path) -> None:
+    """The same observations and truth (bit for bit) and the same images (WSClean's threads sum in varying order:
+    to 1e-5 of the peak)."""
+    (sums_a, images_a), (sums_b, images_b) = _products(a), _products(b)
+    assert sums_a == sums_b
+    assert sorted(images_a) == sorted(images_b) and images_a
+    for name, pixels in images_a.items():
+        scale = float(np.nanmax(np.abs(pixels)))
+        np.testing.assert_allclose(images_b[name], pixels, rtol=0, atol=1e-5 * scale, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def retried_run(slurm_cluster: LocalCluster, tmp_path_factory) -> dict:
+    """``lofar-hires run`` of the simulation on SLURM, where the first call of ``image`` fails with exit status 3."""
+    folder = tmp_path_factory.mktemp("chain_slurm_retry")
+    wrapper = _wrapper(folder, "image", status=3, times=1)
+    proc = _run(slurm_cluster, folder, folder / "run", _profile(folder), wrapper)
+    calls = folder / "image.calls"
+    return {"proc": proc, "outdir": folder / "run", "calls": calls.read_text().count("x") if calls.exists() else 0}
+
+
+def test_chain_on_slurm_retries_a_tool_failure(retried_run, slurm_cluster: LocalCluster) -> None:
+    proc, outdir = retried_run["proc"], retried_run["outdir"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert retried_run["calls"] == 2  # failed with exit status 3, retried once, succeeded
+    manifest = json.loads((outdir / "run.json").read_text())
+    assert manifest["runner"] == "toil-slurm"
+    (module,) = manifest["modules"]
+    assert module["name"] == "simulate" and module["status"] == "done" and module["wall_s"] > 0
+    check_workflow_outputs(module["outputs"], outdir)
+    # The products are in the run's tree, and the steps really ran as SLURM jobs.
+    assert (outdir / "images" / "simulate").is_dir() and (outdir / "products" / "simulate" / "simulation").is_dir()
+    completed = [line for line in _jobs(slurm_cluster) if "JobState=COMPLETED" in line]
+    assert len(completed) >= 3
+    assert "manifest" in proc.stdout and str(outdir / "images") in proc.stdout
+
+
+def test_chain_on_slurm_restarts_after_the_leader_is_killed(retried_run, slurm_cluster: LocalCluster,
+                                                            tmp_path: Path) -> None:
+    """Toil's leader killed (SIGKILL) once the first SLURM job has finished; the same command again resumes from the
+    job store (--restart) and makes the same products as the uninterrupted run."""
+    import signal
+    import time
+
+    outdir = tmp_path / "run"
+    profile = _profile(tmp_path)
+    before = {line.split()[0] for line in _jobs(slurm_cluster)}
+    proc = _run(slurm_cluster, tmp_path, outdir, profile, wait=False)
+    store = outdir / "jobstore" / "simulate"
+    deadline, killed = time.monotonic() + 600, False
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = [line for line in _jobs(slurm_cluster)
+                if "JobState=COMPLETED" in line and line.split()[0] not in before]
+        if done:
+            leaders = subprocess.run(["pgrep", "-f", f"toil-cwl-runner.*{store}"], capture_output=True,
+                                     text=True).stdout.split()
+            for pid in leaders:
+                os.kill(int(pid), signal.SIGKILL)
+            killed = bool(leaders)
+            break
+        time.sleep(0.5)
+    stdout, stderr = proc.communicate(timeout=600)
+    assert killed, "the leader was not found running after the first job"
+    assert proc.returncode == 3, stderr[-2000:]
+    assert "module simulate failed" in stderr
+    manifest = json.loads((outdir / "run.json").read_text())
+    assert manifest["modules"][0]["status"] == "failed"
+    assert store.is_dir()  # the job store stays for the restart
+
+    again = _run(slurm_cluster, tmp_path, outdir, profile)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "--restart" in (outdir / "logs" / "simulate" / "simulate.runner.log").read_text().splitlines()[0]
+    assert not store.exists()  # Toil removes a finished workflow's job store
+    assert_same_products(outdir, retried_run["outdir"])
+
+
+def test_chain_on_slurm_stops_on_bad_input_without_retrying(slurm_cluster: LocalCluster, tmp_path: Path) -> None:
+    wrapper = _wrapper(tmp_path, "image", status=2, times=5)
+    proc = _run(slurm_cluster, tmp_path, tmp_path / "run", _profile(tmp_path), wrapper)
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert (tmp_path / "image.calls").read_text().count("x") == 1  # exit status 2 is never retried
+    last = proc.stderr.strip().splitlines()[-1]
+    assert "module simulate failed" in last and "injected failure 2 of image" in last, last
+
+
+def test_chain_refuses_before_submitting(slurm_cluster: LocalCluster, tmp_path: Path) -> None:
+    """A partition that sinfo does not list, and a job store another run left: exit 2, one line, no job."""
+    before = len(_jobs(slurm_cluster))
+    bad = _run(slurm_cluster, tmp_path, tmp_path / "a", _profile(tmp_path, partition="nosuchpartition"))
+    assert bad.returncode == 2
+    assert "partition 'nosuchpartition' does not exist" in bad.stderr.strip().splitlines()[-1]
+    foreign = tmp_path / "b" / "jobstore" / "simulate"
+    foreign.mkdir(parents=True)
+    (foreign / "config.pickle").write_bytes(b"another workflow")
+    bad = _run(slurm_cluster, tmp_path, tmp_path / "b", _profile(tmp_path))
+    assert bad.returncode == 2
+    assert "belongs to another workflow" in bad.stderr.strip().splitlines()[-1]
+    assert len(_jobs(slurm_cluster)) == before
+    assert (foreign / "config.pickle").read_bytes() == b"another workflow"  # nothing of it was touched

@@ -48,6 +48,7 @@ error line to ``bad_input_battery.tsv``) in pytest's base temporary directory.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import time
 from collections import defaultdict
@@ -75,18 +76,21 @@ H5_KINDS = ("h5", "circ_h5", "st_h5", "solve_h5", "cal_h5", "transfer_h5", "dd_h
 SKY_KINDS = ("skymodel", "cal_skymodel")
 CSV_KINDS = ("candidates", "scores", "selection", "catalogue", "delay_cals", "facet_table")
 FITS_KINDS = ("fits",)
-YAML_KINDS = ("strategy", "groups")
+YAML_KINDS = ("strategy", "groups", "dimensions", "run_config")
+#: JSON files: the run manifest of ``lofar-hires run`` (run.json).
+JSON_KINDS = ("run_manifest",)
 REGION_KINDS = ("regions", "facet_regions")
 WEIGHTS_KINDS = ("backbone", "head", "public_weights")  # safetensors files of the image classifier
 #: Directories that are the products of a task, and the file in them that a command reads first (the garbage
-#: variant): a selfcal run, a classifier model and a classifier dataset.
-DIR_KINDS = ("selfcal_dir", "model_dir", "dataset")
+#: variant): a selfcal run, a classifier model, a classifier dataset and a run directory of ``lofar-hires run``.
+DIR_KINDS = ("selfcal_dir", "model_dir", "dataset", "run_dir")
 DIR_INDEX = {"selfcal_dir": ("report", "selfcal_report.json"), "model_dir": ("weights", "backbone.safetensors"),
-             "dataset": ("index", "dataset.json")}
+             "dataset": ("index", "dataset.json"), "run_dir": ("manifest", "run.json")}
 EXTENSION = {**{k: "" for k in DIR_KINDS},
              **{k: ".MS" for k in MS_KINDS}, **{k: ".h5" for k in H5_KINDS}, **{k: ".skymodel" for k in SKY_KINDS},
              **{k: ".csv" for k in CSV_KINDS}, **{k: ".fits" for k in FITS_KINDS}, **{k: ".yaml" for k in YAML_KINDS},
-             **{k: ".reg" for k in REGION_KINDS}, **{k: ".safetensors" for k in WEIGHTS_KINDS}}
+             **{k: ".reg" for k in REGION_KINDS}, **{k: ".json" for k in JSON_KINDS},
+             **{k: ".safetensors" for k in WEIGHTS_KINDS}}
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,10 @@ CLASSIFIER_BACKBONE = "vit_small_patch14_reg4_dinov2"
 #: Score settings that give the tiny field enough phase values (two stations, 20 s solution intervals).
 SCORE_TINY = ("--set", "score.stations=international", "--set", "score.time_resolution_s=20", "--set",
               "score.solint_s=20.4")
+#: The same score settings for ``calibratability`` (its --set holds the gate's limits), and a position near bright02
+#: of the tiny field as the in-field calibrator.
+SCORE_TINY_GATE = tuple(x if x != "--set" else "--set-selection" for x in SCORE_TINY)
+GATE_CALIBRATOR = ("--calibrator-ra-deg", "242.99", "--calibrator-dec-deg", "54.86")
 #: Every leaf command of ``lofar-hires`` with a good call.
 #: The refinement at the tiny field's size: two cycles per step, the tiny strategy's images, no uv cut.
 _REFINE_STRATEGY = ("imaging.size_pix=256", "imaging.scale_arcsec=15.0", "imaging.niter=200",
@@ -331,10 +339,33 @@ SPECS: dict[str, Spec] = {
                    optional={"calibrators": Optional_("--calibrators", "catalogue", extra=("dutch",),
                                                       drop=("international", "--sigma-c", "0.8"))},
                    config=(False, "international.max_cycles")),
+    # Compute accounting of a synthetic run manifest, projected with a dimensions file that changes nothing.
+    "project-cost": Spec(("project-cost", "{manifests}", "-o", "{outdir}"), inputs={"manifests": "run_manifest"},
+                         outputs={"outdir": ("cost", "dir")},
+                         optional={"dimensions": Optional_("--dimensions", "dimensions")},
+                         side_products=("cost/project_cost.json", "cost/project_cost.csv", "cost/project_cost.png"),
+                         existing=(("cost/project_cost.json", "file"),)),
+    # The chain's first module (the simulation of the tiny field) with a run configuration; an existing run folder
+    # is continued, so the existing-output case is a folder holding a damaged manifest.
+    "run": Spec(("run", "{config}", "-o", "{outdir}", "--to", "simulate"), inputs={"config": "run_config"},
+                outputs={"outdir": ("run", "dir")}, side_products=("run/run.json",),
+                existing=(("run/run.json", "file"),)),
+    # The run report of a run directory holding the synthetic run manifest and the tiny field's image.
+    "report": Spec(("report", "{run_dir}", "-o", "{output}"), inputs={"run_dir": "run_dir"},
+                   outputs={"output": ("report/index.html", "file")}, side_products=("report/index.provenance.json",)),
     # A Dysco-compressed copy of the tiny target, at the bit rate measured on it.
     "compress": Spec(("compress", "{msin}", "-o", "{output}"), inputs={"msin": "ms"},
                      outputs={"output": ("compressed.MS", "dir")},
                      side_products=("compressed.MS.provenance.json", "compressed.MS.compress.json")),
+    # The calibratability gate on the tiny target, with the calibrator's truth (its tec soltab) as the solutions.
+    "calibratability": Spec(("calibratability", "--msin", "{msin}", "--di-solutions", "{di_solutions}",
+                             *GATE_CALIBRATOR, "-o", "{output}", *SCORE_TINY_GATE),
+                            inputs={"msin": "ms", "di_solutions": "cal_h5"},
+                            outputs={"output": ("calibratability.json", "file")},
+                            optional={"calibrators": Optional_("--calibrators", "candidates", drop=GATE_CALIBRATOR),
+                                      "selection_config": Optional_("--selection-config", "strategy")},
+                            side_products=("calibratability.provenance.json",),
+                            config=(True, "flags.max_flagged_fraction")),
     "apply-solutions": Spec(("apply-solutions", "{msin}", "--solutions", "{solutions}", "-o", "{output}"),
                             inputs={"msin": "ms", "solutions": "transfer_h5"},
                             outputs={"output": ("applied.MS", "dir")}, side_products=("applied.MS.provenance.json",)),
@@ -468,6 +499,20 @@ def sources(simulated, tmp_path_factory) -> Sources:
     files["strategy"] = bi.text_file(root, "strategy.yaml", strategy_text())
     shipped = Path(str(resources.files("lofar_hires.configs") / "station_groups.yaml"))
     files["groups"] = bi.copy_input(shipped, root, "station_groups.yaml")
+    files["dimensions"] = bi.text_file(root, "dimensions.yaml", "observations: [1, 16, 64]\n")
+    files["run_config"] = bi.text_file(root, "run.yaml", "simulate:\n  preset: tiny\n  seed: 3\n")
+    files["run_manifest"] = bi.text_file(root, "run.json", json.dumps({
+        "format": "lofar-hires-run/1", "config": "/x/config.yaml", "runner": "cwltool",
+        "started_utc": "2026-12-07T04:00:00.000000Z", "finished_utc": "2026-12-07T05:00:00.000000Z",
+        "observations": ["obs01"], "gate": None,
+        "data": {"n_observations": 1, "n_stations": 18, "n_international": 2, "n_times": 90, "integration_s": 20.0,
+                 "n_channels": 8, "channel_width_hz": 390625.0, "n_directions": 4},
+        "modules": [{"name": name, "status": "done", "wall_s": 10.0, "core_s": 12.5} for name in (
+            "di_target", "dd_dutch", "dd_international", "facet_subtract", "sva", "final_imaging")]}))
+    run_dir = bi.empty_dir(root, "run")  # a run directory of `lofar-hires run`: the manifest and one image
+    bi.copy_input(files["run_manifest"], run_dir, "run.json")
+    bi.copy_input(files["fits"], run_dir / "images" / "final_imaging", "field-image.fits")
+    files["run_dir"] = run_dir
     selfcal_dir = root / "selfcal"  # a successful `selfcal` run on a calibrator at the first direction of good.h5
     write_solset(bi.empty_dir(root, "selfcal") / "best_obs.h5", example_solset(seed=5, n_dir=1))
     bi.text_file(selfcal_dir, "selfcal_report.json", '{"status": "ok", "name": "cal", "phase_centre_deg": '
@@ -875,6 +920,26 @@ VALUE_CASES: list[Case] = [
     value_case("image", "missing-facet-regions", "facet_regions", ("--facet-regions", "no_such_facets.reg"),
                ("no_such_facets.reg",)),
     value_case("recipe", "outdir-without-calibrators", "outdir", ("--outdir", "strategies"), ("--outdir",)),
+    value_case("project-cost", "zero-observations", "observations", ("--observations", "1", "0")),
+    value_case("calibratability", "unknown-soltab", "di_soltab", ("--di-soltab", "nosuchtab"), ("nosuchtab",)),
+    value_case("calibratability", "amplitude-soltab", "di_soltab", ("--di-soltab", "bandpass"),
+               ("bandpass", "--di-soltab")),
+    value_case("calibratability", "unknown-solset", "di_solset", ("--di-solset", "nosuchsolset"), ("nosuchsolset",)),
+    value_case("calibratability", "more-solutions-than-ms", "di_solutions",
+               ("--di-solutions", "{di_solutions}", "{di_solutions}"), ("--di-solutions",)),
+    value_case("calibratability", "unknown-data-column", "selection_overrides",
+               ("--set-selection", "score.data_column=NO_SUCH_COLUMN"), ("NO_SUCH_COLUMN",)),
+    value_case("calibratability", "unknown-score-setting", "selection_overrides",
+               ("--set-selection", "score.no_such_setting=1"), ("no_such_setting",)),
+    value_case("calibratability", "ra-above-360", "calibrator_ra_deg", ("--calibrator-ra-deg", "400"),
+               ("right ascension", "400", "--calibrator-ra-deg")),
+    value_case("calibratability", "dec-above-90", "calibrator_dec_deg", ("--calibrator-dec-deg", "95"),
+               ("declination", "95", "--calibrator-dec-deg")),
+    value_case("calibratability", "calibrator-too-far", "calibrator_dec_deg", ("--calibrator-dec-deg", "60"),
+               ("score.max_distance_deg",)),
+    value_case("calibratability", "no-calibrator", "calibrators", (), ("calibrator",), drop=GATE_CALIBRATOR),
+    value_case("calibratability", "table-and-position", "calibrators", ("--calibrators", "{calibrators}"),
+               ("--calibrators",)),
     value_case("compress", "unknown-data-bits", "data_bits", ("--data-bits", "5"), ("--data-bits", "5")),
     value_case("compress", "zero-bound", "max_rms_increase", ("--max-rms-increase", "0")),
     value_case("compress", "bound-of-1", "max_rms_increase", ("--max-rms-increase", "1")),

@@ -91,6 +91,18 @@ def require_soltabs(h5parm: Path, soltabs: Sequence[str] | None, what: str, *,
     return solset
 
 
+def require_clocktec(h5parm: Path, what: str, *, setting: str | None = None) -> Solset:
+    """The clock and tec soltabs of a clock/TEC fit: clock with finite values, tec present (it holds no value when
+    the band could not separate them and ``fits.clocktec_mode=combined`` put one combined delay into clock)."""
+    from lofar_hires.io.h5parm import read_h5parm
+
+    require_soltabs(h5parm, ["clock"], what, setting=setting)
+    solset = read_h5parm(h5parm, None, None)
+    if "tec" not in solset.soltabs:
+        raise InputError(f"{what}: {h5parm} lacks soltab tec", setting=setting)
+    return solset
+
+
 def soltabs_to_apply(h5parm: Path, soltabs: Sequence[str] | None, what: str, *,
                      setting: str | None = None) -> tuple[tuple[str, ...], bool]:
     """The soltabs of ``h5parm`` to remove from the data, in order, and whether they form one full-Jones matrix.

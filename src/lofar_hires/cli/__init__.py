@@ -54,6 +54,10 @@ TASKS: dict[str, str] = {
     "sva": "lofar_hires.cli.sva",
     "mosaic": "lofar_hires.cli.mosaic",
     "compress": "lofar_hires.cli.compress",
+    "calibratability": "lofar_hires.cli.calibratability",
+    "run": "lofar_hires.cli.run",
+    "project-cost": "lofar_hires.cli.project_cost",
+    "report": "lofar_hires.cli.report",
 }
 
 class OneLineErrorParser(argparse.ArgumentParser):

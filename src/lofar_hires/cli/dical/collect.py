@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lofar_hires.calibration.step_products import check_new_output, require_soltabs
+from lofar_hires.calibration.step_products import check_new_output, require_clocktec, require_soltabs
 from lofar_hires.cli.dical.common import add_output_arguments, provenance
 from lofar_hires.io.h5parm.solsets import CALIBRATOR_SOLSET
 
@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     check_group_name(args.solset, "--solset")
     parts = {name: getattr(args, name) for name in PARTS}
     for name, tabs in PARTS.items():
-        require_soltabs(parts[name], list(tabs), f"{name} solutions", setting=name)
+        if name == "clocktec":
+            require_clocktec(parts[name], f"{name} solutions", setting=name)
+        else:
+            require_soltabs(parts[name], list(tabs), f"{name} solutions", setting=name)
     check_new_output(args.output, args.overwrite, list(parts.values()), setting="output")
     prov = provenance(args, list(parts.values()))
     # collect() writes atomically; the output was checked above.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from lofar_hires.calibration.step_products import check_new_output, require_soltabs
+from lofar_hires.calibration.step_products import check_new_output, require_clocktec, require_soltabs
 from lofar_hires.cli.dical.common import add_config_arguments, calibrator_config, provenance
 
 HELP = "inspection PNGs of the calibrator pipeline: solve phases, polalign, faraday, bandpass, clock/TEC"
@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     for h5 in args.solves:
         require_soltabs(h5, ["phase000"], "solve", setting="solves")
     for dest, (tabs, what) in PRODUCTS.items():
-        require_soltabs(getattr(args, dest), list(tabs), what, setting=dest)
+        if dest == "clocktec":
+            require_clocktec(getattr(args, dest), what, setting=dest)
+        else:
+            require_soltabs(getattr(args, dest), list(tabs), what, setting=dest)
     inputs = [*args.solves, *(getattr(args, dest) for dest in PRODUCTS)]
     check_new_output(args.outdir, args.overwrite, inputs, "output directory", setting="outdir")
     prov = provenance(args, inputs, cfg)
