@@ -226,34 +226,32 @@ def job_dd_refine(state: ChainState) -> Job:
             "facets": list(grouped)}
 
 
-def refined_solution(state: ChainState, dataset: Path) -> Path:
-    """The refined solutions of one facet dataset: ``<facet>.<obs>.refined.h5`` for ``<obs>.<facet>.ms``."""
+def refined_solution(state: ChainState, dataset: Path) -> Path | None:
+    """The refined solutions of one facet dataset (``<facet>.<obs>.refined.h5`` for ``<obs>.<facet>.ms``); None when
+    the refinement of its facet failed (its summary says why: the dataset then keeps its DD solutions)."""
     for facet, datasets in facet_datasets(state).items():
         if dataset in datasets:
             obs = dataset.name[:-len(f".{facet}.ms")]
             wanted = f"{facet}.{obs}.refined.h5"
             found = [p for p in paths_of(state.out("dd_refine")["solutions"]) if p.name == wanted]
-            if not found:
-                raise InputError(f"the refinement made no {wanted} for {dataset.name}", setting="from")
-            return found[0]
+            return found[0] if found else None
     raise InputError(f"{dataset.name} is no facet dataset of this run", setting="from")
 
 
 def job_apply_refined(state: ChainState) -> Job:
-    datasets = [p for ps in facet_datasets(state).values() for p in ps]
-    return {"facet_ms": [dir_obj(p) for p in datasets],
-            "solutions": [file_obj(refined_solution(state, p)) for p in datasets]}
+    pairs = [(p, refined_solution(state, p)) for ps in facet_datasets(state).values() for p in ps]
+    pairs = [(p, h5) for p, h5 in pairs if h5 is not None]
+    return {"facet_ms": [dir_obj(p) for p, _ in pairs], "solutions": [file_obj(h5) for _, h5 in pairs]}
 
 
 def corrected_datasets(state: ChainState) -> dict[str, list[Path]]:
-    """Facet name -> its datasets corrected by the refined solutions (the facet datasets when the refinement's
-    solutions were not applied)."""
+    """Facet name -> its datasets, each corrected by its refined solutions where the refinement made them (the
+    facet datasets as the subtraction made them otherwise)."""
     grouped = facet_datasets(state)
     if "apply_refined" not in state.outputs:
         return grouped
-    corrected = paths_of(state.out("apply_refined")["corrected_ms"])
-    return {facet: [p for p in corrected if p.name in {d.name for d in datasets}]
-            for facet, datasets in grouped.items()}
+    corrected = {p.name: p for p in paths_of(state.out("apply_refined")["corrected_ms"])}
+    return {facet: [corrected.get(d.name, d) for d in datasets] for facet, datasets in grouped.items()}
 
 
 def job_sva(state: ChainState) -> Job:
@@ -274,7 +272,11 @@ def job_final_imaging(state: ChainState) -> Job:
         datasets = [p for ps in grouped.values() for p in ps]
         facets = list(grouped)
         if "dd_refine" in state.outputs and "apply_refined" not in state.outputs:
-            job["solutions"] = [file_obj(refined_solution(state, p)) for p in datasets]
+            solutions = [refined_solution(state, p) for p in datasets]
+            if any(h5 is None for h5 in solutions):
+                raise InputError("the refinement of some facets failed, and final imaging applies solutions to all "
+                                 "datasets or none: run apply_refined (do not skip it)", setting="skip")
+            job["solutions"] = [file_obj(h5) for h5 in solutions]
     job.update({"facet_ms": [dir_obj(p) for p in datasets], "facets": facets})
     return job
 

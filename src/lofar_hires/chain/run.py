@@ -477,8 +477,9 @@ def _ensure_state(chain: Chain) -> M.ChainState:
                        "delay_calibrator": list(state.delay_calibrator) if state.delay_calibrator else None}
     chain.state = state
     for rec in manifest.modules:
-        if rec.status == "done" and rec.name != M.SIMULATE:
-            _after_module(chain, rec.name)  # the products, and the gate's verdict, of the modules that ran before
+        # The products, and the gate's verdict, of the modules that ran before (not of those skipped now).
+        if rec.status == "done" and rec.name != M.SIMULATE and rec.name not in cfg.skip:
+            _after_module(chain, rec.name)
     return state
 
 
@@ -492,6 +493,17 @@ def _after_module(chain: Chain, name: str) -> None:
         state.outputs[name] = rec.outputs
     if name == "select_calibrators" and rec is not None:
         chain.manifest.data["n_directions"] = len(M.facet_names(Path(rec.outputs["regions"]["path"])))
+    if name == "dd_refine" and rec is not None:
+        failed = []
+        for summary in (p for p in M.paths_of(rec.outputs.get("summaries", [])) if p.is_file()):
+            record = json.loads(summary.read_text())
+            if record.get("status") != "ok":
+                facet = (record.get("calibrator") or {}).get("facet", summary.name.split(".")[0])
+                failed.append(f"{facet}: {str(record.get('error', 'failed')).splitlines()[0]}")
+        if failed:
+            rec.message = "refinement failed, these facets keep their DD solutions: " + " | ".join(failed)
+            if rec.message not in rec.warnings:
+                rec.warnings.append(rec.message)
     if name == "calibratability" and rec is not None:
         verdicts = _gate_verdicts(rec.outputs)
         chain.manifest.gate = verdicts
