@@ -97,3 +97,24 @@ def test_unknown_resolution_and_hostile_names_are_refused():
         assert "/" not in product_prefix(hostile, "../0.3")
     with pytest.raises(InputError):
         load_final_imaging_config(overrides=["robust=-3"])
+
+
+def test_a_diverged_clean_is_refused(tmp_path):
+    """A restored image 1e9 times brighter than its dirty image is a diverged clean (exit status 4); a restored image
+    that keeps the dirty image's peak passes."""
+    from astropy.io import fits
+
+    from lofar_hires.errors import QualityError
+    from lofar_hires.final_imaging.run import check_clean_converged
+
+    rng = np.random.default_rng(3)
+    dirty = rng.normal(0, 0.01, (1, 1, 32, 32))
+    dirty[0, 0, 16, 16] = 1.0
+    paths = {}
+    for name, data in {"dirty": dirty, "good": dirty * 0.2 + np.where(dirty > 0.5, 0.9, 0.0),
+                       "diverged": dirty * 1e9}.items():
+        paths[name] = tmp_path / f"{name}.fits"
+        fits.PrimaryHDU(data.astype(np.float32)).writeto(paths[name])
+    check_clean_converged(paths["good"], paths["dirty"])
+    with pytest.raises(QualityError, match="the clean diverged"):
+        check_clean_converged(paths["diverged"], paths["dirty"])

@@ -22,6 +22,10 @@ DP3_KEYS = {"solint", "nchan", "parmdb", "phasecenter", "modeldatacolumns", "sou
             "datacolumn", "beammode", "propagatesolutions", "maxiter", "numthreads", "msin", "msout"}
 
 
+#: Modules that write CWL job files, whose input names (``msin``) coincide with DP3 keys; no DP3 parset is made there.
+CWL_JOB_BUILDERS = {PACKAGE / "chain" / "modules.py"}
+
+
 def dp3_writes(tree: ast.AST) -> list[tuple[int, str]]:
     """(line, what) for every Dp3Step/Dp3Run construction and DP3 key written in a module."""
     found = []
@@ -45,7 +49,7 @@ def dp3_writes(tree: ast.AST) -> list[tuple[int, str]]:
 def test_only_the_builder_module_writes_dp3_keys() -> None:
     offenders = []
     for module in sorted(PACKAGE.rglob("*.py")):
-        if module in BUILDERS or "__pycache__" in module.parts:
+        if module in BUILDERS or module in CWL_JOB_BUILDERS or "__pycache__" in module.parts:
             continue
         offenders += [f"{module.relative_to(PACKAGE)}:{line} {what}"
                       for line, what in dp3_writes(ast.parse(module.read_text()))]

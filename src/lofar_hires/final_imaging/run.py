@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lofar_hires.errors import InputError
+from lofar_hires.errors import InputError, QualityError
 from lofar_hires.final_imaging.config import FinalImagingConfig
 from lofar_hires.final_imaging.plan import (
     SHIFT_TOLERANCE_PIX,
@@ -240,6 +240,24 @@ def image_statistics(path: Path) -> dict[str, float]:
             "bmaj_arcsec": bmaj, "bmin_arcsec": bmin}
 
 
+#: A restored image whose largest absolute value exceeds the dirty image's by this factor comes from a diverged clean:
+#: restoring with a beam close to the PSF's main lobe keeps a source's peak within the PSF's sidelobe share of it.
+DIVERGED_PEAK_RATIO = 10.0
+
+
+def check_clean_converged(image: Path, dirty: Path) -> None:
+    """Refuse a restored image from a clean that diverged (its peak far above the dirty image's)."""
+    from astropy.io import fits
+
+    peaks = []
+    for path in (image, dirty):
+        data = fits.getdata(path)
+        peaks.append(float(np.nanmax(np.abs(data))) if np.isfinite(data).any() else 0.0)
+    if peaks[0] > DIVERGED_PEAK_RATIO * peaks[1]:
+        raise QualityError(f"{image.name}: the clean diverged (largest value {peaks[0]:.3g} Jy/beam against "
+                           f"{peaks[1]:.3g} in the dirty image); try multiscale=false or a lower mgain")
+
+
 def _local_rms_possible(cfg: FinalImagingConfig) -> bool:
     """Whether the installed WSClean can threshold on a local-rms map with this configuration."""
     from lofar_hires.environment import tool_version
@@ -281,6 +299,8 @@ def image_facet(plan: FacetPlan, cfg: FinalImagingConfig, outdir: Path, *, threa
                      resolution.pixel_arcsec, resolution.taper_arcsec,
                      "off" if options.baseline_averaging is None else f"{options.baseline_averaging:.1f} lambda")
             images = make_image(ms_paths, outdir, options, overwrite=overwrite)
+            if "dirty" in images.fits:
+                check_clean_converged(images.fits["image"], images.fits["dirty"])
             record: dict = {"facet": plan.facet.name, "resolution": res, "taper_arcsec": resolution.taper_arcsec,
                             "pixel_arcsec": resolution.pixel_arcsec, "size_pix": list(geometry.size_pix),
                             "centre_deg": list(geometry.centre_deg), "shifted": plan.shift[res],
