@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,6 @@ from lofar_hires.chain.profiles import (
     runner_command,
     runner_environment,
     step_ram_mb,
-    with_overrides,
 )
 from lofar_hires.chain.run import (
     check_observations,
@@ -79,7 +79,7 @@ def test_shipped_run_configurations_load_and_name_only_workflow_inputs():
 
 
 def test_a_job_gets_cores_memory_and_the_user_s_settings(tmp_path):
-    profile = with_overrides(load_profile("local"), cores=3, ram_mb=1000, ram_mb_per_gb_data=2000.0)
+    profile = replace(load_profile("local"), cores=3, ram_mb=1000, ram_mb_per_gb_data=2000.0)
     ms = tmp_path / "a.MS"
     ms.mkdir()
     (ms / "table.f0").write_bytes(b"\0" * 2_000_000)  # 2 MB of data: 4 MB of memory at 2000 MB per GB
@@ -156,7 +156,7 @@ def test_profiles_choose_the_runner_and_its_options(tmp_path):
     assert cmd[cmd.index("--retryCount") + 1] == "0" and "--restart" in cmd
     assert cmd[cmd.index("--jobStore") + 1] == str(tmp_path / "jobstore" / "dd_dutch")
     assert "--disableCaching" in cmd and cmd[cmd.index("--cleanWorkDir") + 1] == "onSuccess"
-    env = runner_environment(with_overrides(slurm, partition="short", slurm_args=["--account=lofar"]), {"PATH": ""})
+    env = runner_environment(replace(slurm, partition="short", slurm_args=["--account=lofar"]), {"PATH": ""})
     assert env["TOIL_SLURM_ARGS"] == "--export=ALL --account=lofar --partition=short"
     with pytest.raises(InputError, match="unknown cluster profile 'nosuch'"):
         load_profile("nosuch")
@@ -174,10 +174,10 @@ def test_a_partition_sinfo_does_not_list_is_refused(tmp_path):
     sinfo.chmod(0o755)
     env = {**os.environ, "PATH": f"{bindir}{os.pathsep}{os.environ['PATH']}"}
     slurm = load_profile("slurm")
-    check_partition(with_overrides(slurm, partition="long"), env)
-    check_partition(with_overrides(slurm, partition="debug"), env)
+    check_partition(replace(slurm, partition="long"), env)
+    check_partition(replace(slurm, partition="debug"), env)
     with pytest.raises(InputError, match="partition 'gpu' does not exist; sinfo lists debug, long"):
-        check_partition(with_overrides(slurm, partition="gpu"), env)
+        check_partition(replace(slurm, partition="gpu"), env)
 
 
 # ------------------------------------------------------------------------------------------------ the tree

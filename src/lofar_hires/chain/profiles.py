@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from lofar_hires.config_schema import from_mapping, load_yaml, merge_mappings, option, shipped_defaults, shipped_path
@@ -171,8 +171,3 @@ def runner_environment(profile: ClusterProfile, base: dict[str, str] | None = No
             args.append(f"--partition={profile.partition}")
         env["TOIL_SLURM_ARGS"] = " ".join(args)
     return env
-
-
-def with_overrides(profile: ClusterProfile, **changes) -> ClusterProfile:
-    """A copy of the profile with some settings changed."""
-    return replace(profile, **changes)

@@ -257,7 +257,7 @@ def step_message(log_path: Path, step_logs: Path) -> str:
     the runner's last error line."""
     candidates = sorted((p for p in step_logs.rglob("*.log") if p.is_file()), key=lambda p: p.stat().st_mtime,
                         reverse=True) if step_logs.is_dir() else []
-    lines: list[str] = []
+    runner_lines: list[str] = []
     for path in [*candidates, log_path]:
         try:
             lines = path.read_text(errors="replace").splitlines()
@@ -266,10 +266,9 @@ def step_message(log_path: Path, step_logs: Path) -> str:
         found = [m.group("message").strip() for m in map(STEP_ERROR.search, lines) if m]
         if found:
             return f"{path.parent.name}: {found[0]}"
-    try:
-        lines = log_path.read_text(errors="replace").splitlines()
-    except OSError:
-        return "no log"
+        if path == log_path:
+            runner_lines = lines
+    lines = runner_lines
     errors = [ln.strip() for ln in lines if "error" in ln.lower() or "permanentfail" in ln.lower()]
     return (errors or [ln.strip() for ln in lines if ln.strip()] or ["no message"])[-1]
 
@@ -369,11 +368,11 @@ def _workflow(name: str) -> Path:
 def run_chain(config: RunConfig, profile: ClusterProfile, run_dir: Path, first: str | None = None,
               last: str | None = None, rerun: bool = False) -> RunManifest:
     """Run the modules from ``first`` to ``last`` of the configuration in ``run_dir``; return the manifest."""
+    check_partition(profile, runner_environment(profile))
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the run folder {run_dir}: {exc.strerror}", setting="outdir") from None
-    check_partition(profile, runner_environment(profile))
     manifest = read_manifest(run_dir)
     if manifest is not None and manifest.config != str(config.path):
         raise InputError(f"{run_dir} holds a run of {manifest.config}, not of {config.path}; choose another output "
@@ -387,8 +386,7 @@ def run_chain(config: RunConfig, profile: ClusterProfile, run_dir: Path, first: 
     todo = M.selected(names, first, last)
     # Job stores left by another run are refused before anything runs.
     for name in todo:
-        if name != M.SIMULATE or config.simulate is not None:
-            check_job_store(profile, run_dir, name, _workflow(name))
+        check_job_store(profile, run_dir, name, _workflow(name))
     chain.save()
     try:
         _run_modules(chain, todo, rerun)
@@ -417,7 +415,8 @@ def _run_modules(chain: Chain, todo: list[str], rerun: bool) -> None:
         rec = manifest.record(name, str(_workflow(name).relative_to(workflows_dir().parent)))
         if rec.status == "done" and not rerun and not missing_products(rec.outputs):
             log.info("module %d/%d %s: complete in %s, skipped", i, total, name, run_dir)
-            _after_module(chain, name)
+            if name != M.SIMULATE:
+                _ensure_state(chain)  # takes in the products (and the gate's verdict) of every complete module
             continue
         if rec.outputs:
             remove_products(rec.outputs, run_dir)  # a re-run replaces the products of the last run
