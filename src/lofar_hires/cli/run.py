@@ -1,7 +1,8 @@
 """``lofar-hires run``: the whole chain, from the observations (or a simulated field) to the mosaic.
 
 Library: :mod:`lofar_hires.chain` (:func:`~lofar_hires.chain.run.run_chain`). Without a configuration it runs
-the embedded default, ``configs/run/tiny.yaml``: a small simulated field taken through every module. Each module's
+the embedded default, ``configs/run/tiny.yaml``: a small simulated field taken to the mosaic (without the DD
+refinement, which that configuration leaves out). Each module's
 workflow runs with the runner of the cluster profile (``local``: cwltool; ``toil``: Toil on this machine;
 ``slurm``: Toil submitting SLURM jobs); the products go into a fixed tree (``solutions/``, ``images/``,
 ``plots/``, ``facets/``, ``selfcal/``, ``logs/``, ``report/``) with the manifest ``run.json``. Running the same
@@ -24,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("config", nargs="?", type=Path, default=None, metavar="CONFIG",
                         help="run configuration (YAML), or the name of a shipped one (configs/run/); default: tiny, "
-                             "a small simulated field through every module")
+                             "a small simulated field taken to the mosaic")
     parser.add_argument("-o", "--outdir", type=Path, default=Path("lofar_hires_run"),
                         help="run folder (default ./lofar_hires_run); a second run of the same configuration in "
                              "it continues after the last complete module")
