@@ -169,6 +169,29 @@ def test_clocktec_step_fails_stations_and_refuses_narrow_bands(tmp_path):
         fit_clocktec_step(h5, tmp_path / "narrow_out.h5", load_calibrator_config(), Provenance(task="test"))
 
 
+def test_clocktec_step_flags_a_slot_the_model_cannot_describe(tmp_path):
+    """One time slot of one station carries 0.2 rad rms of curvature no clock and TEC describe (what a DDECal
+    solve leaves where it had not converged): that slot alone gets weight 0 and NaN and is reported; the
+    station does not fail and every other value is within 0.2 ns."""
+    rng = np.random.default_rng(8)
+    clock, tec = tracks(rng, clock_max_s=50e-9, tec_max=2.0)
+    phase = clocktec_phases(clock, tec, FREQS_HZ, rng)
+    x = (FREQS_HZ - FREQS_HZ[0]) / np.ptp(FREQS_HZ)
+    bad = NAMES.index("DE601HBA")
+    phase[5, :, bad] = wrap(phase[5, :, bad] + 0.28 * np.cos(3 * np.pi * x))
+    h5 = solve_h5(tmp_path / "solve4.h5", phase)
+    report = fit_clocktec_step(h5, tmp_path / "clocktec.h5", load_calibrator_config(), Provenance(task="test"))
+    assert report["failed"] == {}
+    assert report["flagged_slots"] == {"DE601HBA": [5]}
+    out = read_h5parm(tmp_path / "clocktec.h5").soltabs
+    flagged = np.zeros((N_TIME, len(NAMES)), dtype=bool)
+    flagged[5, bad] = True
+    for name in ("clock", "tec"):
+        np.testing.assert_array_equal(out[name].weight == 0, flagged)
+        assert np.all(np.isnan(out[name].val[flagged])) and np.all(np.isfinite(out[name].val[~flagged]))
+    np.testing.assert_allclose(out["clock"].val[~flagged], clock[~flagged], atol=0.2e-9)
+
+
 # --------------------------------------------------------------------------- polarisation alignment, Faraday
 
 

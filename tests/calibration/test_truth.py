@@ -93,3 +93,32 @@ def test_missing_soltab_and_station(truth, tmp_path):
         di_solution_errors(cal, truth_h5, truth_json)
     with pytest.raises(InputError, match="reference station XX999 is not in"):
         di_solution_errors(cal, truth_h5, truth_json, reference="XX999")
+
+
+def test_tec_truth_includes_the_screen_towards_the_calibrator(truth, tmp_path):
+    """With a TEC screen in the truth, a DI solve on the calibrator finds the DI TEC plus the screen towards the
+    calibrator (the screen direction nearest the pointing), and that is what it is measured against."""
+    truth_h5, truth_json, (clock, tec, rm, delay, bandpass, scint) = truth
+    rng = np.random.default_rng(3)
+    screen = rng.normal(0, 0.1, (len(TIMES), len(NAMES), 2))  # towards [other] and [3C295]
+    tabs = _tabs(rng, clock, tec, rm, delay, bandpass, scint)
+    tabs.append(Soltab("tecscreen", "tec", {"time": TIMES, "ant": np.array(NAMES), "dir": np.array(["other", "3C295"])},
+                       screen, np.ones_like(screen)))
+    pointing_deg = (212.8355, 52.2028)
+    directions = {"other": (np.radians(214.0), np.radians(53.0)), "3C295": tuple(np.radians(pointing_deg))}
+    screened_h5 = write_h5parm(tmp_path / "screened.h5", tabs, NAMES, np.zeros((len(NAMES), 3)),
+                               directions=directions)
+    meta = json.loads(truth_json.read_text()) | {"pointing_deg": list(pointing_deg)}
+    (tmp_path / "screened.json").write_text(json.dumps(meta))
+    towards = screen[:, :, 1]
+    (tmp_path / "with").mkdir()
+    (tmp_path / "without").mkdir()
+    cal = _cal(tmp_path / "with", clock, tec + towards, rm, delay, bandpass * scint[0][None, :, None])
+    errors = di_solution_errors(cal, screened_h5, tmp_path / "screened.json").errors
+    np.testing.assert_allclose(errors["tec"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(errors["clock"], 0.0, atol=1e-9)
+    # A solution without the screen is off by exactly the screen (relative to the reference station).
+    cal = _cal(tmp_path / "without", clock, tec, rm, delay, bandpass * scint[0][None, :, None])
+    errors = di_solution_errors(cal, screened_h5, tmp_path / "screened.json").errors
+    expected = np.sqrt(np.mean((towards - towards[:, [1]]) ** 2, axis=0))
+    np.testing.assert_allclose(errors["tec"], expected, rtol=1e-9)

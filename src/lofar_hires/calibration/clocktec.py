@@ -22,7 +22,10 @@ algorithm, vectorised over all times and stations:
    dynamic programme (Viterbi, vectorised over stations) picks the track with the least
    misfit plus a penalty ``jump_penalty * (d2TEC / alias)**2`` on the second difference of
    TEC over consecutive valid times, so the track does not jump between aliases while
-   smooth TEC trends and clock jumps (GPS corrections) cost nothing;
+   smooth TEC trends and clock jumps (GPS corrections) cost nothing. Misfits count against
+   the station's noise, or against the time's own best misfit where that is larger: a time
+   that no candidate describes (e.g. the first slots of a DDECal solve that had not yet
+   converged) cannot overrule the continuity with misfit differences far below its misfit;
 5. Gauss-Newton on the wrapped residuals from the chosen candidate.
 """
 
@@ -357,12 +360,16 @@ def _choose_alias(data: np.ndarray, wt: np.ndarray, band: _Band, params: np.ndar
     if half == 0:
         return cand[:, 0, 0], cand[:, 0, 1]
 
-    # Negative log-likelihood, with the noise variance of each station from its best candidates.
+    # Negative log-likelihood. The noise variance of a series is its station's (the median of its best
+    # candidates' misfits) or, where larger, the misfit of its own best candidate: a series that no candidate
+    # describes (a solve that had not converged yet, a phase error the model lacks) must not decide its alias
+    # by misfit differences that are small against that misfit; continuity then decides.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # stations without any usable time
-        noise_var = np.fmax(np.nan_to_num(np.nanmedian(best_ms.reshape(shape), axis=0), nan=1.0), 1e-6)
+        station_var = np.fmax(np.nan_to_num(np.nanmedian(best_ms.reshape(shape), axis=0), nan=1.0), 1e-6)
+    noise_var = np.fmax(station_var[None, :], np.nan_to_num(best_ms.reshape(shape), nan=0.0))
     n_chan = np.count_nonzero(wt > 0, axis=-1).reshape(shape + (1,))
-    nll = 0.5 * n_chan * mean_sq.reshape(shape + (-1,)) / noise_var[None, :, None]
+    nll = 0.5 * n_chan * mean_sq.reshape(shape + (-1,)) / noise_var[..., None]
     nll = nll + _OUT_OF_RANGE * outside.reshape(shape + (-1,))
     position = cand[..., 1] / (TWO_PI * beta)  # consecutive candidates are exactly one step apart
     choice = _viterbi(nll, position.reshape(shape + (-1,)), usable.reshape(shape), jump_penalty).reshape(-1)

@@ -101,7 +101,8 @@ class FitConfig:
     min_alias_chi2: float = option(help="smallest chi-square (summed over time) between the clock/TEC track and "
                                    "its nearest alias for the aliases to count as told apart", min=0.0)
     max_residual_ratio: float = option(help="a station fails its clock/TEC fit when the median rms residual "
-                                       "exceeds this many times the phase noise", min=1.0)
+                                       "exceeds this many times the phase noise; a single time slot whose "
+                                       "residual does gets weight 0", min=1.0)
     max_residual_rad: float = option(help="a station fails a fit whose median rms residual exceeds this (random "
                                      "phases give 1.8 rad)", unit="rad", min=0.0)
 

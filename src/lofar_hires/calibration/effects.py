@@ -369,7 +369,12 @@ def fit_clocktec_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
        station can be separated the step refuses with the numbers (:class:`QualityError`);
     3. the separation (:func:`.clocktec.separate_clock_tec`) with search ranges widened for
        stations at their edge; a station still at the edge, or whose residual exceeds
-       ``fits.max_residual_ratio`` times its noise, fails.
+       ``fits.max_residual_ratio`` times its noise, fails;
+    4. a single time slot whose residual exceeds ``fits.max_residual_ratio`` times its
+       station's (median) phase noise gets weight 0 and is listed in the report under
+       ``flagged_slots``: what the model cannot describe there (e.g. a DDECal solve that had
+       not converged in the first slots, or after a clock jump) would bias clock and TEC
+       far beyond the stated expected errors.
 
     ``combined``: one delay per time and station (clock and ionosphere together) in ``clock``;
     ``tec`` is written with weight 0 and the soltabs say so.
@@ -434,15 +439,24 @@ def fit_clocktec_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
         tec_meaning = "differential TEC (TECU) relative to the reference station"
     _clocktec_fit_failures(failures, fit)
     rms = nan_reduce(np.nanmedian, fit.rms_rad, axis=0)
+    misfit_slots = np.zeros(fit.weights.shape, dtype=bool)
     if noise is not None:
         ratio = nan_reduce(np.nanmedian, fit.rms_rad / np.where(noise > 0, noise, np.nan), axis=0)
         ratio[ref] = np.nan
         with np.errstate(invalid="ignore"):
             failures.add(ratio > f.max_residual_ratio, lambda i: f"residual rms {rms[i]:.3f} rad is {ratio[i]:.1f} "
                          f"times the phase noise (> {f.max_residual_ratio:g}): a wrong alias or another effect")
+        misfit_slots = _misfit_slots(fit.rms_rad, noise, ref, f.max_residual_ratio)
     _poor(failures, fit.rms_rad, cfg)
     failed = failures.mask
-    weights = np.where(failed[None, :], 0.0, fit.weights)
+    misfit_slots &= ~failed[None, :] & (fit.weights > 0)
+    report["flagged_slots"] = {str(names[i]): np.flatnonzero(misfit_slots[:, i]).tolist()
+                               for i in np.flatnonzero(np.any(misfit_slots, axis=0))}
+    for name, slots in report["flagged_slots"].items():
+        log.warning("clock/TEC: station %s, time slot(s) %s flagged: residual rms above %g times the station's "
+                    "phase noise (a solve that had not converged there, or an effect the model lacks)", name,
+                    slots, f.max_residual_ratio)
+    weights = np.where(failed[None, :] | misfit_slots, 0.0, fit.weights)
     clock = np.where(weights > 0, fit.clock_s, np.nan)
     tec = np.where(weights > 0, fit.tec_tecu, np.nan)
     tec_weights = weights if f.clocktec_mode == "separate" else np.zeros_like(weights)
@@ -458,6 +472,18 @@ def fit_clocktec_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
                    "tec_search_range_tecu": per_station(names, fit.tec_range_tecu),
                    "failed": failures.report()})
     return report
+
+
+def _misfit_slots(rms_rad: np.ndarray, noise_rad: np.ndarray, ref: int, max_ratio: float) -> np.ndarray:
+    """``(time, ant)`` True where a time slot's rms residual exceeds ``max_ratio`` times its station's phase noise
+    (the median over time of ``noise_rad``): no clock and TEC describe that slot, so its values, and the expected
+    errors stated from the noise, cannot be relied on. The reference station is never flagged."""
+    typical = nan_reduce(np.nanmedian, noise_rad, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = rms_rad / np.where(typical > 0, typical, np.nan)[None, :]
+    flagged = np.nan_to_num(ratio, nan=0.0) > max_ratio
+    flagged[:, ref] = False
+    return flagged
 
 
 def _clocktec_fit_failures(failures: Failures, fit) -> None:

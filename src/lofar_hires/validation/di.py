@@ -6,7 +6,10 @@ measures how far the calibrator pipeline's ``cal_solutions.h5`` is from them,
 per effect and station, with both referenced to the same station. The errors
 are those the DI accuracy targets are stated in (docs/di_fits.md):
 
-* clock and TEC: rms over time (ns, TECU);
+* clock and TEC: rms over time (ns, TECU). The TEC a direction-independent solve finds
+  on a calibrator is all the TEC towards it: the truth's direction-independent ``tec``
+  plus, where the simulator also ran a TEC screen (soltab ``tecscreen``), the screen
+  towards the calibrator (the screen's direction nearest the pointing centre);
 * polarisation delay: absolute error of the XX-YY delay (ns);
 * rotation measure: rms over time (rad/m^2);
 * bandpass: median over channels and polarisations of ``|found / true - 1|`` (%).
@@ -24,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from lofar_hires.errors import InputError
-from lofar_hires.io.h5parm import Soltab, read_h5parm
+from lofar_hires.io.h5parm import Solset, Soltab, read_h5parm
+from lofar_hires.physics import angular_separation_rad
 
 #: Effect -> unit of its error, in the order of :data:`DiErrors.errors`.
 ERROR_UNITS: dict[str, str] = {
@@ -102,6 +106,39 @@ def _delay_s(polalign: np.ndarray, freqs_hz: np.ndarray) -> np.ndarray:
     return -slope
 
 
+def _calibrator_direction(truth: Solset, directions: list[str], pointing_deg, what: str) -> int:
+    """Index in ``directions`` of the screen direction towards the calibrator: the only one, else the one nearest
+    the pointing centre (a calibrator observation points at its calibrator)."""
+    if len(directions) == 1:
+        return 0
+    missing = [d for d in directions if d not in truth.directions]
+    if missing or pointing_deg is None:
+        raise InputError(f"{what}: tecscreen has {len(directions)} directions and no position for "
+                         f"{missing or 'the pointing centre'}; cannot tell which one is the calibrator")
+    ra0, dec0 = np.radians(pointing_deg)
+    sep = [float(angular_separation_rad(ra0, dec0, *truth.directions[d])) for d in directions]
+    return int(np.argmin(sep))
+
+
+def _true_tec_tecu(truth: Solset, names: list[str], truth_h5: Path, meta: dict) -> np.ndarray:
+    """(time, ant) TEC towards the calibrator: direction-independent ``tec`` plus the ``tecscreen`` towards it."""
+    tec = _by_station(truth.soltabs["tec"], names, str(truth_h5))
+    if "tecscreen" not in truth.soltabs:
+        return tec
+    screen = truth.soltabs["tecscreen"].canonical()
+    if "dir" not in screen.axes:
+        raise InputError(f"{truth_h5}: soltab tecscreen has no dir axis")
+    directions = [str(d) for d in screen.axes["dir"]]
+    k = _calibrator_direction(truth, directions, meta.get("pointing_deg"), str(truth_h5))
+    ax = screen.axis_names.index("dir")
+    towards = Soltab("tecscreen", screen.soltype, {a: v for a, v in screen.axes.items() if a != "dir"},
+                     np.take(screen.val, k, axis=ax), np.take(screen.weight, k, axis=ax))
+    values = _by_station(towards, names, str(truth_h5))
+    if values.shape != tec.shape:
+        raise InputError(f"{truth_h5}: tecscreen has shape {values.shape} without dir, tec {tec.shape}")
+    return tec + values
+
+
 def di_solution_errors(cal_solutions: Path, truth_h5: Path, truth_json: Path,
                        reference: str | None = None) -> DiErrors:
     """Errors per effect and station of ``cal_solutions.h5`` against a simulated calibrator's truth.
@@ -114,6 +151,13 @@ def di_solution_errors(cal_solutions: Path, truth_h5: Path, truth_json: Path,
         The simulator's ground truth of the same calibrator observation.
     reference
         Station both are referenced to (default: the truth's reference station).
+
+    Returns
+    -------
+    DiErrors
+        Errors per effect and station. The true TEC is the truth's ``tec`` plus its
+        ``tecscreen`` towards the calibrator where the truth has a screen: a
+        direction-independent solve on the calibrator absorbs both.
 
     Raises
     ------
@@ -138,7 +182,8 @@ def di_solution_errors(cal_solutions: Path, truth_h5: Path, truth_json: Path,
     errors: dict[str, np.ndarray] = {}
     for effect, scale in (("clock", 1e9), ("tec", 1.0), ("faraday", 1.0)):
         found = _referenced(_by_station(cal.soltabs[effect], names, str(cal_solutions)), ref)
-        true = _referenced(_by_station(truth.soltabs[effect], names, str(truth_h5)), ref)
+        true = _referenced(_true_tec_tecu(truth, names, Path(truth_h5), meta) if effect == "tec"
+                           else _by_station(truth.soltabs[effect], names, str(truth_h5)), ref)
         if found.shape != true.shape:
             raise InputError(f"{effect}: {cal_solutions} has {found.shape[0]} time slots, the truth "
                              f"{true.shape[0]}; compare solutions made at the simulated time resolution")
