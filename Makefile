@@ -1,5 +1,5 @@
 # lofar-hires: set-up, demo and tests. Every target installs what it needs (idempotent).
-#   make demo   simulate observations and run the six stages of tools/run_demo.sh with cwltool
+#   make demo   lofar-hires run on the simulated tiny field with cwltool (tools/run_demo.sh)
 #   make test   run the whole test suite
 SHELL := /bin/bash
 VENV ?= .venv

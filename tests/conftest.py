@@ -152,13 +152,14 @@ def _tool_env(tmp: Path) -> dict[str, str]:
 
 @dataclass
 class DemoRun:
-    """A run of tools/run_demo.sh (what `make demo` runs) into ``out``, started in the background."""
+    """A run of tools/run_demo.sh (what `make demo` runs: ``lofar-hires run`` on the embedded default, the tiny
+    field) into the run folder ``out``, started in the background."""
 
     out: Path
     process: subprocess.Popen
     stdout_path: Path
     stderr_path: Path
-    timeout_s: float = 1200.0
+    timeout_s: float = 3600.0
 
     def wait(self) -> DemoRun:
         """Wait until the demo has finished (killed with its children after ``timeout_s``)."""
@@ -189,20 +190,44 @@ class DemoRun:
         """The end of the demo's output, to show when it failed."""
         return self.stdout[-3000:] + self.stderr[-3000:]
 
-    def outputs(self, stage: str) -> dict:
-        """cwltool's output object of a stage (``simulation``, ``di_calibrator``, ``select``, ...)."""
-        return json.loads((self.out / f"{stage}.json").read_text())
+    def manifest(self) -> dict:
+        """The run's manifest (``run.json``)."""
+        return json.loads((self.out / "run.json").read_text())
+
+    def outputs(self, module: str) -> dict:
+        """A module's output object as placed in the run tree (per observation: ``{obs: object}``)."""
+        for rec in self.manifest()["modules"]:
+            if rec["name"] == module:
+                return rec["outputs"]
+        raise KeyError(f"the demo ran no module {module}")
+
+    def job(self, name: str) -> dict:
+        """The job the chain wrote for a module's workflow (``di_calibrator.obs01``, ``sva``, ...)."""
+        return json.loads((self.out / "jobs" / f"{name}.json").read_text())
 
     def recorded_checksums(self) -> dict[str, str]:
-        """The checksums of the simulated observations that the demo wrote after its first stage."""
+        """The checksums of the simulated observations that the demo wrote after the simulation."""
         lines = (self.out / "simulation.sha256").read_text().splitlines()
         return {name: digest for digest, name in (line.split(None, 1) for line in lines)}
+
+
+def mosaic_sources(run_dir: Path, min_flux_jy: float = 1.0) -> dict[str, tuple[float, float]]:
+    """The sources of a simulated run's truth brighter than ``min_flux_jy`` in its final mosaic (the one of
+    ``images/final_imaging/mosaic.*.fits``): name -> (integrated flux / true flux, offset in arcsec)."""
+    from lofar_hires.imaging.compare import compare_with_skymodel
+
+    (mosaic,) = [p for p in (run_dir / "images" / "final_imaging").glob("mosaic.*.fits")
+                 if not p.name.endswith("-rms.fits")]
+    truth = run_dir / "products" / "simulate" / "simulation" / "sky_truth.skymodel"
+    rows, _ = compare_with_skymodel(mosaic, truth, min_flux_jy, compact_only=True)
+    return {r.name: (float("nan") if r.integrated_ratio is None else r.integrated_ratio, r.offset_arcsec)
+            for r in rows}
 
 
 #: Session fixtures that are expensive enough that all tests using them run in one pytest-xdist worker (``make
 #: test`` runs two): fixture -> the group of those tests.
 SHARED_FIXTURE_GROUPS = {"dd_field": "dd", "dd_dutch": "dd", "dd_international": "dd", "demo": "demo",
-                         "demo_started": "demo", "dical_calibration": "demo"}
+                         "demo_started": "demo"}
 
 
 def in_xdist_worker() -> bool:
@@ -224,8 +249,8 @@ def xdist_group(item: pytest.Item) -> str:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items) -> None:
-    """In a serial run, tests that check `make demo` run last: the demo (about five minutes, mostly on one
-    core) runs in the background from the start of the session, next to the other tests. In a parallel run
+    """In a serial run, tests that check `make demo` run last: the demo (the tiny chain, about ten minutes on
+    two cores) runs in the background from the start of the session, next to the other tests. In a parallel run
     (pytest-xdist with ``--dist loadgroup``) every test gets its group (:func:`xdist_group`) and the demo runs
     in the worker that first needs it."""
     if in_xdist_worker():
@@ -278,13 +303,11 @@ class DicalCalibration:
 
 @pytest.fixture(scope="session")
 def dical_calibration(tmp_path_factory) -> DicalCalibration:
-    """The calibrator pipeline (the CLI, plots included) once per session on the ``dical`` calibrator:
-    tests/calibration/test_di_pipeline.py checks it against the truth, test_cwl_di.py against the CWL
-    workflow of `make demo`, which simulates the same observation.
+    """The calibrator pipeline (the CLI, plots included) once per session on the ``dical`` calibrator, which
+    tests/calibration/test_di_pipeline.py checks against the truth.
 
-    The observation is simulated by ``lofar-hires simulate`` as the demo does, in a process of its
-    own: the visibilities of a simulation made after others in the same process can differ in the
-    last bits of their float32 values.
+    The observation is simulated by ``lofar-hires simulate`` in a process of its own: the visibilities of a
+    simulation made after others in the same process can differ in the last bits of their float32 values.
     """
     from lofar_hires.calibration.di_calibrator import CalibratorResult
 

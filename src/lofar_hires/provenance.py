@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -120,3 +121,47 @@ def sha256_file(path: Path, block_bytes: int = 1 << 20) -> str:
 
 def _mtime(timestamp: float) -> str:
     return _dt.datetime.fromtimestamp(timestamp, _dt.timezone.utc).isoformat()
+
+
+# ----------------------------------------------------------------------------------------- usage of one command
+#: The last line every ``lofar-hires`` command logs: its task, exit status, wall and CPU seconds (the command and
+#: the tools it ran) and a tag unique to the process. A workflow runner keeps these lines in the steps' logs, so that
+#: the CPU time of a module can be summed from them where the runner's own accounting does not reach (SLURM jobs).
+USAGE_PREFIX = "lofar-hires usage:"
+_USAGE_RE = re.compile(re.escape(USAGE_PREFIX) + r" task=(?P<task>\S+) status=(?P<status>-?\d+) "
+                       r"wall_s=(?P<wall>[0-9.]+) cpu_s=(?P<cpu>[0-9.]+) run=(?P<run>\S+)")
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one ``lofar-hires`` command cost."""
+
+    task: str
+    status: int
+    wall_s: float
+    cpu_s: float
+    run: str  # host, process id and start time: the same command read from two copies of a log counts once
+
+
+def process_cpu_s() -> float:
+    """CPU seconds (user + system) of this process and of the children it has waited for (DP3, WSClean, ...)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def usage_line(usage: Usage) -> str:
+    return (f"{USAGE_PREFIX} task={usage.task} status={usage.status} wall_s={usage.wall_s:.3f} "
+            f"cpu_s={usage.cpu_s:.3f} run={usage.run}")
+
+
+def parse_usage(text: str) -> list[Usage]:
+    """Every usage line in a log's text, in order."""
+    return [Usage(m["task"], int(m["status"]), float(m["wall"]), float(m["cpu"]), m["run"])
+            for m in _USAGE_RE.finditer(text)]
+
+
+def run_tag(started: float) -> str:
+    """``host:pid:start`` of this process (``started``: its start, seconds since the epoch)."""
+    return f"{platform.node() or 'host'}:{os.getpid()}:{started:.6f}"

@@ -3,10 +3,9 @@
 One simulated date (preset ``dical``: 14 stations, 24 channels over 120-168 MHz,
 ten minutes of 3C295 and of the target, every instrumental and DI ionospheric
 effect, thermal noise) is calibrated with the real DP3: the calibrator once per session
-(``dical_calibration`` in tests/conftest.py: ``lofar-hires di-calibrator``, which
-tests/calibration/test_cwl_di.py also uses), since the target's sky model leaves the calibrator
-observation as it is. Every separated effect is compared with the injected one, referenced to
-CS002HBA0.
+(``dical_calibration`` in tests/conftest.py: ``lofar-hires di-calibrator``), since the target's
+sky model leaves the calibrator observation as it is. Every separated effect is compared with the
+injected one, referenced to CS002HBA0.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""``lofar-hires run tiny`` with cwltool: the whole chain on the tiny simulated field, from the simulated calibrator
-and target scans of two observations to the mosaic (about six minutes on two cores, ``slow``); the tiny run leaves
-out the DD refinement (configs/run/tiny.yaml says why).
+"""``lofar-hires run`` with cwltool: the whole chain on its embedded default, the tiny simulated field, from the
+simulated calibrator and target scans of two observations to the mosaic; the tiny run leaves out the DD refinement
+(configs/run/tiny.yaml says why). The run is `make demo`'s (``demo`` in tests/conftest.py, about ten minutes on two
+cores, once per session, ``slow``).
 
 Checked against the simulation's truth: in the 10 arcsec mosaic every bright source is within 10 % of its true
 flux (the image is corrected for the primary beam) and within 0.2 restoring beams of its position; both
@@ -35,10 +36,9 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def chain(tmp_path_factory) -> dict:
-    folder = tmp_path_factory.mktemp("chain_tiny")
-    proc = _run(["run", "tiny", "-o", str(folder / "run")], folder)
-    return {"proc": proc, "run": folder / "run", "folder": folder}
+def chain(demo) -> dict:
+    """The demo's run: the process (its exit status and output), the run folder and the folder around it."""
+    return {"proc": demo, "run": demo.out, "folder": demo.out.parent}
 
 
 def _manifest(run: Path) -> dict:
@@ -47,7 +47,7 @@ def _manifest(run: Path) -> dict:
 
 def test_every_module_runs_into_the_tree(chain):
     proc, run = chain["proc"], chain["run"]
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert proc.returncode == 0, proc.failure()
     manifest = _manifest(run)
     from lofar_hires.chain.config import load_run_config, resolve_config_path
     from lofar_hires.chain.modules import MODULE_NAMES

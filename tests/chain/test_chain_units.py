@@ -251,3 +251,35 @@ def test_list_modules_names_every_module(capsys):
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == list(M.MODULE_NAMES)
     assert json.dumps(yaml.safe_load((REPO / "configs/run/tiny.yaml").read_text()))
+
+
+def test_a_command_logs_its_usage_and_slurm_modules_sum_it(tmp_path):
+    """Every successful ``lofar-hires`` command ends with its usage line (task, wall and CPU seconds, a tag of the
+    process); a failing one ends with its error. The CPU time of a module on SLURM is the sum over the usage lines
+    in its logs, each command counted once however many copies of its log the runner kept."""
+    import subprocess
+    import sys
+
+    from lofar_hires.chain.run import steps_cpu_s
+    from lofar_hires.provenance import Usage, parse_usage, usage_line
+
+    exe = Path(sys.executable).parent / "lofar-hires"
+    helped = subprocess.run([str(exe), "run", "--help"], capture_output=True, text=True, timeout=120)
+    assert helped.returncode == 0 and not parse_usage(helped.stderr)  # --help runs no task
+    listed = subprocess.run([str(exe), "run", "--list-modules"], capture_output=True, text=True, timeout=120)
+    (usage,) = parse_usage(listed.stderr)
+    assert listed.returncode == 0 and usage.task == "run" and usage.status == 0
+    assert usage.wall_s > 0 and usage.cpu_s > 0 and str(os.getpid()) not in usage.run
+    failed = subprocess.run([str(exe), "h5", "info", str(tmp_path / "absent.h5")], capture_output=True, text=True,
+                            timeout=120)
+    assert failed.returncode == 2 and not parse_usage(failed.stderr)
+    assert "ERROR" in failed.stderr.strip().splitlines()[-1]
+
+    logs = tmp_path / "logs" / "dd_dutch"
+    (logs / "steps" / "selfcal").mkdir(parents=True)
+    a, b = Usage("selfcal", 0, 10.0, 15.5, "node1:10:1.0"), Usage("recipe", 0, 1.0, 0.25, "node2:10:1.0")
+    (logs / "selfcal.stderr.log").write_text(f"2026-01-01 00:00:00 INFO    x: {usage_line(a)}\n")
+    (logs / "steps" / "selfcal" / "selfcal.stderr.log").write_text(f"noise\n... {usage_line(a)}\n")  # the copy
+    (logs / "recipe.log").write_text(f"{usage_line(b)}\n")
+    assert steps_cpu_s(logs) == 15.75
+    assert steps_cpu_s(tmp_path / "logs" / "nothing") is None

@@ -30,6 +30,22 @@ def test_read_ms_info_matches_the_simulation(simulated):
         require_ms(obs.ms, ("CORRECTED_DATA",))
 
 
+def test_times_are_read_in_chunks(simulated, monkeypatch):
+    """The TIME column is read a chunk at a time (an 8-hour MS holds tens of millions of rows): chunks that end
+    inside a time slot and a last partial chunk give the same distinct times as the whole column."""
+    from casacore.tables import table
+
+    import lofar_hires.io.ms as ms_module
+
+    obs = simulated("runner_clean", overrides=ALL_CORRUPTIONS_OFF + ("calibrator.enabled=false",)).targets()[0]
+    with table(str(obs.ms), ack=False) as t:
+        want = np.unique(t.getcol("TIME"))
+        n_rows = t.nrows()
+    monkeypatch.setattr(ms_module, "TIME_CHUNK_ROWS", 7)
+    assert n_rows % 7 and n_rows > 7 * len(want)
+    np.testing.assert_array_equal(read_ms_info(obs.ms).times_mjd_s, want)
+
+
 def test_not_an_ms(tmp_path):
     with pytest.raises(MissingInputError, match="does not exist"):
         require_ms(tmp_path / "absent.MS")

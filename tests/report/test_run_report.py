@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from conftest import tree_sha256
+from lofar_hires.chain.modules import MODULE_NAMES
 from lofar_hires.cli import main
 
 HOSTILE = "<script>alert(1)</script>"
@@ -98,7 +99,7 @@ def make_run(root: Path) -> Path:
     manifest = {
         "format": "lofar-hires-run/1", "config": "/abs/configs/field.yaml", "runner": "cwltool",
         "started_utc": "2026-12-07T04:00:00.000000Z", "finished_utc": "2026-12-07T04:10:00.500000Z",
-        "observations": ["obs01", "obs02"],
+        "observations": ["obs01", "obs02"], "chain": list(MODULE_NAMES),
         "data": {"n_observations": 2, "n_stations": 18, "n_international": 2, "n_times": 90, "integration_s": 20.0,
                  "n_channels": 8, "channel_width_hz": 390625.0, "n_directions": 4},
         "modules": [{"workflow": f"workflows/{m['name']}.cwl", "started_utc": "2026-12-07T04:00:00Z",
@@ -419,8 +420,14 @@ def test_block_average_matches_numpy(tmp_path) -> None:
     assert math.isclose(np.nanstd(small.sample), np.nanstd(f32), rel_tol=1e-9)
 
 
-def test_the_report_knows_the_chain_s_modules_in_order():
-    from lofar_hires.chain.modules import MODULE_NAMES
-    from lofar_hires.report.manifest import CHAIN_MODULES
+def test_the_report_orders_modules_as_the_run_wrote_them():
+    """The run writes the chain's modules into its manifest; the report lists them in that order, a module absent
+    from the records as not run, and any other module after them."""
+    from lofar_hires.chain.state import RunManifest
+    from lofar_hires.report.manifest import parse_manifest
 
-    assert CHAIN_MODULES == MODULE_NAMES
+    written = RunManifest(config="c.yaml", runner="cwltool").to_dict()
+    assert written["chain"] == list(MODULE_NAMES)
+    written["modules"] = [{"name": "sva", "status": "done"}, {"name": "extra", "status": "done"}]
+    manifest = parse_manifest(written, Path("run.json"))
+    assert manifest.module_order() == [*MODULE_NAMES, "extra"]

@@ -432,9 +432,10 @@ def _run_modules(chain: Chain, todo: list[str], rerun: bool) -> None:
             chain.save()
             raise
         rec.wall_s = round(time.monotonic() - t0, 3)
-        # CPU time of this process's children: the steps under cwltool and Toil on one machine; SLURM jobs run
-        # elsewhere (their CPU time is the batch system's to tell).
-        rec.core_s = None if chain.profile.batch_system == "slurm" else round(_child_cpu_s() - cpu0, 3)
+        # CPU time of this process's children: the steps under cwltool and Toil on one machine. SLURM jobs run
+        # elsewhere: their steps' own usage lines in the module's logs tell it (the runner's share is not in it).
+        rec.core_s = steps_cpu_s(run_dir / "logs" / name) if chain.profile.batch_system == "slurm" \
+            else round(_child_cpu_s() - cpu0, 3)
         rec.status = "done"
         chain.save()
         log.info("module %d/%d %s: done in %.1f s (%.1f core-s, %.1f MB written)", i, total, name, rec.wall_s,
@@ -570,6 +571,20 @@ def _run_module(chain: Chain, name: str, rec) -> None:
         rec.outputs = outputs
     rec.status = "done"
     _after_module(chain, name)
+
+
+def steps_cpu_s(log_dir: Path) -> float | None:
+    """CPU seconds of the ``lofar-hires`` commands whose usage lines are in the logs under ``log_dir`` (a command
+    found in several copies of its log counts once); None when no log has one."""
+    from lofar_hires.provenance import parse_usage
+
+    found: dict[str, float] = {}
+    for path in sorted(log_dir.rglob("*.log")) if log_dir.is_dir() else []:
+        if not path.is_file() or path.is_symlink():
+            continue
+        for usage in parse_usage(path.read_text(errors="replace")):
+            found[usage.run] = usage.cpu_s
+    return round(sum(found.values()), 3) if found else None
 
 
 def _account(rec, inv: Invocation, written: int, outputs: dict[str, Any]) -> None:

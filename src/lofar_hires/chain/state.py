@@ -1,9 +1,9 @@
 """The run manifest ``run.json``: what ran, how long, on what, with which products (rewritten after every module).
 
-Format ``lofar-hires-run/1``: the run's configuration and runner, the observations, the data dimensions and per
-module its status (``done``, ``failed``, ``running``, ``skipped``, ``pending``), wall and CPU time, bytes written,
-warnings, a message and the CWL output object with paths inside the run folder. A re-run of the same
-configuration in the same folder reads it to skip the modules that are complete.
+Format ``lofar-hires-run/1``: the run's configuration and runner, the chain's modules in order, the observations,
+the data dimensions and per module its status (``done``, ``failed``, ``running``, ``skipped``, ``pending``), wall
+and CPU time, bytes written, warnings, a message and the CWL output object with paths inside the run folder. A
+re-run of the same configuration in the same folder reads it to skip the modules that are complete.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lofar_hires.chain.modules import MODULE_NAMES
 from lofar_hires.errors import InputError
 from lofar_hires.provenance import utc_now
 
@@ -47,6 +48,7 @@ class RunManifest:
     modules: list[ModuleRecord] = field(default_factory=list)
     gate: dict[str, Any] | None = None
     inputs: dict[str, Any] = field(default_factory=dict)  # the run's resolved inputs (observations, sky models)
+    chain: list[str] = field(default_factory=lambda: list(MODULE_NAMES))  # every module of the chain, in order
     format: str = FORMAT
 
     def record(self, name: str, workflow: str = "") -> ModuleRecord:

@@ -19,6 +19,7 @@ import importlib
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -27,6 +28,7 @@ from lofar_hires import __version__
 from lofar_hires.environment import use_casarc
 from lofar_hires.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, LofarHiresError, exit_status
 from lofar_hires.logging_setup import configure_logging
+from lofar_hires.provenance import Usage, process_cpu_s, run_tag, usage_line
 
 log = logging.getLogger("lofar_hires.cli")
 
@@ -179,6 +181,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         sys.stderr.write(f"lofar-hires: error: cannot write the log file {args.log_file}: {exc.strerror}\n")
         return EXIT_BAD_INPUT
+    started, cpu0 = time.time(), process_cpu_s()
+    status = _run_task(args)
+    if status == 0:  # a failure ends with its one-line message
+        # The command's cost, for the chain's accounting of SLURM jobs (lofar_hires.provenance.parse_usage).
+        log.info("%s", usage_line(Usage(_task_name(words), status, time.time() - started, process_cpu_s() - cpu0,
+                                        run_tag(started))))
+    return status
+
+
+def _task_name(words: Sequence[str]) -> str:
+    """The task and its command (``dical.solve``) of a command line."""
+    task = task_of(words)
+    if task is None:
+        return "unknown"
+    rest = [w for w in words[words.index(task) + 1:] if not w.startswith("-")][:1]
+    module = TASKS[task]
+    group = importlib.import_module(module) if isinstance(module, str) else module
+    commands = getattr(group, "COMMANDS", None) or {}
+    return f"{task}.{rest[0]}" if rest and rest[0] in commands else task
+
+
+def _run_task(args: argparse.Namespace) -> int:
     try:
         use_casarc()  # before python-casacore or EveryBeam first read the measures data
         return int(args._module.run(args) or 0)

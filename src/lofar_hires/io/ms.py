@@ -13,6 +13,8 @@ from lofar_hires.errors import InputError, MissingInputError
 REQUIRED_COLUMNS = ("UVW", "TIME", "ANTENNA1", "ANTENNA2", "FLAG")
 #: Rows of FLAG read at a time when looking for unflagged data.
 FLAG_CHUNK_ROWS = 20000
+#: Rows of the TIME column read at a time (8 MB): an 8-hour observation holds tens of millions of rows.
+TIME_CHUNK_ROWS = 1 << 20
 
 
 def require_ms(path: Path, columns: tuple[str, ...] = (), *, unflagged: bool = True) -> Path:
@@ -96,6 +98,15 @@ class MsInfo:
     columns: tuple[str, ...]
 
 
+def unique_times(t, n_rows: int) -> np.ndarray:
+    """The distinct values of an open table's TIME column, sorted, read in chunks of ``TIME_CHUNK_ROWS`` rows."""
+    times = np.zeros(0)
+    for start in range(0, n_rows, TIME_CHUNK_ROWS):
+        chunk = t.getcol("TIME", startrow=start, nrow=min(TIME_CHUNK_ROWS, n_rows - start))
+        times = np.union1d(times, chunk)
+    return times
+
+
 def read_ms_info(path: Path) -> MsInfo:
     """Read stations, frequencies, time slots and phase centre of an MS."""
     from casacore.tables import table
@@ -104,7 +115,7 @@ def read_ms_info(path: Path) -> MsInfo:
     with table(str(path), ack=False) as t:
         columns = tuple(t.colnames())
         n_rows = t.nrows()
-        times = np.unique(t.getcol("TIME")) if n_rows else np.zeros(0)
+        times = unique_times(t, n_rows)
         interval = float(t.getcell("INTERVAL", 0)) if n_rows else 0.0
     with table(str(path / "ANTENNA"), ack=False) as t:
         names = tuple(t.getcol("NAME"))

@@ -23,12 +23,6 @@ from lofar_hires.errors import InputError, MissingInputError
 RUN_FORMAT = "lofar-hires-run/1"
 #: File name of the manifest in a run directory.
 MANIFEST_NAME = "run.json"
-#: The modules of ``lofar-hires run``, in the order it runs them (a module absent from a manifest did not run). The
-#: chain package builds on this one, so the list is repeated here; tests/report/test_run_report.py keeps it equal to
-#: ``lofar_hires.chain.modules.MODULE_NAMES``.
-CHAIN_MODULES = ("simulate", "di_calibrator", "di_target", "delay_calibration", "calibratability",
-                 "select_calibrators", "dd_dutch", "dd_international", "facet_subtract", "dd_refine", "apply_refined",
-                 "sva", "final_imaging")
 #: Status of a module in the manifest.
 STATUSES = ("done", "failed", "skipped", "stopped", "running", "pending")
 #: Largest manifest read (bytes): a manifest is a few kilobytes per module.
@@ -73,6 +67,8 @@ class RunManifest:
     data: tuple[tuple[str, str | float | int | bool | None], ...]
     modules: tuple[ModuleRecord, ...]
     gate: tuple[GateVerdict, ...] | None
+    chain: tuple[str, ...] = ()  # the chain's modules in order, as the run wrote them (a module not in
+    # ``modules`` did not run)
 
     def module(self, name: str) -> ModuleRecord | None:
         """The last record of module ``name``, None when the manifest has none."""
@@ -81,8 +77,8 @@ class RunManifest:
 
     def module_order(self) -> list[str]:
         """The chain's modules in run order, then any other module of the manifest in its order."""
-        extra = [m.name for m in self.modules if m.name not in CHAIN_MODULES]
-        return [*CHAIN_MODULES, *dict.fromkeys(extra)]
+        extra = [m.name for m in self.modules if m.name not in self.chain]
+        return [*self.chain, *dict.fromkeys(extra)]
 
 
 def _fail(path: Path, what: str) -> InputError:
@@ -190,6 +186,9 @@ def parse_manifest(content: Mapping[str, Any], path: Path) -> RunManifest:
         observations = []
     if not isinstance(observations, list) or not all(isinstance(o, str) for o in observations):
         raise _fail(path, "observations must be a list of names")
+    chain = content.get("chain") or []
+    if not isinstance(chain, list) or not all(isinstance(c, str) for c in chain):
+        raise _fail(path, "chain must be a list of module names")
     return RunManifest(
         path=path,
         config=_text(path, "config", content.get("config")),
@@ -200,6 +199,7 @@ def parse_manifest(content: Mapping[str, Any], path: Path) -> RunManifest:
         data=_data(path, content.get("data")),
         modules=tuple(_module(path, i, m) for i, m in enumerate(modules)),
         gate=_gate(path, content.get("gate")),
+        chain=tuple(chain),
     )
 
 
