@@ -1,7 +1,9 @@
-"""``lofar-hires run`` with Toil on a private single-node SLURM cluster: the chain's first module
-(workflows/simulate.cwl) with a step failing once with exit status 3 (retried), the Toil leader killed and the run
-continued (the same products), a step failing with exit status 2 (not retried, the run stops with its message),
-and the checks before anything is submitted (a partition sinfo does not list, a job store of another workflow).
+"""``lofar-hires run`` with Toil on a private single-node SLURM cluster: the whole chain on the tiny field to the
+mosaic, every step a SLURM job (checked against the truth as the cwltool run of tests/chain/test_chain_run.py is);
+the chain's first module (workflows/simulate.cwl) with a step failing once with exit status 3 (retried), the Toil
+leader killed and the run continued (the same products), a step failing with exit status 2 (not retried, the run
+stops with its message), and the checks before anything is submitted (a partition sinfo does not list, a job store
+of another workflow).
 
 The module fixture starts munged, slurmctld and slurmd with tools/slurm_local.sh in a
 temporary directory (on free ports), and always stops them again; the test is skipped
@@ -26,7 +28,7 @@ import pytest
 import yaml
 
 # The output checks are shared with the cwltool/toil tests (tests/ is on sys.path under pytest).
-from conftest import file_checksums
+from conftest import file_checksums, mosaic_sources
 from test_cwl import check_workflow_outputs
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -199,14 +201,22 @@ def _products(outdir: Path) -> tuple[dict[str, str], dict[str, np.ndarray]]:
 
 
 def assert_same_products(a: Path, b: Path) -> None:
-    """The same observations and truth (bit for bit) and the same images (WSClean's threads sum in varying order:
-    to 1e-5 of the peak)."""
+    """The same observations and truth (bit for bit) and the same images: the dirty image and the PSF to 1e-5 of
+    their peak (WSClean's threads sum in varying order); the cleaned images to the image noise (robust rms) and the
+    clean model's total flux to 1 % (cleaning 2000 iterations into the noise, one component more or less early
+    on makes the later components differ)."""
     (sums_a, images_a), (sums_b, images_b) = _products(a), _products(b)
     assert sums_a == sums_b
     assert sorted(images_a) == sorted(images_b) and images_a
     for name, pixels in images_a.items():
-        scale = float(np.nanmax(np.abs(pixels)))
-        np.testing.assert_allclose(images_b[name], pixels, rtol=0, atol=1e-5 * scale, err_msg=name)
+        if name.endswith(("-dirty.fits", "-psf.fits")):
+            scale = float(np.nanmax(np.abs(pixels)))
+            np.testing.assert_allclose(images_b[name], pixels, rtol=0, atol=1e-5 * scale, err_msg=name)
+        elif name.endswith("-model.fits"):
+            assert abs(float(np.nansum(images_b[name])) / float(np.nansum(pixels)) - 1) < 0.01, name
+        else:
+            rms = 1.4826 * float(np.nanmedian(np.abs(pixels - np.nanmedian(pixels))))
+            np.testing.assert_allclose(images_b[name], pixels, rtol=0, atol=rms, err_msg=name)
 
 
 @pytest.fixture(scope="module")
@@ -227,6 +237,9 @@ def test_chain_on_slurm_retries_a_tool_failure(retried_run, slurm_cluster: Local
     assert manifest["runner"] == "toil-slurm"
     (module,) = manifest["modules"]
     assert module["name"] == "simulate" and module["status"] == "done" and module["wall_s"] > 0
+    # The CPU time of the SLURM jobs, from the steps' usage lines (simulate, image, compare-sky; the failed try of
+    # image wrote none).
+    assert module["core_s"] > 1.0
     check_workflow_outputs(module["outputs"], outdir)
     # The products are in the run's tree, and the steps really ran as SLURM jobs.
     assert (outdir / "images" / "simulate").is_dir() and (outdir / "products" / "simulate" / "simulation").is_dir()
@@ -297,3 +310,39 @@ def test_chain_refuses_before_submitting(slurm_cluster: LocalCluster, tmp_path: 
     assert "belongs to another workflow" in bad.stderr.strip().splitlines()[-1]
     assert len(_jobs(slurm_cluster)) == before
     assert (foreign / "config.pickle").read_bytes() == b"another workflow"  # nothing of it was touched
+
+
+#: The mosaic of the run on SLURM against the truth: the tolerances of the cwltool run (tests/chain/test_chain_run.py).
+FLUX_TOLERANCE, POSITION_TOLERANCE_ARCSEC = 0.10, 0.2 * 10.0
+
+
+def test_the_whole_chain_runs_on_slurm(slurm_cluster: LocalCluster, tmp_path: Path) -> None:
+    """``lofar-hires run tiny`` with the SLURM profile: every module's steps run as SLURM jobs, the run ends with the
+    mosaic, and the bright sources in it are within the cwltool run's tolerances of the truth; every module's CPU
+    time comes from its steps' usage lines."""
+    env = slurm_cluster.env()
+    env["TMPDIR"] = str(tmp_path / "tmp")
+    (tmp_path / "tmp").mkdir()
+    outdir = tmp_path / "run"
+    proc = subprocess.run([str(VENV_BIN / "lofar-hires"), "run", "tiny", "-o", str(outdir), "--cluster",
+                           str(_profile(tmp_path))], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=3600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    manifest = json.loads((outdir / "run.json").read_text())
+    assert manifest["runner"] == "toil-slurm"
+    from lofar_hires.chain.config import load_run_config, resolve_config_path
+    from lofar_hires.chain.modules import MODULE_NAMES
+
+    skipped = load_run_config(resolve_config_path("tiny")).skip
+    assert [m["name"] for m in manifest["modules"]] == [n for n in MODULE_NAMES if n not in skipped]
+    assert all(m["status"] == "done" and m["core_s"] > 0 for m in manifest["modules"]), manifest["modules"]
+    # Every module's steps ran as SLURM jobs: each wrote its batch logs (per observation for di_calibrator and
+    # di_target); SLURM forgets finished jobs after 5 minutes, so scontrol cannot tell.
+    batch = {d.name.split(".")[0] for d in (outdir / "logs" / "batch").iterdir() if any(d.glob("toil_*.err.log"))}
+    assert batch == {m["name"] for m in manifest["modules"]}, batch
+    sources = mosaic_sources(outdir)
+    bright = {n: v for n, v in sources.items() if n.startswith("bright")}
+    assert len(bright) == 2, sources
+    for name, (ratio, offset_arcsec) in bright.items():
+        assert abs(ratio - 1) < FLUX_TOLERANCE and offset_arcsec < POSITION_TOLERANCE_ARCSEC, (name, ratio,
+                                                                                              offset_arcsec)
