@@ -39,7 +39,7 @@ def test_demo_runs_and_leaves_its_inputs_unchanged(demo):
     sim = Path(demo.outputs("simulate")["simulation"]["path"])
     assert file_checksums(sim) == recorded
     # The second command continued the first: the simulation ran once.
-    assert "module 1/11 simulate: complete in" in demo.stderr
+    assert "module 1/13 simulate: complete in" in demo.stderr
 
 
 @pytest.mark.parametrize("obs", ["obs01", "obs02"])

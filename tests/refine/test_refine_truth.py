@@ -11,6 +11,7 @@ and refined jointly over both observations by workflows/dd_refine.cwl (cwltool),
 * each observation gets its own refined solutions, and they differ (the screen does);
 * the facet image of the refined data has its peak at the calibrator closer to the true flux and
   a lower rms than the image of the data as given.
+* the check of the refined facet accepts it: the calibrator's peak at 6 arcsec moved by less than 10 %.
 """
 
 from __future__ import annotations
@@ -122,3 +123,10 @@ def test_the_refined_facet_image_is_better(refined):
           f"rms {before['rms_jy']:.4f} -> {after['rms_jy']:.4f} Jy/beam")
     assert abs(after["peak_jy"] - true_jy) < abs(before["peak_jy"] - true_jy), "the peak is closer to the truth"
     assert after["rms_jy"] < before["rms_jy"]
+
+
+def test_the_check_accepts_a_refinement_that_keeps_the_flux(refined):
+    _, facet, _, summary, _ = refined
+    check = summary["check"]
+    print(f"check of facet {facet}: {check['reason']}")
+    assert check["accepted"] and abs(check["ratio"] - 1.0) < 0.1, check

@@ -6,7 +6,9 @@ calibrator and its delta_t; :func:`~lofar_hires.refine.run.refine_facet` runs th
 self-calibration, skipped for delta_t above 3 min, and the final joint self-calibration towards the
 calibrator). Writes ``<outdir>/<facet>.<obs>.refined.h5`` per observation, ``<facet>-image.fits``,
 ``<facet>.refine.json`` and the two self-calibration directories ``dutch/`` and ``final/``. Prints the
-refined solutions, one per line.
+refined solutions, one per line. A refinement that changes the facet calibrator's peak at 6 arcsec
+beyond ``refine_check.max_peak_change_fraction`` (:mod:`lofar_hires.refine.check`) is rejected: no
+refined solutions, exit status 4 (0 with ``--failure-ok``, the summary saying why, a WARNING).
 """
 
 from __future__ import annotations
@@ -50,9 +52,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=d.threads, help=f"DP3 and WSClean threads (default "
                                                                        f"{d.threads})")
     parser.add_argument("--failure-ok", action="store_true",
-                        help="when a self-calibration or imaging step fails, write <facet>.refine.json with status "
-                             "failed and the reason and exit 0, so that a workflow refining many facets keeps the "
-                             "others (bad input still ends with exit status 2)")
+                        help="when a self-calibration or imaging step fails or the check rejects the refinement, "
+                             "write <facet>.refine.json with status failed and the reason and exit 0, so that a "
+                             "workflow refining many facets keeps the others (bad input still ends with exit status "
+                             "2)")
     parser.add_argument("--overwrite", action="store_true", help="replace the products of an earlier run")
 
 
@@ -81,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from lofar_hires.errors import InputError, LofarHiresError
     from lofar_hires.io.ms import require_ms
     from lofar_hires.io.names import inside, safe_name
+    from lofar_hires.refine.check import RefinementRejected
     from lofar_hires.refine.plan import facet_calibrator
     from lofar_hires.refine.run import RefineSettings, observation_names, refine_facet, write_failure, write_summary
     from lofar_hires.selfcal.recipes import load_recipe_config
@@ -112,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.failure_ok:
             raise
         write_failure(summary_path, calibrator, exc)
-        log.error("facet %s: refinement failed: %s; recorded in %s (--failure-ok: exit 0)", args.facet, exc,
-                  summary_path)
+        level = logging.WARNING if isinstance(exc, RefinementRejected) else logging.ERROR
+        log.log(level, "facet %s: refinement failed: %s; recorded in %s (--failure-ok: exit 0)", args.facet, exc,
+                summary_path)
         return 0
     summary = write_summary(summary_path, result, settings)
     prov.write(summary_path.with_name(summary_path.name.replace(".refine.json", ".refine.provenance.json")))

@@ -1,9 +1,8 @@
 """``lofar-hires run``: the whole chain, from the observations (or a simulated field) to the mosaic.
 
 Library: :mod:`lofar_hires.chain` (:func:`~lofar_hires.chain.run.run_chain`). Without a configuration it runs
-the embedded default, ``configs/run/tiny.yaml``: a small simulated field taken to the mosaic (without the DD
-refinement, which that configuration leaves out). Each module's
-workflow runs with the runner of the cluster profile (``local``: cwltool; ``toil``: Toil on this machine;
+the embedded default, ``configs/run/tiny.yaml``: a small simulated field taken to the mosaic through every module.
+Each module's workflow runs with the runner of the cluster profile (``local``: cwltool; ``toil``: Toil on this machine;
 ``slurm``: Toil submitting SLURM jobs); the products go into a fixed tree (``solutions/``, ``images/``,
 ``plots/``, ``facets/``, ``selfcal/``, ``logs/``, ``report/``) with the manifest ``run.json``. Running the same
 command again continues after the last complete module.

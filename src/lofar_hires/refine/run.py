@@ -6,9 +6,15 @@
 2. *final*: the (corrected) facet datasets are phase-shifted to the facet calibrator and
    self-calibrated jointly with the ``refine-final`` recipe (32 s, 390.6 kHz, uv cut 20000
    lambda, 5 to 20 cycles, intervals from delta_t).
-3. Per observation the two steps' best solutions are merged into ``<facet>.<obs>.refined.h5``,
-   applied to the facet data, and the facet is imaged (``<facet>-image.fits``; with ``compare``
-   also the data as given, ``<facet>.before-image.fits``, and the peak and rms of both).
+3. Per observation the two steps' best solutions are merged into ``<facet>.<obs>.refined.h5`` and
+   applied to the facet data.
+4. The check (:mod:`lofar_hires.refine.check`): the facet calibrator's peak in a 6 arcsec dirty
+   image of the refined data against that in one of the data as given (``check/``); a change beyond
+   ``refine_check.max_peak_change_fraction`` rejects the refinement: its refined solutions are
+   removed and :class:`~lofar_hires.refine.check.RefinementRejected` is raised (the facet keeps its
+   DD solutions).
+5. The facet is imaged (``<facet>-image.fits``; with ``compare`` also the data as given,
+   ``<facet>.before-image.fits``, and the peak and rms of both).
 
 Both steps run :func:`lofar_hires.selfcal.engine.run_selfcal` (``dutch/``, ``final/``, each a
 complete self-calibration directory: cycles, montage, report); their strategies are written next
@@ -32,6 +38,7 @@ from lofar_hires.imaging.measure import load_image, measure_source, sigma_clippe
 from lofar_hires.io.atomic import atomic_output, remove_path
 from lofar_hires.io.names import inside, safe_name
 from lofar_hires.provenance import Provenance
+from lofar_hires.refine.check import FluxCheck, RefinementRejected, check_refinement
 from lofar_hires.refine.plan import FacetCalibrator, dutch_step_needed
 from lofar_hires.runners.wsclean import WSCleanOptions
 from lofar_hires.selfcal.engine import SelfcalRequest, SelfcalResult, run_selfcal
@@ -86,6 +93,8 @@ class RefineResult:
     metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     #: Why the Dutch step was not made ('' when it was).
     skipped: str = ""
+    #: The calibrator's peak before and after, and the verdict (None until checked).
+    check: FluxCheck | None = None
 
 
 def observation_names(ms_paths: Sequence[Path], facet: str = "") -> list[str]:
@@ -241,6 +250,14 @@ def refine_facet(ms_paths: Sequence[Path], calibrator: FacetCalibrator, config: 
             apply_solutions(ms, out, applied, data_column=settings.data_column, threads=settings.threads,
                             overwrite=True, logdir=work / "logs", provenance=prov)
             refined_ms.append(applied)
+        result.check = check_refinement(ms_paths, settings.data_column, refined_ms, outdir / "check",
+                                        config.refine_check, calibrator, settings.threads)
+        if not result.check.accepted:
+            for path in result.solutions.values():
+                remove_path(path)
+            result.solutions.clear()
+            raise RefinementRejected(f"refinement rejected ({result.check.reason}); its refined solutions were "
+                                     "removed and the facet keeps its DD solutions", result.check)
         log.info("facet %s: imaging the refined data (%d pixels of %g arcsec)", calibrator.facet,
                  settings.image_size_pix, settings.image_scale_arcsec)
         result.image = _image(refined_ms, outdir, facet, settings, calibrator)
@@ -264,6 +281,7 @@ def write_summary(path: Path, result: RefineResult, settings: RefineSettings) ->
                "image": None if result.image is None else str(result.image),
                "before_image": None if result.before_image is None else str(result.before_image),
                "metrics": result.metrics,
+               "check": None if result.check is None else result.check.describe(),
                "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.__dict__.items()}}
     with atomic_output(path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
@@ -271,11 +289,13 @@ def write_summary(path: Path, result: RefineResult, settings: RefineSettings) ->
 
 
 def write_failure(path: Path, calibrator: FacetCalibrator, exc: Exception) -> Path:
-    """``<facet>.refine.json`` of a refinement that failed: status failed, the reason and its exit status."""
+    """``<facet>.refine.json`` of a refinement that failed: status failed, the reason and its exit status (and the
+    check's numbers when the check rejected it)."""
     from lofar_hires.errors import exit_status
 
     summary = {"status": "failed", "calibrator": calibrator.describe(), "error": str(exc),
-               "error_type": type(exc).__name__, "exit_status": exit_status(exc)}
+               "error_type": type(exc).__name__, "exit_status": exit_status(exc),
+               "check": exc.check.describe() if isinstance(exc, RefinementRejected) else None}
     with atomic_output(path, overwrite=True) as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return path

@@ -285,6 +285,20 @@ class RefineFinalRecipe:
 
 
 @dataclass(frozen=True)
+@shipped_defaults(RECIPES_FILE, "refine_check")
+class RefineCheck:
+    """The check of a refined facet: its calibrator's peak in a dirty image of the refined data against that in one
+    of the data as given (both centred on the calibrator, same settings)."""
+
+    max_peak_change_fraction: float = option(help="the refinement is rejected when the calibrator's peak after it "
+                                             "differs from that before by more than this factor either way (0.2: "
+                                             "outside [1/1.2, 1.2] times)", min=0.0)
+    image_size_pix: int = option(help="size of the two check images", unit="pixel", min=16, max=65536)
+    image_scale_arcsec: float = option(help="pixel size of the check images", unit="arcsec", min=0.0)
+    image_taper_arcsec: float = option(help="Gaussian taper of the check images", unit="arcsec", min=0.0)
+
+
+@dataclass(frozen=True)
 @shipped_defaults(RECIPES_FILE)
 class RecipeConfig:
     """Every number of the recipes (``configs/recipes.yaml``)."""
@@ -295,6 +309,8 @@ class RecipeConfig:
     refine_dutch: RefineDutchRecipe = option(help="DD refinement (a): 6 arcsec Dutch facet self-calibration "
                                              "(section 6.4.4)")
     refine_final: RefineFinalRecipe = option(help="DD refinement (b): final joint self-calibration (section 6.4.4)")
+    refine_check: RefineCheck = option(help="DD refinement (c): the check that the refined facet's calibrator "
+                                       "keeps its flux")
 
     def validate(self) -> None:
         """Cross-field checks (the schema checks single values).
