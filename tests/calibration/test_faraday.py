@@ -174,3 +174,20 @@ def test_bad_input_raises_input_error(change, message):
     angle = np.zeros((3, 24, 5))
     with pytest.raises(InputError, match=message):
         fit_rotation_measure(*change(angle, np.ones_like(angle), FREQS_HZ))
+
+
+@pytest.mark.parametrize("rm_true", [-0.3, -0.051, 0.347])
+def test_rm_is_not_an_alias_where_a_few_channels_carry_the_weight(rm_true):
+    """48 channels of 0.5 MHz from 120 MHz, nine of them (135-139 MHz) with 40 times the weight of the others
+    (DP3 wrote such solution weights for the tiny field's rotation solves): the alias RM + pi / lambda^2 of
+    those channels beat the grid point next to -0.3 rad/m^2, which came out as +0.347. Required: every
+    time within 0.005 rad/m^2."""
+    rng = np.random.default_rng(3)
+    freqs = 120e6 + 0.5e6 * np.arange(48)
+    rm = np.zeros((30, 4))
+    rm[:, 2] = rm_true
+    angle = rm[:, None, :] * (C_M_S / freqs[None, :, None]) ** 2 + rng.normal(0.0, 0.005, (30, 48, 4))
+    weight = np.full(angle.shape, 0.025)
+    weight[:, 30:39, :] = 1.0
+    fit = fit_rotation_measure(angle, weight, freqs, REF)
+    np.testing.assert_allclose(fit.rm_rad_m2[:, 2], rm_true, atol=0.005)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from lofar_hires.calibration.phases import wrap
-from lofar_hires.calibration.polalign import fit_polalign, polalign_soltab_values
+from lofar_hires.calibration.polalign import fit_polalign, fit_reference_delay, polalign_soltab_values
 from lofar_hires.errors import InputError, LofarHiresWarning
 from lofar_hires.physics import TEC_PHASE_CONSTANT
 
@@ -156,3 +156,46 @@ def test_bad_input_raises_input_error(change, message):
     xx = np.zeros((3, 24, 5))
     with pytest.raises(InputError, match=message):
         fit_polalign(*change(xx, xx.copy(), np.ones_like(xx), FREQS_HZ))
+
+
+@pytest.mark.parametrize("ref_delay_ns", [0.253, -0.4, 2.2])
+def test_reference_delay_on_a_narrow_band_is_not_an_alias(ref_delay_ns):
+    """The tiny field's band (48 channels of 0.5 MHz from 120 MHz, 24 MHz wide): a delay about 1/(2 nu) away
+    from the true one turns the X-Y phase by half a turn at the band centre and loses little coherence of
+    the doubled phases, while the grid point next to the true delay lost more; a reference delay of
+    0.253 ns came out as 4.04 ns (or -3.47 ns on the tiny run), which put the Faraday rotation on the wrong
+    branch (RMs of the wrong sign). Required: within 0.01 ns, and the alias reported less coherent."""
+    rng = np.random.default_rng(3)
+    freqs = 120e6 + 0.5e6 * np.arange(48)
+    relative = np.array([0.98, 0.0, -0.27, -1.1, -1.65, 1.13, -1.07, 0.23]) * 1e-9
+    absolute = relative + ref_delay_ns * 1e-9
+    diff = 2 * np.pi * freqs[None, :, None] * absolute[None, None, :]
+    gauge = rng.uniform(-np.pi, np.pi, (30, len(freqs), 1))
+    xx = wrap(gauge + diff / 2 + rng.normal(0, 0.01, diff.shape[:2] + (len(relative),)))
+    yy = wrap(gauge - diff / 2 + rng.normal(0, 0.01, xx.shape))
+    weights = np.ones_like(xx)
+    fit = fit_polalign(xx, yy, weights, freqs, 1)
+    absolute_fit = fit_reference_delay(xx, yy, weights, freqs, fit, delay_range_s=0.5e-6)
+    assert absolute_fit.delay_s == pytest.approx(ref_delay_ns * 1e-9, abs=0.01e-9)
+    assert absolute_fit.coherence > 0.99 and absolute_fit.alias_coherence < absolute_fit.coherence - 0.03
+    assert abs(abs(absolute_fit.alias_delay_s - absolute_fit.delay_s) - 1 / (2 * 131.75e6)) < 0.5e-9
+
+
+def test_reference_delay_leaves_out_slots_that_had_not_settled():
+    """Three of 30 slots with a common X-Y phase that had not settled (random per channel, as where DDECal
+    stopped at maxiter on the tiny field): they are left out, so the delay is that of the other slots and
+    the reported coherence is theirs (0.9 with them)."""
+    rng = np.random.default_rng(5)
+    freqs = 120e6 + 0.5e6 * np.arange(48)
+    absolute = np.array([0.98, 0.0, -0.27, -1.1, -1.65, 1.13, -1.07, 0.23]) * 1e-9 + 0.253e-9
+    diff = 2 * np.pi * freqs[None, :, None] * absolute[None, None, :]
+    gauge = rng.uniform(-np.pi, np.pi, (30, len(freqs), 1))
+    unsettled = np.zeros((30, len(freqs), 1))
+    unsettled[12:15] = rng.uniform(-np.pi, np.pi, (3, len(freqs), 1))
+    xx = wrap(gauge + diff / 2 + unsettled + rng.normal(0, 0.01, (30, len(freqs), len(absolute))))
+    yy = wrap(gauge - diff / 2 + rng.normal(0, 0.01, xx.shape))
+    weights = np.ones_like(xx)
+    fit = fit_polalign(xx, yy, weights, freqs, 1)
+    absolute_fit = fit_reference_delay(xx, yy, weights, freqs, fit, delay_range_s=0.5e-6)
+    assert absolute_fit.delay_s == pytest.approx(0.253e-9, abs=0.01e-9)
+    assert absolute_fit.coherence > 0.99

@@ -161,3 +161,15 @@ def test_averaging_phaseshift_phaseup() -> None:
 def test_predict_needs_an_existing_model(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="does not exist"):
         dp3_steps.predict(tmp_path / "none.skymodel")
+
+
+def test_ddecal_step_size() -> None:
+    step = dp3_steps.ddecal("diagonal", Path("s.h5"), solint_slots=1, nchan=1, minuv_lambda=0.0,
+                            model_columns=["MODEL_DATA"], step_size=0.5)
+    assert "solve.stepsize=0.5" in parset_of(step).splitlines()
+    default = dp3_steps.ddecal("diagonal", Path("s.h5"), solint_slots=1, nchan=1, minuv_lambda=0.0,
+                               model_columns=["MODEL_DATA"])
+    assert "stepsize" not in parset_of(default)
+    with pytest.raises(InputError, match=r"step size must be in \(0, 1\], got 1.5"):
+        dp3_steps.ddecal("diagonal", Path("s.h5"), solint_slots=1, nchan=1, minuv_lambda=0.0,
+                         model_columns=["MODEL_DATA"], step_size=1.5)

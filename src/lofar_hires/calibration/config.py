@@ -61,6 +61,8 @@ class SolveConfig:
                                      "averaged data (at least one; null: one channel)", unit="Hz", min=0.0)
     maxiter: int = option(help="maximum solver iterations", min=1)
     tolerance: float = option(help="solver convergence tolerance", min=0.0)
+    step_size: float = option(help="fraction of the way from one iteration's solution to the next that DDECal "
+                              "takes (DP3's stepsize): larger values converge in fewer iterations", min=0.01, max=1.0)
 
     def cells(self, integration_s: float, chan_width_hz: float, n_chan: int) -> tuple[int, int]:
         """Time slots and channels per solution on data of this resolution (:func:`solution_cells`)."""

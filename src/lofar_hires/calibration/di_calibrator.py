@@ -55,6 +55,7 @@ from lofar_hires.io.h5parm import CALIBRATOR_SOLSET, Soltab, read_h5parm, write_
 from lofar_hires.io.ms import MsInfo, read_ms_info, require_ms
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners import dp3_steps
+from lofar_hires.runners.dp3 import SolveConvergence, ddecal_convergence
 from lofar_hires.runners.dp3_steps import Correction
 
 log = logging.getLogger(__name__)
@@ -131,18 +132,44 @@ def corrupt_model(ms: Path, effects: Sequence[Correction], workdir: Path, name: 
     return "MODEL_CORRUPTED"
 
 
+@dataclass(frozen=True)
+class SolveResult:
+    """Products of :func:`solve`: the h5parm and how DDECal's solution intervals ended."""
+
+    h5parm: Path
+    convergence: SolveConvergence
+
+
 def solve(ms: Path, h5parm: Path, mode: str, corrections: Sequence[Correction], cfg: CalibratorConfig,
-          workdir: Path, name: str, provenance: Provenance | None = None, model_column: str = "MODEL_DATA") -> Path:
+          workdir: Path, name: str, provenance: Provenance | None = None,
+          model_column: str = "MODEL_DATA") -> SolveResult:
     """Apply ``corrections`` to DATA (written to CORRECTED_DATA) and solve ``mode`` against ``model_column``.
 
-    The h5parm is written under a temporary name and replaces ``h5parm`` when DP3 has finished.
+    The h5parm is written under a temporary name and replaces ``h5parm`` when DP3 has finished. Solution
+    intervals that stopped at ``solve.maxiter`` without converging are logged as a warning naming the solve.
     """
     with atomic_output(h5parm, overwrite=True) as tmp:
         info = read_ms_info(ms)
         steps = dp3_steps.correction_steps(corrections) + [dp3_settings.solve(mode, tmp, cfg.solve, info, model_column)]
         dp3_steps.run_steps(ms, None, steps, workdir, name, out_column="CORRECTED_DATA", threads=cfg.threads,
                             provenance=provenance)
-    return h5parm
+        convergence = ddecal_convergence(Path(workdir) / f"{name}.log", name, cfg.solve.maxiter)
+    log_convergence(convergence)
+    return SolveResult(h5parm=Path(h5parm), convergence=convergence)
+
+
+def log_convergence(convergence: SolveConvergence) -> None:
+    """A warning when solution intervals of a solve stopped at maxiter (their solutions may be off)."""
+    if convergence.n_at_maxiter:
+        log.warning("%s (tolerance not reached; raise solve.maxiter)", convergence.message())
+    else:
+        log.info("DDECal solve %s converged in every one of its %d solution intervals (at most %d iterations)",
+                 convergence.solve, convergence.n_intervals, max(convergence.iterations, default=0))
+
+
+def unconverged_solves(solves: dict[str, dict]) -> dict[str, float]:
+    """Solve -> fraction of its solution intervals that stopped at maxiter, for the solves where any did."""
+    return {name: entry["fraction_at_maxiter"] for name, entry in solves.items() if entry["at_maxiter"]}
 
 
 # --------------------------------------------------------------------------- fits
@@ -217,12 +244,12 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
 
         log.info("step 3/7: solve diagonal + rotation; fit the polarisation delay")
         s1 = solve(ms, tmp / "solve1_rotation_diagonal.h5", "rotation+diagonal", [], cfg, work, "solve1", prov)
-        report["polalign"] = fit_polalign_step(s1, polalign_h5, cfg, prov)
+        report["polalign"] = fit_polalign_step(s1.h5parm, polalign_h5, cfg, prov)
 
         log.info("step 4/7: apply alignment and beam, solve diagonal + rotation; fit Faraday rotation")
         corr = [Correction(polalign_h5, ("polalign",))] + beam
         s2 = solve(ms, tmp / "solve2_rotation_diagonal.h5", "rotation+diagonal", corr, cfg, work, "solve2", prov)
-        report["faraday"] = fit_faraday_step(s2, faraday_h5, cfg, prov)
+        report["faraday"] = fit_faraday_step(s2.h5parm, faraday_h5, cfg, prov)
 
         # The bandpass and the clock act on the dipole signals, after the beam (J = P.B.C.E.F): they
         # are solved against the model corrupted by Faraday rotation and the beam, on data from
@@ -232,19 +259,24 @@ def run_di_calibrator(ms_paths: Sequence[Path], skymodel: Path, outdir: Path, cf
         model = corrupt_model(ms, inner, work, "corrupt_model", cfg.threads, prov)
         corr = [Correction(polalign_h5, ("polalign",))]
         s3 = solve(ms, tmp / "solve3_diagonal.h5", "diagonal", corr, cfg, work, "solve3", prov, model)
+        solves = [s1, s2, s3]
         if cfg.fits.polalign_refine:
             log.info("step 5/7: refine the polarisation alignment and solve diagonal again")
             initial = tmp / "polalign_initial.h5"
             polalign_h5.rename(initial)
-            report["polalign_refined"] = refine_polalign_step(initial, s3, polalign_h5, cfg, prov)
+            report["polalign_refined"] = refine_polalign_step(initial, s3.h5parm, polalign_h5, cfg, prov)
             corr = [Correction(polalign_h5, ("polalign",))]
             s3 = solve(ms, tmp / "solve3_diagonal.h5", "diagonal", corr, cfg, work, "solve3b", prov, model)
-        report["bandpass"] = fit_bandpass_step(s3, bandpass_h5, cfg, prov)
+            solves.append(s3)
+        report["bandpass"] = fit_bandpass_step(s3.h5parm, bandpass_h5, cfg, prov)
 
         log.info("step 6/7: remove alignment and bandpass, solve diagonal; separate clock and TEC")
         corr = [Correction(polalign_h5, ("polalign",)), Correction(bandpass_h5, ("bandpass",))]
         s4 = solve(ms, tmp / "solve4_diagonal.h5", "diagonal", corr, cfg, work, "solve4", prov, model)
-        report["clocktec"] = fit_clocktec_step(s4, clocktec_h5, cfg, prov)
+        solves.append(s4)
+        report["clocktec"] = fit_clocktec_step(s4.h5parm, clocktec_h5, cfg, prov)
+        report["solves"] = {r.convergence.solve: r.convergence.to_dict() for r in solves}
+        report["unconverged_solves"] = unconverged_solves(report["solves"])
 
         log.info("step 7/7: collect cal_solutions.h5")
         cal = collect({"polalign": polalign_h5, "bandpass": bandpass_h5, "faraday": faraday_h5,

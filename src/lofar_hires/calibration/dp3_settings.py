@@ -36,4 +36,5 @@ def solve(mode: str, h5parm: Path, cfg: SolveConfig, info: MsInfo, model_column:
     """A DDECal solve of the calibrator (data described by ``info``) against one model column."""
     slots, nchan = cfg.cells(info.integration_s, info.chan_width_hz, len(info.freqs_hz))
     return dp3_steps.ddecal(mode, h5parm, solint_slots=slots, nchan=nchan, minuv_lambda=cfg.minuv_lambda,
-                            maxiter=cfg.maxiter, tolerance=cfg.tolerance, model_columns=[model_column])
+                            maxiter=cfg.maxiter, tolerance=cfg.tolerance, step_size=cfg.step_size,
+                            model_columns=[model_column])

@@ -194,6 +194,10 @@ def fit_polalign_step(solve_h5: Path, out_h5: Path, cfg: CalibratorConfig, prove
         fit = replace(fit, delay_s=fit.delay_s + absolute.delay_s)
         report["reference_delay_ns"] = absolute.delay_s * 1e9
         report["reference_delay_coherence"] = absolute.coherence
+        # The next best delay: the nearer its coherence, the less sure the branch of the rotation solves.
+        found = np.isfinite(absolute.alias_delay_s)
+        report["reference_delay_alias_ns"] = absolute.alias_delay_s * 1e9 if found else None
+        report["reference_delay_alias_coherence"] = absolute.alias_coherence if found else None
         report["solutions_on_other_xy_branch"] = absolute.flipped_fraction
         meaning = ("XX-YY polarisation alignment (delay); the reference station's own delay, fitted from the "
                    "doubled X-Y phases, is included so that the corrected data have X-Y phase 0")

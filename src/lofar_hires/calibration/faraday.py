@@ -21,15 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from lofar_hires.calibration.phases import (
+    N_REFINED_PEAKS,
     check_freqs,
     check_reference,
     check_values,
     check_weights,
+    grid_peaks,
     reference_weights,
+    refine_peaks,
     weighted_rms,
     wrap,
     wrap_half,
-    wrapped_least_squares,
 )
 from lofar_hires.errors import InputError, LofarHiresWarning
 from lofar_hires.physics import C_M_S
@@ -169,15 +171,18 @@ def fit_rotation_measure(angle_rad: np.ndarray, weights: np.ndarray, freqs_hz: n
 
     trial = rm_grid_rad_m2(lambda2, rm_range_rad_m2, with_offset)
     score = (wt * np.exp(1j * data)) @ np.exp(-2j * np.outer(lambda2, trial))  # (time, ant, trial)
-    best = np.argmax(np.abs(score) if with_offset else score.real, axis=-1)
+    # Several peaks are refined: the alias RM + pi / lambda^2 (one turn of 2 RM lambda^2 at the band
+    # centre) can beat the grid point next to the true RM on a narrow band or where a few channels
+    # carry most of the weight.
+    peaks, found = grid_peaks(np.abs(score) if with_offset else score.real, N_REFINED_PEAKS)
     lambda2_0 = float(np.mean(lambda2))
-    start = [trial[best] * lambda2_0]
+    start = [trial[peaks] * lambda2_0]
     columns = [2.0 * lambda2 / lambda2_0]
     if with_offset:
-        start.append(np.angle(np.take_along_axis(score, best[..., None], axis=-1)[..., 0]) / 2.0)
+        start.append(np.angle(np.take_along_axis(score, peaks, axis=-1)) / 2.0)
         columns.append(np.full(n_freq, 2.0))
-    params, residual, valid = wrapped_least_squares(data, wt, np.stack(columns, axis=-1),
-                                                    np.stack(start, axis=-1), n_iter)
+    best = refine_peaks(data, wt, np.stack(columns, axis=-1), np.stack(start, axis=-1), found, n_iter)
+    params, residual, valid = best.params, best.residual, best.valid
 
     n_chan = np.count_nonzero(wt > 0, axis=-1)
     fitted = valid & (n_chan >= len(columns) + 1)

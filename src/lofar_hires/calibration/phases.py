@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -221,6 +222,93 @@ def wrapped_least_squares(data: np.ndarray, weights: np.ndarray, design: np.ndar
     params = np.where(valid[..., None], params, np.nan)
     residual = np.where(valid[..., None], residual, np.nan)
     return params, residual, valid
+
+
+def grid_peaks(score: np.ndarray, n_peaks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n_peaks`` highest local maxima of a grid score along its last axis.
+
+    Returns
+    -------
+    index
+        ``(..., n_peaks)`` grid indices, highest first.
+    found
+        ``(..., n_peaks)`` boolean: the index is a local maximum (False where a series has fewer).
+    """
+    score = np.asarray(score, dtype=float)
+    left = np.concatenate((np.full(score.shape[:-1] + (1,), -np.inf), score[..., :-1]), axis=-1)
+    right = np.concatenate((score[..., 1:], np.full(score.shape[:-1] + (1,), -np.inf)), axis=-1)
+    local = (score > left) & (score >= right)
+    index = np.argsort(np.where(local, score, -np.inf), axis=-1)[..., ::-1][..., :n_peaks]
+    return index, np.take_along_axis(local, index, axis=-1)
+
+
+@dataclass(frozen=True)
+class PeakFit:
+    """Result of :func:`refine_peaks`: the best refined peak of each series and the runner-up."""
+
+    params: np.ndarray  # (..., p)
+    residual: np.ndarray  # (..., n)
+    valid: np.ndarray  # (...)
+    coherence: np.ndarray  # (...) real part of the mean residual phasor of the best peak
+    alias_params: np.ndarray  # (..., p) the runner-up (another peak), NaN where there is none
+    alias_coherence: np.ndarray  # (...) its coherence, NaN where there is none
+
+
+#: Peaks of a coherence grid that :func:`refine_peaks` refines.
+N_REFINED_PEAKS = 4
+
+
+def refine_peaks(data: np.ndarray, weights: np.ndarray, design: np.ndarray, starts: np.ndarray, found: np.ndarray,
+                 n_iter: int = 4) -> PeakFit:
+    """Gauss-Newton (:func:`wrapped_least_squares`) from several peaks of a coherence grid; the refined fit whose
+    residual phasors are the most coherent wins.
+
+    A grid point next to the true peak can lose more coherence than an alias peak that happens to sit on a
+    grid point has (on a narrow band, or where the weights leave few channels, aliases are hardly
+    suppressed): only refined peaks can be compared.
+
+    Parameters
+    ----------
+    data, weights
+        Phases (rad) and weights, ``(..., n)``.
+    design
+        Model basis ``(n, p)``.
+    starts
+        ``(..., k, p)``: starting parameters at ``k`` peaks of the grid.
+    found
+        ``(..., k)``: which starts are peaks (from :func:`grid_peaks`).
+    n_iter
+        Gauss-Newton iterations.
+    """
+    data = np.asarray(data, dtype=float)
+    weights = np.asarray(weights, dtype=float)
+    k = starts.shape[-2]
+    shape = data.shape[:-1] + (k, data.shape[-1])
+    params, residual, valid = wrapped_least_squares(np.broadcast_to(data[..., None, :], shape),
+                                                    np.broadcast_to(weights[..., None, :], shape), design, starts,
+                                                    n_iter)
+    total = np.sum(weights, axis=-1)[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        coh = np.sum(weights[..., None, :] * np.cos(np.nan_to_num(residual)), axis=-1) / total
+    coh = np.where(valid & found & (total > 0), coh, -np.inf)
+    order = np.argsort(coh, axis=-1)[..., ::-1]
+    best = order[..., :1]
+    p_best = np.take_along_axis(params, best[..., None], axis=-2)[..., 0, :]
+    # The runner-up: the best other refined peak that did not end at the same parameters.
+    same = np.all(np.isclose(params, p_best[..., None, :], rtol=1e-6, atol=1e-6), axis=-1)
+    other = np.where(same, -np.inf, coh)
+    second = np.argmax(other, axis=-1)[..., None]
+    has_second = np.isfinite(np.take_along_axis(other, second, axis=-1)[..., 0])
+    best_coh = np.take_along_axis(coh, best, axis=-1)[..., 0]
+    ok = np.isfinite(best_coh)
+    return PeakFit(params=np.where(ok[..., None], p_best, np.nan),
+                   residual=np.where(ok[..., None], np.take_along_axis(residual, best[..., None], axis=-2)[..., 0, :],
+                                     np.nan),
+                   valid=ok,
+                   coherence=np.where(ok, best_coh, np.nan),
+                   alias_params=np.where(has_second[..., None],
+                                         np.take_along_axis(params, second[..., None], axis=-2)[..., 0, :], np.nan),
+                   alias_coherence=np.where(has_second, np.take_along_axis(coh, second, axis=-1)[..., 0], np.nan))
 
 
 def alias_free_delay_s(freqs_hz: np.ndarray) -> float:

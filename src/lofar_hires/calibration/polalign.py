@@ -38,13 +38,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from lofar_hires.calibration.phases import (
+    N_REFINED_PEAKS,
     TWO_PI,
+    PeakFit,
     check_freqs,
     check_reference,
     check_values,
     check_weights,
+    grid_peaks,
     reference_phases,
     reference_weights,
+    refine_peaks,
     weighted_rms,
     wrap,
     wrapped_least_squares,
@@ -229,11 +233,19 @@ class ReferenceDelayFit:
     flipped_fraction
         Fraction of the (time, channel) points of the solve that sit on the other branch
         (their X-Y phase is nearer ``delay model + pi``).
+    alias_delay_s, alias_coherence
+        The next best delay (another peak of the coherence) and its coherence, as :attr:`coherence`
+        is computed (NaN when there is none). On a narrow band the delays that differ by about
+        ``1 / (2 nu)`` (half a turn of X-Y phase at the band centre) come close: the nearer
+        ``alias_coherence`` is to ``coherence``, the less sure the choice, and with it the sign of
+        the rotation measure.
     """
 
     delay_s: float
     coherence: float
     flipped_fraction: float
+    alias_delay_s: float = float("nan")
+    alias_coherence: float = float("nan")
 
 
 def fit_reference_delay(phase_xx: np.ndarray, phase_yy: np.ndarray, weights: np.ndarray, freqs_hz: np.ndarray,
@@ -281,23 +293,60 @@ def fit_reference_delay(phase_xx: np.ndarray, phase_yy: np.ndarray, weights: np.
         raise InputError("no station has both valid solutions and a fitted alignment")
     model = TWO_PI * freqs[:, None] * np.nan_to_num(relative.delay_s)[None, :] + np.nan_to_num(relative.offset_rad)
     residual = np.nan_to_num(xx - yy) - model[None]
-    pooled = np.sum(w * np.exp(2j * residual), axis=(0, 2))  # (freq,): doubled phases, pooled
+    doubled_data = w * np.exp(2j * residual)
+    best = _pooled_delay_fit(np.sum(doubled_data, axis=(0, 2)), freqs, delay_range_s, n_iter)
+    # A time slot whose solve had not settled (DDECal stopped at maxiter with the common X-Y phase still
+    # moving) can pull the pooled phases towards the alias: slots much less coherent with the fit than
+    # the typical slot are left out and the delay fitted again.
+    slot = _slot_coherence(doubled_data, w, freqs, float(best.params[0]) / (TWO_PI * float(np.mean(freqs))))
+    typical = float(np.nanmedian(slot))
+    kept = np.nan_to_num(slot, nan=-1.0) >= typical - 3.0 * (1.0 - typical)
+    if not np.all(kept | np.isnan(slot)):
+        best = _pooled_delay_fit(np.sum(doubled_data[kept], axis=(0, 2)), freqs, delay_range_s, n_iter)
+        log.info("reference station X-Y delay: %d of %d time slots left out (their doubled X-Y phases are "
+                 "incoherent with the others')", int(np.sum(~kept & np.isfinite(slot))), len(slot))
+    nu0 = float(np.mean(freqs))
+    w = np.where(kept[:, None, None], w, 0.0)
+    delay = float(best.params[0] / (TWO_PI * nu0)) / 2.0
+    alias_delay = float(best.alias_params[0] / (TWO_PI * nu0)) / 2.0
+    doubled = np.exp(1j * (2.0 * residual - 2.0 * TWO_PI * freqs[None, :, None] * delay))
+    coherence = float(np.abs(np.sum(w * doubled)) / np.sum(w))
+    alias = np.exp(1j * (2.0 * residual - 2.0 * TWO_PI * freqs[None, :, None] * np.nan_to_num(alias_delay)))
+    alias_coherence = float(np.abs(np.sum(w * alias)) / np.sum(w)) if np.isfinite(alias_delay) else float("nan")
+    single = wrap(residual - TWO_PI * freqs[None, :, None] * delay)
+    flipped = float(np.sum(w * (np.abs(single) > np.pi / 2)) / np.sum(w))
+    log.info("reference station X-Y delay %.3f ns (coherence of the doubled phases %.4f; next best %.3f ns with "
+             "%.4f; %.0f %% of the solutions on the other X-Y branch)", delay * 1e9, coherence, alias_delay * 1e9,
+             alias_coherence, 100 * flipped)
+    return ReferenceDelayFit(delay_s=delay, coherence=coherence, flipped_fraction=flipped,
+                             alias_delay_s=alias_delay, alias_coherence=alias_coherence)
+
+
+def _pooled_delay_fit(pooled: np.ndarray, freqs: np.ndarray, delay_range_s: float, n_iter: int) -> PeakFit:
+    """Twice the delay (as the phase ``2 pi nu0 * 2 delay`` at the mean frequency ``nu0``) from pooled doubled
+    X-Y phasors ``(freq,)``: the best few peaks of a coherence grid, refined (:func:`refine_peaks`)."""
     amp = np.abs(pooled)
     if not np.any(amp > 0):
         raise InputError("the X-Y phases of the solutions are incoherent: cannot fit the reference delay")
     trial = delay_grid_s(freqs, 2.0 * delay_range_s, with_offset=False)  # trial values of 2 * delay
     score = np.real(np.exp(-1j * TWO_PI * np.outer(trial, freqs)) @ pooled)
+    # The grid point nearest the true delay can lose more coherence than a peak half a turn of X-Y
+    # phase away (at the band centre) has: on a narrow band such an alias is hardly suppressed. The
+    # best few peaks of the grid are refined, and the refined coherences decide.
+    peaks, found = grid_peaks(score, N_REFINED_PEAKS)
     nu0 = float(np.mean(freqs))
-    start = np.array([[TWO_PI * nu0 * trial[int(np.argmax(score))]]])
-    params, _, valid = wrapped_least_squares(np.angle(pooled)[None], (amp / amp.max())[None],
-                                             (freqs / nu0)[:, None], start, n_iter)
-    if not valid[0]:
+    best = refine_peaks(np.angle(pooled), amp / amp.max(), (freqs / nu0)[:, None],
+                        (TWO_PI * nu0 * trial[peaks])[:, None], found, n_iter)
+    if not best.valid:
         raise InputError("cannot fit the reference station's X-Y delay (singular fit)")
-    delay = float(params[0, 0] / (TWO_PI * nu0)) / 2.0
-    doubled = np.exp(1j * (2.0 * residual - 2.0 * TWO_PI * freqs[None, :, None] * delay))
-    coherence = float(np.abs(np.sum(w * doubled)) / np.sum(w))
-    single = wrap(residual - TWO_PI * freqs[None, :, None] * delay)
-    flipped = float(np.sum(w * (np.abs(single) > np.pi / 2)) / np.sum(w))
-    log.info("reference station X-Y delay %.3f ns (coherence of the doubled phases %.3f; %.0f %% of the solutions "
-             "on the other X-Y branch)", delay * 1e9, coherence, 100 * flipped)
-    return ReferenceDelayFit(delay_s=delay, coherence=coherence, flipped_fraction=flipped)
+    return best
+
+
+def _slot_coherence(doubled: np.ndarray, weights: np.ndarray, freqs: np.ndarray, twice_delay_s: float) -> np.ndarray:
+    """``(time,)`` length of the mean doubled X-Y phasor of each slot after removing ``2 pi nu * twice_delay_s``
+    (NaN for a slot without data); ``doubled`` holds the weighted phasors ``(time, freq, ant)``."""
+    phasor = np.sum(doubled * np.exp(-1j * TWO_PI * freqs * twice_delay_s)[None, :, None], axis=(1, 2))
+    total = np.sum(weights, axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, np.abs(phasor) / total, np.nan)
+

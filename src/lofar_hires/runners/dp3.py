@@ -31,6 +31,10 @@ ParsetValue = Union[ParsetScalar, Sequence[ParsetScalar]]
 #: Output patterns that mean a DP3 run did not do what was asked.
 DP3_FAIL_PATTERNS = ("the following parset keywords were not used",)
 
+#: DDECal's line in DP3's timings: the iterations each solution interval took, ``n`` or ``n|m`` (m of them
+#: approximate), one line per DDECal step.
+_ITERATIONS_TAKEN = re.compile(r"^Iterations taken: \[(?P<counts>[^\]]*)\]\s*$", re.MULTILINE)
+
 #: Characters that make DP3's parset reader split a value unless it is quoted.
 _NEEDS_QUOTES = re.compile(r"[=,\[\]\s]")
 
@@ -258,3 +262,79 @@ def _check_h5parm_written(h5: Path, step: str, tail: str) -> None:
     if not finite:
         raise QualityError(f"DP3 step {step} wrote only NaN solutions to {h5}: no unflagged data to solve on "
                            "(all flagged, a uv cut above the longest baseline, or a model of zeros?)")
+
+
+# --------------------------------------------------------------------------- DDECal convergence
+
+
+@dataclass(frozen=True)
+class SolveConvergence:
+    """How the solution intervals of one DDECal solve ended.
+
+    DDECal counts ``maxiter + 1`` iterations for an interval that reached ``maxiter`` without
+    meeting its tolerance (DP3's solvers, "so that non-converged iterations can be distinguished
+    from converged ones"); such an interval keeps the solution of its last iteration.
+    """
+
+    solve: str
+    maxiter: int
+    iterations: tuple[int, ...]
+
+    @property
+    def n_intervals(self) -> int:
+        return len(self.iterations)
+
+    @property
+    def n_at_maxiter(self) -> int:
+        """Solution intervals that stopped at ``maxiter`` without converging."""
+        return sum(1 for n in self.iterations if n > self.maxiter)
+
+    @property
+    def fraction_at_maxiter(self) -> float:
+        return self.n_at_maxiter / self.n_intervals if self.iterations else 0.0
+
+    def to_dict(self) -> dict:
+        its = sorted(self.iterations)
+        return {"maxiter": self.maxiter, "intervals": self.n_intervals, "at_maxiter": self.n_at_maxiter,
+                "fraction_at_maxiter": round(self.fraction_at_maxiter, 4),
+                "iterations_min": its[0] if its else None, "iterations_median": its[len(its) // 2] if its else None,
+                "iterations_max": its[-1] if its else None}
+
+    def message(self) -> str:
+        """One line for a warning: the solve and the fraction of its intervals that stopped at ``maxiter``."""
+        return (f"DDECal solve {self.solve}: {self.n_at_maxiter} of {self.n_intervals} solution intervals "
+                f"({100 * self.fraction_at_maxiter:.0f} %) stopped at maxiter={self.maxiter} without converging")
+
+
+def ddecal_iterations(log_text: str) -> list[tuple[int, ...]]:
+    """The iterations per solution interval of every DDECal step in a DP3 log, in the order DP3 printed them.
+
+    Approximate iterations (the part after ``|``) are part of the first count and are left out.
+    """
+    found = []
+    for match in _ITERATIONS_TAKEN.finditer(log_text):
+        items = [item.strip() for item in match.group("counts").split(",") if item.strip()]
+        try:
+            found.append(tuple(int(item.split("|")[0]) for item in items))
+        except ValueError:
+            raise ToolError(f"cannot read DDECal's iteration counts from {match.group(0)!r}") from None
+    return found
+
+
+def ddecal_convergence(log_path: Path, solve: str, maxiter: int) -> SolveConvergence:
+    """The convergence of the one DDECal step of a DP3 run, from its log.
+
+    Raises
+    ------
+    ToolError
+        The log has no line (or several) of DDECal iteration counts.
+    """
+    try:
+        text = Path(log_path).read_text(errors="replace")
+    except OSError as exc:
+        raise ToolError(f"cannot read the DP3 log {log_path}: {exc.strerror or exc}") from None
+    counts = ddecal_iterations(text)
+    if len(counts) != 1:
+        raise ToolError(f"DP3 log {log_path} has {len(counts)} lines 'Iterations taken' where one DDECal step ran: "
+                        f"cannot tell whether solve {solve} converged", log_tail(Path(log_path)))
+    return SolveConvergence(solve=solve, maxiter=int(maxiter), iterations=counts[0])

@@ -377,7 +377,7 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
            directions: Sequence[Sequence[str]] = (), smoothness_hz: float = 0.0,
            smoothness_ref_hz: float = 0.0, antenna_constraint: Sequence[Sequence[str]] = (),
            propagate_solutions: bool | None = None, model_corrections: Sequence[Correction] = (),
-           beam: bool = False, name: str = "solve") -> Dp3Step:
+           beam: bool = False, step_size: float | None = None, name: str = "solve") -> Dp3Step:
     """One DDECal solve writing ``h5parm``, against model columns or a sky model (``sourcedb``).
 
     ``nchan`` channels per solution (0: one solution over the band); baselines shorter than
@@ -387,7 +387,8 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
     the model of each direction before solving (DDECal's ``applycal``: each direction gets the solutions of
     the h5parm direction of its patch name), which is how solves are chained when the corrections are
     direction dependent and the data cannot be corrected instead. With ``beam`` the sky model is predicted
-    with the station beam towards each component.
+    with the station beam towards each component. ``step_size`` is the fraction of the way from one iteration's
+    solution to the next that DDECal takes (its ``stepsize``; None: DP3's default).
     """
     spec = solve_mode(mode)
     if bool(model_columns) == (sourcedb is not None):
@@ -406,6 +407,10 @@ def ddecal(mode: str, h5parm: Path, *, solint_slots: int, nchan: int, minuv_lamb
         options["maxiter"] = int(maxiter)
     if tolerance is not None:
         options["tolerance"] = float(tolerance)
+    if step_size is not None:
+        if not 0.0 < step_size <= 1.0:
+            raise InputError(f"a solve's step size must be in (0, 1], got {step_size}")
+        options["stepsize"] = float(step_size)
     if smoothness_hz > 0 and spec.smoothed:
         options["smoothnessconstraint"] = float(smoothness_hz)
         if smoothness_ref_hz > 0:
