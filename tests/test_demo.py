@@ -7,10 +7,9 @@ tests/chain/test_chain_run.py checks its run tree and mosaic, tests/calibration/
 workflows with the CLIs). Here: the simulated observations are unchanged by the chain, the DI calibrator
 solutions of both observations match the injected effects, and the selection finds the bright sources.
 
-Tolerances (measured largest errors of the run in brackets): on the core stations, which share the reference
-station's ionosphere and have no clock of their own, clock 0.05 ns (0.017), X-Y delay 0.05 ns (0.014), RM 0.01
-rad/m^2 (0.003), bandpass 1 % (0.58 %), TEC 0.005 TECU (0.002); on every station X-Y delay 0.3 ns (0.20) and
-bandpass 2.5 % (1.4 %).
+Tolerances on every station, the international ones included (the run's largest errors in brackets): clock
+0.05 ns (0.017), X-Y delay 0.05 ns (0.015), RM 0.005 rad/m^2 (0.0004), bandpass 0.5 % (0.155 %), TEC 0.002 TECU
+(0.0002; the truth's TEC includes the simulated screen towards the calibrator).
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ from lofar_hires.validation.di import di_solution_errors
 
 pytestmark = pytest.mark.slow
 
-CORE_TOLERANCE = {"clock": 0.05, "polalign_delay": 0.05, "faraday": 0.01, "bandpass": 1.0, "tec": 0.005}
-ALL_TOLERANCE = {"polalign_delay": 0.3, "bandpass": 2.5}
+TOLERANCE = {"clock": 0.05, "polalign_delay": 0.05, "faraday": 0.005, "bandpass": 0.5, "tec": 0.002}
 
 
 def test_demo_runs_and_leaves_its_inputs_unchanged(demo):
@@ -52,10 +50,7 @@ def test_demo_di_solutions_match_the_injected_effects(demo, obs):
     for effect, values in errors.errors.items():
         per_station = dict(zip(errors.stations, values))
         assert not errors.unsolved(effect), (effect, errors.unsolved(effect))
-        core = {s: v for s, v in per_station.items() if s.startswith("CS")}
-        assert max(core.values()) < CORE_TOLERANCE[effect], (effect, core)
-        if effect in ALL_TOLERANCE:
-            assert max(per_station.values()) < ALL_TOLERANCE[effect], (effect, per_station)
+        assert max(per_station.values()) < TOLERANCE[effect], (effect, per_station)
 
 
 def test_demo_selects_the_bright_sources(demo):
