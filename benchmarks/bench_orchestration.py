@@ -23,10 +23,18 @@ Toil's "CWL step complete" message, the leader's gaps between a completion and t
 times (``scontrol show job``, polled during the run) give the queue wait.
 
 The SLURM runs start a private one-node cluster with tools/slurm_local.sh (root and slurm-wlm, munge needed) and
-always stop it. Run on demand::
+always stop it.
+
+``--mode whole`` times the whole chain as one workflow instead (``workflows/lofar_hires.cwl``, one runner
+invocation, its job from ``lofar_hires.chain.whole.whole_chain_job``, Toil with its file store), on observations
+simulated once beforehand (not timed); ``--mode both`` times both, so that with ``--to final_imaging`` the
+module-by-module chain (whose rows include the simulate module) and the one workflow run the same modules. Run on
+demand::
 
     python benchmarks/bench_orchestration.py --to simulate --json overhead.json
     python benchmarks/bench_orchestration.py --runners toil --variant toil:bypass_file_store=false
+    python benchmarks/bench_orchestration.py --config configs/run/tiny.yaml --to final_imaging --mode both \
+        --runners cwltool toil
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import datetime as dt
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -355,6 +364,89 @@ def run_once(label: str, runner: str, profile: dict, config: Path, last: str, fo
                   slurm_jobs=watcher.summary() if watcher else None)
 
 
+def simulate_once(config: Path, folder: Path) -> Path:
+    """The observations of ``config`` simulated once (``lofar-hires run --to simulate`` with cwltool), for the runs of
+    the whole workflow; the run folder."""
+    run_dir = folder / "simulation"
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([str(VENV_BIN / "lofar-hires"), "run", str(config), "-o", str(run_dir), "--cluster", "local",
+                           "--to", "simulate"], env=env, cwd=folder, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"the simulation of {config} failed (exit {proc.returncode}): {proc.stderr.strip()[-1500:]}")
+    return run_dir
+
+
+def whole_job(config_path: Path, profile_path: Path, sim_dir: Path) -> dict:
+    """The job of the whole workflow for the observations simulated in ``sim_dir``, as ``lofar-hires run`` has
+    them (the same chain state)."""
+    from lofar_hires.chain import run as chain_run
+    from lofar_hires.chain.config import load_run_config
+    from lofar_hires.chain.profiles import load_profile
+    from lofar_hires.chain.state import read_manifest
+    from lofar_hires.chain.whole import whole_chain_job
+
+    config, profile = load_run_config(config_path), load_profile(str(profile_path))
+    chain = chain_run.Chain(config, profile, sim_dir, read_manifest(sim_dir))
+    state = chain_run._ensure_state(chain)
+    return whole_chain_job(config, profile, state.observations, state.skymodel, state.calibrator_skymodel,
+                           state.delay_calibrator)
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_whole(label: str, runner: str, profile: dict, config: Path, sim_dir: Path, folder: Path, repeat: int,
+              cluster: LocalSlurm | None) -> Result:
+    """One run of ``workflows/lofar_hires.cwl`` with the runner command line of the chain's profile (its step logs
+    in ``logs/whole/steps/``, as a module's are)."""
+    from lofar_hires.chain.profiles import job_store, load_profile, runner_command, runner_environment
+    from lofar_hires.chain.whole import whole_workflow
+
+    folder.mkdir(parents=True)
+    profile_path = folder / "profile.yaml"
+    profile_path.write_text(yaml.safe_dump(profile))
+    job_file = folder / "whole.json"
+    job_file.write_text(json.dumps(whole_job(config, profile_path, sim_dir), indent=1) + "\n")
+    chain_profile = load_profile(str(profile_path))
+    outdir, step_dir = folder / "out", folder / "logs" / "whole" / "steps"
+    step_dir.mkdir(parents=True)
+    store, work = job_store(chain_profile, folder, "whole"), chain_profile.folder(chain_profile.work_dir, folder)
+    for made in (store.parent, work):
+        made.mkdir(parents=True, exist_ok=True)
+    command = [*runner_command(chain_profile, folder, "whole", outdir, False, step_dir), str(whole_workflow()),
+               str(job_file)]
+    env = runner_environment(chain_profile, cluster.client_env() if cluster else dict(os.environ))
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["TMPDIR"] = str(folder / "tmp")
+    (folder / "tmp").mkdir()
+    runner_log = folder / "logs" / "whole" / "whole.runner.log"
+    watcher = JobWatcher(cluster.client_env()) if cluster else None
+    cpu0, t0 = _children_cpu_s(), time.monotonic()
+    with runner_log.open("w") as err, (folder / "outputs.json").open("w") as out:
+        if watcher:
+            with watcher:
+                proc = subprocess.run(command, env=env, cwd=folder, stdout=out, stderr=err, check=False)
+        else:
+            proc = subprocess.run(command, env=env, cwd=folder, stdout=out, stderr=err, check=False)
+    wall, core = time.monotonic() - t0, _children_cpu_s() - cpu0
+    if proc.returncode != 0:
+        raise SystemExit(f"{label}: {Path(command[0]).name} failed (exit {proc.returncode}); log {runner_log}")
+    steps = step_logs(folder, "whole")
+    busy = union_s(list(steps.values()))
+    toil = None
+    if profile.get("runner") == "toil":
+        toil = ToilBreakdown()
+        toil_breakdown(runner_log, steps, "steps", toil)
+    core_s = None if cluster else core
+    module = {"module": "whole", "wall_s": wall, "busy_s": busy, "core_s": core_s, "steps": len(steps),
+              "overhead_s": wall - busy, "overhead_frac": (wall - busy) / wall}
+    return Result(label=label, runner=runner, profile=profile, repeat=repeat, wall_s=wall, busy_s=busy, core_s=core_s,
+                  modules=[module], toil=asdict(toil) if toil else None,
+                  slurm_jobs=watcher.summary() if watcher else None)
+
+
 def parse_variant(text: str) -> tuple[str, dict]:
     """``RUNNER:key=value,key=value`` (values as YAML) -> (runner, profile changes)."""
     runner, _, changes = text.partition(":")
@@ -382,8 +474,10 @@ def mean_results(results: list[Result]) -> list[dict]:
         rows.append({"runner": label, "repeats": n, "wall_s": sum(r.wall_s for r in group) / n,
                      "busy_s": sum(r.busy_s for r in group) / n, "overhead_s": sum(r.overhead_s for r in group) / n,
                      "core_s": _mean([r.core_s for r in group if r.core_s is not None])})
-    ref = next((r for r in rows if r["runner"] == "cwltool"), None)
     for row in rows:
+        # The whole workflow's runs compare with cwltool's run of the whole workflow.
+        reference = "cwltool whole" if row["runner"].endswith(" whole") else "cwltool"
+        ref = next((r for r in rows if r["runner"] == reference), None)
         row["overhead_pct"] = 100 * row["overhead_s"] / row["wall_s"]
         row["above_cwltool_pct"] = (100 * (row["overhead_s"] - ref["overhead_s"]) / row["wall_s"]
                                     if ref else None)
@@ -436,6 +530,9 @@ def main() -> None:
     parser.add_argument("--to", dest="last", default="di_target", help="last module (default di_target)")
     parser.add_argument("--config", type=Path, default=None,
                         help="run configuration (default: the tiny simulated field, seed 5)")
+    parser.add_argument("--mode", choices=["modules", "whole", "both"], default="modules",
+                        help="time lofar-hires run module by module (default), the whole chain as one workflow "
+                             "(workflows/lofar_hires.cwl, on observations simulated once), or both")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=None, help="keep the runs in this folder")
     parser.add_argument("--json", type=Path, default=None, help="write the table and the details here")
@@ -445,6 +542,13 @@ def main() -> None:
     for runner, changes in args.variants:
         label = f"{runner} " + ",".join(f"{k}={v}" for k, v in changes.items())
         jobs.append((label, runner, {**RUNNERS[runner], **changes}))
+    # (label, runner, profile, whole workflow?)
+    runs = [(label, runner, profile, False) for label, runner, profile in jobs] if args.mode != "whole" else []
+    if args.mode != "modules":
+        # Toil with --bypass-file-store exports the whole workflow's renamed products of equal source names onto one
+        # another (Toil 9.6): its runs use the file store.
+        runs += [(f"{label} whole", runner, {**profile, "bypass_file_store": False} if profile["runner"] == "toil"
+                  else profile, True) for label, runner, profile in jobs]
     workdir = Path(tempfile.mkdtemp(prefix="orchestration-", dir=args.workdir)) if args.workdir else \
         Path(tempfile.mkdtemp(prefix="orchestration-"))
     config = args.config.resolve() if args.config else workdir / "run.yaml"
@@ -452,27 +556,30 @@ def main() -> None:
         config.write_text(yaml.safe_dump(DEFAULT_CONFIG))
     results: list[Result] = []
     cluster = None
+    sim_dir = simulate_once(config, workdir) if args.mode != "modules" else None
     try:
-        if any(runner == "slurm" for _, runner, _ in jobs):
+        if any(runner == "slurm" for _, runner, _, _ in runs):
             cluster = LocalSlurm(Path(tempfile.mkdtemp(prefix="slurm-", dir="/tmp"))).__enter__()
         for rep in range(args.repeat):
-            for i, (label, runner, profile) in enumerate(jobs):
-                folder = workdir / f"{rep}-{i}-{runner}"
+            for i, (label, runner, profile, whole) in enumerate(runs):
+                folder = workdir / f"{rep}-{i}-{runner}{'-whole' if whole else ''}"
                 print(f"running {label} (repeat {rep + 1}/{args.repeat}) in {folder}", flush=True)
-                res = run_once(label, runner, profile, config, args.last, folder, rep,
-                               cluster if runner == "slurm" else None)
+                slurm = cluster if runner == "slurm" else None
+                res = run_whole(label, runner, profile, config, sim_dir, folder, rep, slurm) if whole else \
+                    run_once(label, runner, profile, config, args.last, folder, rep, slurm)
                 print(f"  wall {res.wall_s:.1f} s, busy {res.busy_s:.1f} s", flush=True)
                 results.append(res)
     finally:
         if cluster is not None:
             cluster.__exit__()
     rows = mean_results(results)
-    print(f"\nmachine: {os.cpu_count()} cores; job: --to {args.last} of {config}")
+    print(f"\nmachine: {os.cpu_count()} cores; job: --to {args.last} of {config}"
+          + ("; whole: workflows/lofar_hires.cwl on the observations simulated once" if args.mode != "modules" else ""))
     print_report(results, rows)
     if args.workdir is None:
         shutil.rmtree(workdir, ignore_errors=True)
     if args.json:
-        args.json.write_text(json.dumps({"cores": os.cpu_count(), "to": args.last, "table": rows,
+        args.json.write_text(json.dumps({"cores": os.cpu_count(), "to": args.last, "mode": args.mode, "table": rows,
                                          "runs": [asdict(r) for r in results]}, indent=1) + "\n")
 
 

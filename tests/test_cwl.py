@@ -50,7 +50,15 @@ TINY_JOB = WORKFLOWS / "jobs" / "simulate_tiny.yml"
 VENV_BIN = Path(sys.executable).parent
 
 CWL_FILES = sorted([*STEPS.rglob("*.cwl"), *WORKFLOWS.rglob("*.cwl")])
-STEP_TOOLS = sorted(STEPS.glob("*.cwl"))
+
+
+def _cwl_class(path: Path) -> str:
+    return yaml.safe_load(path.read_text())["class"]
+
+
+#: The step tools that run a lofar-hires task, and the expression tools (the glue of the whole chain's workflow).
+STEP_TOOLS = sorted(p for p in STEPS.glob("*.cwl") if _cwl_class(p) != "ExpressionTool")
+EXPRESSION_TOOLS = sorted(p for p in STEPS.glob("*.cwl") if _cwl_class(p) == "ExpressionTool")
 
 #: CLI options a step tool deliberately does not expose, with the reason.
 _LOGGING = {
@@ -443,6 +451,26 @@ def test_step_tool_conventions(cwl: Path) -> None:
         assert arguments.get("--threads") == "$(runtime.cores)"
     if task in THREADS_SETTING:
         assert "--set" in options and arguments.get("--set") == "threads=$(runtime.cores)"
+
+
+@pytest.mark.parametrize("cwl", EXPRESSION_TOOLS, ids=lambda p: p.name)
+def test_expression_tool_conventions(cwl: Path) -> None:
+    """An expression tool of steps/ hints the image as every step does, declares its JavaScript, documents its
+    inputs and outputs, and runs no program."""
+    doc = load_cwl(cwl)
+    assert doc["class"] == "ExpressionTool" and doc.get("label") and doc.get("doc")
+    assert "baseCommand" not in doc and doc["expression"].strip().startswith("${")
+    assert requirement(doc, "requirements", "InlineJavascriptRequirement") is not None
+    assert requirement(doc, "requirements", "DockerRequirement") is None
+    docker = requirement(doc, "hints", "DockerRequirement")
+    assert docker is not None and docker["dockerPull"] == "lofar-hires:0.1.0"
+    undocumented = [o["id"] for o in as_list(doc["outputs"]) if not o.get("label") or not o.get("doc")]
+    assert not undocumented, f"outputs without label or doc: {undocumented}"
+
+
+def test_expression_tools_exist() -> None:
+    assert {p.name for p in EXPRESSION_TOOLS} >= {"gate_filter.cwl", "facet_datasets.cwl", "refined_pairs.cwl",
+                                                  "corrected_datasets.cwl", "sva_facets.cwl", "prefix_names.cwl"}
 
 
 @pytest.mark.parametrize("cwl", STEP_TOOLS, ids=lambda p: p.name)
