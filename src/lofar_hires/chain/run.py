@@ -86,15 +86,24 @@ def complete_job(job: dict[str, Any], workflow: Path, profile: ClusterProfile, s
     out = dict(job)
     settings = {k: _absolute(v, config_dir) for k, v in settings.items()}
     for name in declared:
-        if name == "cores" or name.endswith("_cores"):
-            out[name] = profile.cores
-        elif name == "ram_mb" or name.endswith("_ram_mb"):
-            out[name] = step_ram_mb(profile, largest)
+        value = resource_input(name, profile, largest)
+        if value is not None:
+            out[name] = value
     out.update(settings)
     missing = [name for name in declared if name not in out and _required(declared[name])]
     if missing:
         raise InputError(f"the job of {module} lacks {', '.join(missing)}", setting="modules")
     return out
+
+
+def resource_input(name: str, profile: ClusterProfile, largest_bytes: int) -> int | None:
+    """The value of a workflow input for the resources of its steps: ``cores``/``*_cores`` the profile's cores,
+    ``ram_mb``/``*_ram_mb`` its memory for a dataset of ``largest_bytes``; None for any other input."""
+    if name == "cores" or name.endswith("_cores"):
+        return profile.cores
+    if name == "ram_mb" or name.endswith("_ram_mb"):
+        return step_ram_mb(profile, largest_bytes)
+    return None
 
 
 def _absolute(value: Any, base: Path) -> Any:

@@ -16,8 +16,8 @@ from typing import Any
 
 from lofar_hires.chain import modules as M
 from lofar_hires.chain.config import RunConfig
-from lofar_hires.chain.profiles import ClusterProfile, step_ram_mb
-from lofar_hires.chain.run import _absolute, _required, workflow_inputs, workflows_dir
+from lofar_hires.chain.profiles import ClusterProfile
+from lofar_hires.chain.run import _absolute, _required, resource_input, workflow_inputs, workflows_dir
 from lofar_hires.chain.tree import tree_bytes
 from lofar_hires.errors import InputError
 
@@ -72,17 +72,14 @@ def module_settings(modules: Mapping[str, Mapping[str, Any]], declared: Mapping[
 
 
 def resource_settings(declared: Iterable[str], profile: ClusterProfile, largest_bytes: int) -> dict[str, int]:
-    """Every module's ``cores``/``*_cores`` input the profile's cores, every ``ram_mb``/``*_ram_mb`` its memory for
-    the largest dataset (as :func:`lofar_hires.chain.run.complete_job` sets them in a module's job)."""
+    """Every module's ``cores``/``*_cores`` and ``ram_mb``/``*_ram_mb`` input, as
+    :func:`lofar_hires.chain.run.resource_input` sets them in a module's job."""
     out: dict[str, int] = {}
     for name in declared:
-        if SEPARATOR not in name:
-            continue
-        key = name.split(SEPARATOR, 1)[1]
-        if key == "cores" or key.endswith("_cores"):
-            out[name] = profile.cores
-        elif key == "ram_mb" or key.endswith("_ram_mb"):
-            out[name] = step_ram_mb(profile, largest_bytes)
+        if SEPARATOR in name:
+            value = resource_input(name.split(SEPARATOR, 1)[1], profile, largest_bytes)
+            if value is not None:
+                out[name] = value
     return out
 
 
