@@ -17,7 +17,7 @@ PYTEST_ARGS ?=
 # Tests run in parallel workers (pytest-xdist); tests sharing an expensive fixture stay in one worker
 # (tests/conftest.py, xdist_group). TEST_WORKERS=0 runs them in this process.
 TEST_WORKERS ?= 2
-PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup)
+PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 .PHONY: setup system-deps venv demo test test-hard test-fast bench clean-demo container
 

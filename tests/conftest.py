@@ -230,6 +230,11 @@ SHARED_FIXTURE_GROUPS = {"dd_field": "dd", "dd_dutch": "dd", "dd_international":
                          "demo_started": "demo"}
 
 
+# The groups that take longest, handed out first (make test runs ``--no-loadscope-reorder``) so that no worker
+# starts one of them when the other has run out of work: the whole tiny chain on SLURM, the demo chain.
+LONGEST_GROUPS_FIRST = ("slurm", "demo", "dd")
+
+
 def in_xdist_worker() -> bool:
     """Whether this process is a pytest-xdist worker (``pytest -n N``)."""
     return "PYTEST_XDIST_WORKER" in os.environ
@@ -254,8 +259,11 @@ def pytest_collection_modifyitems(session, config, items) -> None:
     (pytest-xdist with ``--dist loadgroup``) every test gets its group (:func:`xdist_group`) and the demo runs
     in the worker that first needs it."""
     if in_xdist_worker():
+        groups = {id(item): xdist_group(item) for item in items}
         for item in items:
-            item.add_marker(pytest.mark.xdist_group(xdist_group(item)))
+            item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
+        first = {group: rank for rank, group in enumerate(LONGEST_GROUPS_FIRST)}
+        items.sort(key=lambda item: first.get(groups[id(item)], len(first)))
         return
     waiting = {id(item) for item in items if "demo" in getattr(item, "fixturenames", ())}
     items[:] = [item for item in items if id(item) not in waiting] + [item for item in items if id(item) in waiting]
