@@ -40,7 +40,7 @@ inputs:
       position: 10
   soltabs:
     label: Soltabs to transfer
-    doc: Comma-separated soltab names (CLI default polalign,bandpass,clock, the target settings' corrections).
+    doc: Comma-separated soltab names (CLI default polalign,bandpass,clock,faraday, the target settings' corrections).
     type: string?
     inputBinding:
       prefix: --soltabs

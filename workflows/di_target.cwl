@@ -42,7 +42,7 @@ inputs:
     label: Soltabs to transfer
     doc: >-
       Comma-separated soltabs of cal_solutions.h5 to transfer (default
-      polalign,bandpass,clock); they must include the setting corrections.
+      polalign,bandpass,clock,faraday); they must include the setting corrections.
     type: string?
   cal_solset:
     label: Calibrator solset

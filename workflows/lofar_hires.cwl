@@ -125,7 +125,7 @@ inputs:
   di_target__soltabs:
     label: 'di_target: Soltabs to transfer'
     doc: >-
-      Comma-separated soltabs of cal_solutions.h5 to transfer (default polalign,bandpass,clock); they must include
+      Comma-separated soltabs of cal_solutions.h5 to transfer (default polalign,bandpass,clock,faraday); they must include
       the setting corrections. (workflows/di_target.cwl, input soltabs)
     type: string?
   di_target__cal_solset:

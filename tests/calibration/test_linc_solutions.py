@@ -135,6 +135,7 @@ def test_dp3_applies_the_transferred_linc_solutions(target, tmp_path):
     fx = effects(info)
     fx["clock"][...] = 0.0  # amplitudes only: |corrected| = |data| / (B_p B_q)
     fx["polalign"][...] = 0.0
+    fx["faraday"][...] = 0.0
     linc = write_linc(tmp_path / "linc.h5", info, fx)
     cfg = load_target_config(overrides=["apply_beam=false", "averaging.time_resolution_s=0",
                                         "averaging.freq_resolution_hz=0"])

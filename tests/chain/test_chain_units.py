@@ -213,6 +213,19 @@ def test_outputs_move_into_the_tree_and_a_clash_moves_nothing(tmp_path):
     assert (staging / "other.h5").exists() and not (run / "solutions/mod/obs01/other.h5").exists()
     remove_products(placed, run)
     assert missing_products(placed) and (run / "ms").is_dir()
+    # Secondary files count as products: missing when deleted, removed with their file (a module run again).
+    (staging / "scores.csv").write_text("s")
+    (staging / "scores.json").write_text("j")
+    scored = {"class": "File", "path": str(staging / "scores.csv"),
+              "secondaryFiles": [M.file_obj(staging / "scores.json")]}
+    placed, _ = place_outputs({"scores": [scored]}, staging, run, "mod", {"scores": "facets"})
+    secondary = Path(placed["scores"][0]["secondaryFiles"][0]["path"])
+    assert secondary == run / "facets" / "scores.json" and not missing_products(placed)
+    secondary.unlink()
+    assert missing_products(placed) == [str(secondary)]
+    secondary.write_text("j")
+    remove_products(placed, run)
+    assert not secondary.exists() and not (run / "facets" / "scores.csv").exists()
     with pytest.raises(InputError, match="outside the output directory"):
         remove_products({"x": M.file_obj(staging / "other.h5")}, run)
 

@@ -109,7 +109,7 @@ def test_chain_products(chain):
     assert sorted(cal.soltabs) == sorted(CAL_SOLTABS)
     assert cal.antenna_names == solve1.antenna_names
     transfer = read_h5parm(chain["transfer.h5"])
-    assert sorted(transfer.soltabs) == ["bandpass", "clock", "polalign"]
+    assert sorted(transfer.soltabs) == ["bandpass", "clock", "faraday", "polalign"]
     assert all("time" not in tab.axes for tab in transfer.soltabs.values())
     # The clock is transferred as its median over the calibrator observation.
     clock = cal.soltabs["clock"].canonical()

@@ -111,7 +111,7 @@ def test_linc_cal_solutions_through_dical_transfer(tmp_path, capsys):
 
     assert solset_names(out) == ["calibrator"]
     ss = read_h5parm(out)
-    assert sorted(ss.soltabs) == ["bandpass", "clock", "polalign"]  # configs/di_target.yaml corrections
+    assert sorted(ss.soltabs) == ["bandpass", "clock", "faraday", "polalign"]  # configs/di_target.yaml corrections
     clock = ss.soltabs["clock"]
     assert list(clock.axes) == ["ant", "pol"]  # no time axis
     valid = fx["clock"].copy()

@@ -161,13 +161,13 @@ def test_fits_table_with_flux_units(tmp_path):
     t["RA"].unit = t["DEC"].unit = "deg"
     t["Peak_flux"].unit = "mJy/beam"
     t["Total_flux"].unit = "uJy"
-    t.write(tmp_path / "cat.fits")
+    t.write(tmp_path / "cat.fits", format="fits")  # lsmtool, once imported, claims tables without a format
     # The FITS units win over flux_unit.
     rows = candidates_from_table(tmp_path / "cat.fits", CandidateSettings(min_peak_flux_jy=0.05), flux_unit="Jy")
     assert [(r.name, r.peak_flux_jy, r.total_flux_jy) for r in rows] == [
         ("a", pytest.approx(0.085), pytest.approx(9e-5))]
     t["Peak_flux"].unit = "K"
-    t.write(tmp_path / "kelvin.fits")
+    t.write(tmp_path / "kelvin.fits", format="fits")
     with pytest.raises(InputError, match=r"column Peak_flux has unit 'K'"):
         read_source_table(tmp_path / "kelvin.fits")
 

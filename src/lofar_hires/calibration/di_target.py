@@ -28,7 +28,7 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +46,7 @@ from lofar_hires.io.h5parm import (
     Solset,
     Soltab,
     read_calibrator_solutions,
+    read_h5parm,
     rename_solset,
     require_values,
     solset_names,
@@ -162,6 +163,24 @@ def _warn_frequency_coverage(ss: Solset, corrections: Sequence[str], info, ms_na
                             info.freqs_hz.max() / 1e6, name, f.min() / 1e6, f.max() / 1e6)
 
 
+#: Soltab types of effects that arise before the signal reaches the station (in the ionosphere), removed after the
+#: station beam: Faraday rotation.
+SKY_SIDE_SOLTYPES = frozenset({"rotationmeasure"})
+
+
+def correction_order(names: Sequence[str], soltypes: Mapping[str, str], apply_beam: bool) -> list[str | None]:
+    """The order in which the target's corrections are removed, outermost effect first: the instrumental soltabs
+    (in the order given), the station beam (``None``), then the ionospheric Faraday rotation.
+
+    The order matters because the station beam's Jones matrix does not commute with a rotation: on simulated data
+    a Faraday rotation removed before the beam came out doubled instead of removed (de Gasperin et al. 2019,
+    section 4.3: the rotation is estimated, and so removed, after the beam).
+    """
+    instrumental = [n for n in names if soltypes.get(n) not in SKY_SIDE_SOLTYPES]
+    sky_side = [n for n in names if soltypes.get(n) in SKY_SIDE_SOLTYPES]
+    return [*instrumental, *([None] if apply_beam else []), *sky_side]
+
+
 def correct_target(ms: Path, out_ms: Path, transfer_h5: Path, cfg: TargetConfig, workdir: Path,
                    provenance: Provenance) -> Path:
     """One DP3 run: flag, remove the transferred terms and the beam, average into ``out_ms``.
@@ -174,9 +193,9 @@ def correct_target(ms: Path, out_ms: Path, transfer_h5: Path, cfg: TargetConfig,
         raise InputError(f"{transfer_h5} has {len(solsets)} solsets ({', '.join(solsets)}); DP3 applies "
                          "transferred solutions with one solset (as transfer_solutions writes them)")
     info = read_ms_info(ms)
-    corrections = [Correction(transfer_h5, (name,)) for name in cfg.corrections]
-    if cfg.apply_beam:
-        corrections.append(Correction.station_beam())
+    soltypes = {name: tab.soltype for name, tab in read_h5parm(transfer_h5).soltabs.items()}
+    corrections = [Correction(transfer_h5, (name,)) if name else Correction.station_beam()
+                   for name in correction_order(cfg.corrections, soltypes, cfg.apply_beam)]
     steps = (dp3_settings.flagging(cfg.flagging) + dp3_steps.correction_steps(corrections)
              + dp3_settings.averaging(info, cfg.averaging))
     dp3_steps.run_steps(ms, out_ms, steps, workdir, f"correct_{ms.stem}", threads=cfg.threads,

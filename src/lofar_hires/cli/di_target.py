@@ -7,7 +7,8 @@ from pathlib import Path
 
 from lofar_hires.io.h5parm.solsets import TARGET_SOLSET
 
-HELP = "target pipeline: apply polalign, bandpass, clock and beam; flag; average; optional self-calibration"
+HELP = ("target pipeline: apply polalign, bandpass, clock, beam and Faraday rotation; flag; average; optional "
+        "self-calibration")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

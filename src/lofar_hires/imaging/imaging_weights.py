@@ -355,3 +355,26 @@ def iter_imaging_weights(ms_path: Path, grid: WeightGrid) -> Iterator[tuple[Visi
 def imaging_weights(ms_path: Path, grid: WeightGrid) -> np.ndarray:
     """The imaging weight of every visibility of one measurement set ``(nrow, nchan)`` (for small sets)."""
     return np.concatenate([w for _, w in iter_imaging_weights(ms_path, grid)], axis=0)
+
+
+def thermal_image_noise_jy(ms_paths: Sequence[Path], grid: WeightGrid) -> float:
+    """The Stokes I image noise the radiometer equation gives for these data with these imaging weights (Jy/beam,
+    at the phase centre, before any primary-beam correction).
+
+    The data weights are taken as ``1 / sigma^2`` of each correlation's real part (DP3 and the simulator keep them
+    so through averaging), so a Stokes I visibility of weight ``w_I = 4 min(w_XX, w_YY)`` has a real-part variance of
+    ``2 / w_I``; with total weights ``T = w_I * imaging weight`` the image noise is ``sqrt(sum T^2 2 / w_I) / sum T``
+    (natural weighting: ``1 / sqrt(2 sum 1 / sigma^2)``, :func:`lofar_hires.simulation.noise.natural_image_noise_jy`).
+    """
+    numerator = 0.0
+    total = 0.0
+    for path in ms_paths:
+        for chunk, imaging in iter_imaging_weights(Path(path), grid):
+            w = np.asarray(chunk.data_weight, dtype=float)
+            t = w * imaging
+            used = t > 0
+            numerator += float(np.sum(t[used] ** 2 * 2.0 / w[used]))
+            total += float(np.sum(t[used]))
+    if total <= 0:
+        raise InputError("no visibility has a positive imaging weight: no thermal noise to compute")
+    return math.sqrt(numerator) / total

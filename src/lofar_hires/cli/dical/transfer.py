@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_output_arguments(parser, "h5parm")
     parser.add_argument("--soltabs", default=None,
                         help="comma-separated soltabs to transfer (default: `corrections` of "
-                             "configs/di_target.yaml: polalign,bandpass,clock)")
+                             "configs/di_target.yaml: polalign,bandpass,clock,faraday)")
     parser.add_argument("--solset", default=None, metavar="NAME",
                         help="solset of CAL_H5 to read (default: calibrator, as LINC writes it, then sol000, then "
                              "the file's only solset)")

@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""End-to-end fidelity of the whole chain against the simulator's truth, with and without the DD stages.
+
+Runs ``lofar-hires run CONFIG -o RUN`` (default: the ``medium`` run, two observations of a compact field with all six
+international stations imaged at 0.3 arcsec) unless RUN already holds a complete run, then prints:
+
+* per true source in the final mosaic: its signal to noise (peak over the mosaic's noise map), integrated flux over the
+  true flux (the mosaic is corrected for the primary beam) and position offset in synthesised beams; the sources above
+  ``--min-snr`` (10) are held to ``--flux-tolerance`` (5 %) and ``--offset-tolerance-beams`` (0.2);
+* the mosaic's sigma-clipped rms against the thermal noise the radiometer equation gives for the data used (the
+  simulator's natural-weighting Stokes I image noise of each observation, ``<obs>.truth.json``, combined over the
+  observations), and the same for a Stokes V image of the final datasets with the mosaic's weighting (pure thermal
+  noise: the simulated sky is unpolarised), which separates the weighting's noise penalty from calibration errors;
+* "DD off": the delay-calibrated observations (the chain without its direction-dependent stages) imaged with the final
+  imaging's settings, and the same source table for the non-calibrator sources, so that the contrast shows what the
+  DD stages earn.
+
+Run on demand (about 15 minutes on two cores for the medium run)::
+
+    python benchmarks/bench_proof.py --run-dir /tmp/proof --json proof.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from lofar_hires.final_imaging.config import load_final_imaging_config
+from lofar_hires.imaging.compare import compare_with_skymodel
+from lofar_hires.imaging.imaging_weights import ImagingWeighting, thermal_image_noise_jy, weight_grid
+from lofar_hires.imaging.measure import load_image
+
+log = logging.getLogger("bench_proof")
+#: The command line of the environment that runs this script.
+LOFAR_HIRES = str(Path(sys.executable).parent / "lofar-hires")
+
+
+def _manifest(run_dir: Path) -> dict | None:
+    path = run_dir / "run.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _complete(manifest: dict | None) -> bool:
+    return bool(manifest) and all(m["status"] in ("done", "skipped") for m in manifest["modules"]) and any(
+        m["name"] == "final_imaging" and m["status"] == "done" for m in manifest["modules"])
+
+
+def _outputs(manifest: dict, name: str) -> dict:
+    for m in manifest["modules"]:
+        if m["name"] == name and m["status"] == "done":
+            return m["outputs"]
+    raise SystemExit(f"the run has no products of module {name}")
+
+
+def _paths(value) -> list[Path]:
+    if isinstance(value, dict):
+        return [Path(value["path"])] if "path" in value else [p for v in value.values() for p in _paths(v)]
+    if isinstance(value, list):
+        return [p for v in value for p in _paths(v)]
+    return []
+
+
+def _run(command: list[str]) -> float:
+    log.info("running %s", " ".join(command))
+    start = time.monotonic()
+    subprocess.run(command, check=True)
+    return time.monotonic() - start
+
+
+def radiometer_noise_jy(truth_jsons: list[Path]) -> float:
+    """Natural-weighting Stokes I noise of all observations together: 1 / sqrt(sum of 1 / sigma_obs^2)."""
+    sigmas = [json.loads(p.read_text())["noise"]["expected_stokes_i_image_rms_natural_jy"] for p in truth_jsons]
+    return float(1.0 / math.sqrt(sum(1.0 / s ** 2 for s in sigmas)))
+
+
+def source_table(image: Path, rms_map: Path | None, truth_sky: Path, names: set[str] | None = None) -> list[dict]:
+    """Every compact true source in the image, with its signal to noise (peak / local noise, or the image's
+    sigma-clipped rms without a noise map)."""
+    rows, rms = compare_with_skymodel(image, truth_sky, 0.0, compact_only=True)
+    noise = load_image(rms_map) if rms_map is not None else None
+    table = []
+    for r in rows:
+        if names is not None and r.name not in names:
+            continue
+        local = rms
+        if noise is not None:
+            x, y = (int(round(float(v))) for v in noise.wcs.world_to_pixel_values(r.ra_deg, r.dec_deg))
+            value = float(noise.data[y, x]) if 0 <= y < noise.data.shape[0] and 0 <= x < noise.data.shape[1] else 0
+            local = value if np.isfinite(value) and value > 0 else rms
+        table.append({"name": r.name, "true_jy": r.true_flux_jy, "snr": r.peak_jy_per_beam / local,
+                      "integrated_ratio": r.integrated_ratio, "peak_ratio": r.peak_ratio,
+                      "offset_beams": r.offset_beams, "offset_arcsec": r.offset_arcsec})
+    return table
+
+
+def judge(table: list[dict], min_snr: float, flux_tol: float, offset_tol: float) -> dict:
+    above = [r for r in table if r["snr"] >= min_snr]
+    good = [r for r in above if r["integrated_ratio"] is not None and abs(r["integrated_ratio"] - 1) <= flux_tol
+            and r["offset_beams"] is not None and r["offset_beams"] <= offset_tol]
+    return {"n_sources": len(table), "n_above_snr": len(above), "n_within_tolerance": len(good),
+            "fraction_within_tolerance": len(good) / len(table) if table else float("nan")}
+
+
+def _print_table(title: str, table: list[dict]) -> None:
+    print(title)
+    print(f"  {'name':10s} {'true Jy':>8s} {'S/N':>8s} {'integ/true':>10s} {'peak/true':>9s} {'offset beams':>12s}")
+    for r in table:
+        integ = float("nan") if r["integrated_ratio"] is None else r["integrated_ratio"]
+        off = float("nan") if r["offset_beams"] is None else r["offset_beams"]
+        print(f"  {r['name']:10s} {r['true_jy']:8.3f} {r['snr']:8.1f} {integ:10.3f} {r['peak_ratio']:9.3f} {off:12.2f}")
+
+
+def weighted_thermal_noise_jy(manifest: dict, final, resolution) -> float:
+    """The radiometer equation for the final images' data and weights: per facet, the facet's datasets with its
+    image's Briggs weights, taper and uv cut (:func:`thermal_image_noise_jy`); the median over the facets."""
+    outputs = _outputs(manifest, "final_imaging")
+    datasets = _paths(_outputs(manifest, "sva")["averaged_ms"]) if any(
+        m["name"] == "sva" and m["status"] == "done" for m in manifest["modules"]) else []
+    noises = []
+    for image in _paths(outputs["images"]):
+        facet = image.name.split(".")[0]
+        mine = [p for p in datasets if p.name.split(".")[0] == facet]
+        if not mine:
+            continue
+        plain = image.with_name(image.name.replace("-image-pb.fits", "-image.fits"))
+        ny, nx = load_image(plain if plain.is_file() else image).data.shape
+        weighting = ImagingWeighting(mode="briggs", robust=final.robust, size_pix=(nx, ny),
+                                     scale_arcsec=resolution.pixel_arcsec,
+                                     taper_gaussian_arcsec=resolution.taper_arcsec or None,
+                                     minuv_lambda=final.minuv_lambda or None)
+        noises.append(thermal_image_noise_jy(mine, weight_grid(mine, weighting)))
+    if not noises:
+        raise SystemExit("no facet image with its datasets in this run")
+    return float(np.median(noises))
+
+
+def dd_off_image(run_dir: Path, manifest: dict, out: Path, size_pix: int, settings: dict) -> Path:
+    """The delay-calibrated observations imaged like the final images (no DD solutions, no primary-beam correction:
+    the compact field's sources lie where the beam differs from the centre's by well under 1 %)."""
+    ms = _paths(_outputs(manifest, "delay_calibration")["calibrated_ms"])
+    out.mkdir(parents=True, exist_ok=True)
+    image = out / "ddoff-image.fits"
+    if not image.is_file():
+        _run([LOFAR_HIRES, "image", "--outdir", str(out), "--name", "ddoff",
+              "--size-pix", str(size_pix), str(size_pix), "--scale-arcsec", str(settings["pixel_arcsec"]),
+              "--niter", "100000", "--weighting", "briggs", "--robust", str(settings["robust"]),
+              "--minuv-lambda", str(settings["minuv_lambda"]), "--taper-arcsec", str(settings["taper_arcsec"]),
+              "--restoring-beam-arcsec", str(settings["restoring_beam_arcsec"]), "--threshold-sigma", "1",
+              "--auto-mask-sigma", "3", "--mgain", "0.8", "--data-column", "DATA", *map(str, ms)])
+    return image
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="medium", help="run configuration (name or path)")
+    parser.add_argument("--run-dir", type=Path, required=True)
+    parser.add_argument("--min-snr", type=float, default=10.0)
+    parser.add_argument("--flux-tolerance", type=float, default=0.05)
+    parser.add_argument("--offset-tolerance-beams", type=float, default=0.2)
+    parser.add_argument("--json", type=Path, help="write the figures here")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    figures: dict = {"config": args.config}
+    manifest = _manifest(args.run_dir)
+    if not _complete(manifest):
+        figures["chain_wall_s"] = _run([LOFAR_HIRES, "run", args.config,
+                                        "-o", str(args.run_dir)])
+        manifest = _manifest(args.run_dir)
+    figures["modules_s"] = {m["name"]: m.get("wall_s") for m in manifest["modules"]}
+    sim = args.run_dir / "products" / "simulate" / "simulation"
+    truth_sky = sim / "sky_truth.skymodel"
+    (mosaic,) = [p for p in _paths(_outputs(manifest, "final_imaging")["mosaics"])
+                 if p.suffix == ".fits" and not p.name.endswith("-rms.fits")]
+    rms_maps = [p for p in _paths(_outputs(manifest, "final_imaging")["mosaics"]) if p.name.endswith("-rms.fits")]
+    table = source_table(mosaic, rms_maps[0] if rms_maps else None, truth_sky)
+    _print_table(f"Final mosaic {mosaic.name} against the truth:", table)
+    figures["dd_on"] = {"sources": table, **judge(table, args.min_snr, args.flux_tolerance,
+                                                  args.offset_tolerance_beams)}
+
+    _, mosaic_rms = compare_with_skymodel(mosaic, truth_sky, 1e9)
+    expected = radiometer_noise_jy(sorted(sim.glob("target_*.truth.json")))
+    figures["noise"] = {"mosaic_rms_jy": mosaic_rms, "radiometer_natural_jy": expected,
+                        "ratio": mosaic_rms / expected}
+    print(f"\nMosaic rms {mosaic_rms * 1e3:.3f} mJy/beam; radiometer equation (natural weighting, "
+          f"{len(list(sim.glob('target_*.truth.json')))} observations) {expected * 1e3:.3f} mJy/beam: "
+          f"ratio {mosaic_rms / expected:.2f}")
+
+    final = load_final_imaging_config(None)
+    resolution = final.resolutions["0.3"]
+    weighted = weighted_thermal_noise_jy(manifest, final, resolution)
+    figures["noise"].update({"radiometer_weighted_jy": weighted, "ratio_weighted": mosaic_rms / weighted})
+    print(f"Radiometer equation with the final images' weights (Briggs {final.robust}, {resolution.taper_arcsec} "
+          f"arcsec taper): {weighted * 1e3:.3f} mJy/beam: ratio {mosaic_rms / weighted:.2f}")
+
+    with open(args.run_dir / "facets" / "calibrators.csv", newline="") as f:
+        calibrators = {row["name"] for row in csv.DictReader(f) if row["category"] == "main"}
+    header = load_image(mosaic)
+    size = int(max(header.data.shape))
+    settings = {"pixel_arcsec": resolution.pixel_arcsec, "taper_arcsec": resolution.taper_arcsec,
+                "restoring_beam_arcsec": resolution.restoring_beam_arcsec, "robust": final.robust,
+                "minuv_lambda": final.minuv_lambda}
+    off = dd_off_image(args.run_dir, manifest, args.run_dir / "proof", size, settings)
+    others = {r["name"] for r in table} - calibrators
+    on_others = [r for r in table if r["name"] in others]
+    off_table = source_table(off, None, truth_sky, others)
+    _print_table("\nDD stages off (delay-calibrated data, same imaging), non-calibrator sources:", off_table)
+    figures["dd_off"] = {"sources": off_table, **judge(off_table, args.min_snr, args.flux_tolerance,
+                                                       args.offset_tolerance_beams)}
+    figures["dd_on_non_calibrators"] = judge(on_others, args.min_snr, args.flux_tolerance,
+                                             args.offset_tolerance_beams)
+    print(f"\nNon-calibrator sources within {args.flux_tolerance:.0%} and {args.offset_tolerance_beams} beam: "
+          f"DD on {figures['dd_on_non_calibrators']['n_within_tolerance']}/{len(on_others)}, "
+          f"DD off {figures['dd_off']['n_within_tolerance']}/{len(off_table)}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=1, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
