@@ -1,6 +1,6 @@
 """``lofar-hires run`` with cwltool: the whole chain on its embedded default, the tiny simulated field, from the
-simulated calibrator and target scans of two observations to the mosaic, every module running (the refinement's
-check rejects bright02's refinement: configs/run/tiny.yaml says why). The run is `make demo`'s (``demo`` in
+simulated calibrator and target scans of two observations to the mosaic, every module running (resolved01's
+refinement fails: configs/run/tiny.yaml says why). The run is `make demo`'s (``demo`` in
 tests/conftest.py, about ten minutes on two cores, once per session, ``slow``).
 
 Checked against the simulation's truth: in the 10 arcsec mosaic every bright source is within 10 % of its true

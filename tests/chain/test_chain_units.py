@@ -35,7 +35,7 @@ from lofar_hires.chain.run import (
     workflow_inputs,
     workflows_dir,
 )
-from lofar_hires.chain.state import RunManifest, read_manifest, write_manifest
+from lofar_hires.chain.state import RunManifest, hold_run_folder, read_manifest, write_manifest
 from lofar_hires.chain.tree import missing_products, place_outputs, remove_products
 from lofar_hires.cli import main
 from lofar_hires.errors import InputError
@@ -244,6 +244,19 @@ def test_the_manifest_round_trips_and_a_foreign_one_is_refused(tmp_path):
     other = _config(tmp_path, "simulate: {preset: tiny}\n")
     with pytest.raises(InputError, match="holds a run of /c.yaml"):
         run_chain(load_run_config(other), load_profile("local"), tmp_path)
+
+
+def test_a_run_folder_in_use_is_refused(tmp_path):
+    config = load_run_config(_config(tmp_path, "simulate: {preset: tiny}\n"))
+    run = tmp_path / "run"
+    run.mkdir()
+    with hold_run_folder(run):
+        assert f"pid {os.getpid()}" in (run / ".run.lock").read_text()
+        with pytest.raises(InputError, match=rf"{run} is in use by another lofar-hires run \(host .*, pid "):
+            run_chain(config, load_profile("local"), run, last="simulate")
+        assert not (run / "run.json").exists()  # nothing was started
+    with hold_run_folder(run):  # released when the first run ended
+        pass
 
 
 def test_runner_logs_give_the_failed_step_s_status_and_message(tmp_path):

@@ -199,6 +199,24 @@ def test_amplitudes_are_normalised_before_the_reset():
     assert normalise_amplitudes(_solset(np.zeros((2, 2, 7)), soltype="amplitude").soltabs["amplitude000"])[1] == 1.0
 
 
+def test_each_direction_has_its_own_amplitude_scale():
+    """A direction whose amplitudes ran off (3 towards a poorly modelled calibrator) must not rescale the others."""
+    rng = np.random.default_rng(3)
+    shape = (4, 2, len(STATIONS), 2)
+    amps = np.exp(rng.normal(0, 0.05, shape))
+    amps[..., 1] *= 3.0
+    axes = {"time": np.arange(4.0), "freq": np.array([1.4e8, 1.5e8]), "ant": np.array(STATIONS),
+            "dir": np.array(["[good]", "[poor]"])}
+    weights = np.ones(shape)
+    weights[0, 0, 0, 0] = 0.0  # a flagged value does not count
+    tab, worst = normalise_amplitudes(Soltab("amplitude000", "amplitude", axes, amps, weights))
+    for d in range(2):
+        good = weights[..., d] > 0
+        np.testing.assert_allclose(np.exp(np.mean(np.log(tab.val[..., d][good]))), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(tab.val[..., 0] / amps[..., 0], tab.val[0, 0, 1, 0] / amps[0, 0, 1, 0])
+    assert worst == pytest.approx(3.0, rel=0.05)
+
+
 def test_a_solve_without_any_usable_solution_fails_the_cycle_as_a_quality_failure():
     phases = np.full((3, 2, len(STATIONS)), np.nan)
     with pytest.raises(QualityError, match="no usable solution"):

@@ -37,7 +37,7 @@ from lofar_hires.chain.profiles import (
     runner_environment,
     step_ram_mb,
 )
-from lofar_hires.chain.state import RunManifest, read_manifest, write_manifest
+from lofar_hires.chain.state import RunManifest, hold_run_folder, read_manifest, write_manifest
 from lofar_hires.chain.tree import missing_products, place_outputs, remove_products, tree_bytes
 from lofar_hires.errors import EXIT_TOOL_FAILED, InputError, ToolError
 from lofar_hires.provenance import utc_now
@@ -382,6 +382,12 @@ def run_chain(config: RunConfig, profile: ClusterProfile, run_dir: Path, first: 
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create the run folder {run_dir}: {exc.strerror}", setting="outdir") from None
+    with hold_run_folder(run_dir):
+        return _run_chain_held(config, profile, run_dir, first, last, rerun)
+
+
+def _run_chain_held(config: RunConfig, profile: ClusterProfile, run_dir: Path, first: str | None, last: str | None,
+                    rerun: bool) -> RunManifest:
     manifest = read_manifest(run_dir)
     if manifest is not None and manifest.config != str(config.path):
         raise InputError(f"{run_dir} holds a run of {manifest.config}, not of {config.path}; choose another output "

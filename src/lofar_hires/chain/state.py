@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,3 +100,42 @@ def read_manifest(run_dir: Path) -> RunManifest | None:
         return RunManifest(**data, modules=modules)
     except TypeError as exc:
         raise InputError(f"{path} is damaged ({exc}); choose another output folder", setting="outdir") from None
+
+
+#: The file a running ``lofar-hires run`` holds locked in its run folder.
+LOCK = ".run.lock"
+
+
+@contextmanager
+def hold_run_folder(run_dir: Path) -> Iterator[None]:
+    """Hold ``run_dir`` for one run: a second ``lofar-hires run`` on the same folder (by mistake, or a script that
+    does not know the first is still going) is refused instead of writing the same products at the same time.
+
+    An exclusive ``flock`` on ``run_dir/.run.lock``, released when the run ends or its process dies.
+
+    Raises
+    ------
+    InputError
+        Another process holds the folder (the message names its host, pid and start time).
+    """
+    import fcntl
+
+    path = Path(run_dir) / LOCK
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise InputError(f"{run_dir} is in use by another lofar-hires run ({holder}); wait for it to end or "
+                             "choose another output folder", setting="outdir") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"host {socket.gethostname()}, pid {os.getpid()}, since {utc_now()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.seek(0)
+            f.truncate()
+            fcntl.flock(f, fcntl.LOCK_UN)
