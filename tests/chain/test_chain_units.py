@@ -255,6 +255,7 @@ def test_a_run_folder_in_use_is_refused(tmp_path):
         with pytest.raises(InputError, match=rf"{run} is in use by another lofar-hires run \(host .*, pid "):
             run_chain(config, load_profile("local"), run, last="simulate")
         assert not (run / "run.json").exists()  # nothing was started
+    assert not (run / ".run.lock").exists()  # a refused or finished run leaves nothing behind
     with hold_run_folder(run):  # released when the first run ended
         pass
 

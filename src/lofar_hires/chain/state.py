@@ -111,7 +111,8 @@ def hold_run_folder(run_dir: Path) -> Iterator[None]:
     """Hold ``run_dir`` for one run: a second ``lofar-hires run`` on the same folder (by mistake, or a script that
     does not know the first is still going) is refused instead of writing the same products at the same time.
 
-    An exclusive ``flock`` on ``run_dir/.run.lock``, released when the run ends or its process dies.
+    An exclusive ``flock`` on ``run_dir/.run.lock``, released when the run ends (the file is then removed) or its
+    process dies.
 
     Raises
     ------
@@ -136,6 +137,5 @@ def hold_run_folder(run_dir: Path) -> Iterator[None]:
         try:
             yield
         finally:
-            f.seek(0)
-            f.truncate()
+            path.unlink(missing_ok=True)  # removed while still held: a run that starts now locks a new file
             fcntl.flock(f, fcntl.LOCK_UN)
