@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lofar_hires.chain.modules import paths_of
 from lofar_hires.final_imaging.config import load_final_imaging_config
 from lofar_hires.imaging.compare import compare_with_skymodel
 from lofar_hires.imaging.imaging_weights import ImagingWeighting, thermal_image_noise_jy, weight_grid
@@ -60,14 +61,6 @@ def _outputs(manifest: dict, name: str) -> dict:
         if m["name"] == name and m["status"] == "done":
             return m["outputs"]
     raise SystemExit(f"the run has no products of module {name}")
-
-
-def _paths(value) -> list[Path]:
-    if isinstance(value, dict):
-        return [Path(value["path"])] if "path" in value else [p for v in value.values() for p in _paths(v)]
-    if isinstance(value, list):
-        return [p for v in value for p in _paths(v)]
-    return []
 
 
 def _run(command: list[str]) -> float:
@@ -124,10 +117,10 @@ def weighted_thermal_noise_jy(manifest: dict, final, resolution) -> float:
     """The radiometer equation for the final images' data and weights: per facet, the facet's datasets with its
     image's Briggs weights, taper and uv cut (:func:`thermal_image_noise_jy`); the median over the facets."""
     outputs = _outputs(manifest, "final_imaging")
-    datasets = _paths(_outputs(manifest, "sva")["averaged_ms"]) if any(
+    datasets = paths_of(_outputs(manifest, "sva")["averaged_ms"]) if any(
         m["name"] == "sva" and m["status"] == "done" for m in manifest["modules"]) else []
     noises = []
-    for image in _paths(outputs["images"]):
+    for image in paths_of(outputs["images"]):
         facet = image.name.split(".")[0]
         mine = [p for p in datasets if p.name.split(".")[0] == facet]
         if not mine:
@@ -147,7 +140,7 @@ def weighted_thermal_noise_jy(manifest: dict, final, resolution) -> float:
 def dd_off_image(run_dir: Path, manifest: dict, out: Path, size_pix: int, settings: dict) -> Path:
     """The delay-calibrated observations imaged like the final images (no DD solutions, no primary-beam correction:
     the compact field's sources lie where the beam differs from the centre's by well under 1 %)."""
-    ms = _paths(_outputs(manifest, "delay_calibration")["calibrated_ms"])
+    ms = paths_of(_outputs(manifest, "delay_calibration")["calibrated_ms"])
     out.mkdir(parents=True, exist_ok=True)
     image = out / "ddoff-image.fits"
     if not image.is_file():
@@ -182,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     figures["modules_s"] = {m["name"]: m.get("wall_s") for m in manifest["modules"]}
     sim = args.run_dir / "products" / "simulate" / "simulation"
     truth_sky = sim / "sky_truth.skymodel"
-    (mosaic,) = [p for p in _paths(_outputs(manifest, "final_imaging")["mosaics"])
+    (mosaic,) = [p for p in paths_of(_outputs(manifest, "final_imaging")["mosaics"])
                  if p.suffix == ".fits" and not p.name.endswith("-rms.fits")]
-    rms_maps = [p for p in _paths(_outputs(manifest, "final_imaging")["mosaics"]) if p.name.endswith("-rms.fits")]
+    rms_maps = [p for p in paths_of(_outputs(manifest, "final_imaging")["mosaics"]) if p.name.endswith("-rms.fits")]
     table = source_table(mosaic, rms_maps[0] if rms_maps else None, truth_sky)
     _print_table(f"Final mosaic {mosaic.name} against the truth:", table)
     figures["dd_on"] = {"sources": table, **judge(table, args.min_snr, args.flux_tolerance,
