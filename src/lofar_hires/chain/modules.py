@@ -27,14 +27,16 @@ def dir_obj(path: str | Path) -> dict[str, str]:
     return {"class": "Directory", "path": str(path)}
 
 
-def paths_of(value: Any) -> list[Path]:
-    """Every File/Directory path in a CWL value (in order; nested arrays and output objects flattened)."""
+def paths_of(value: Any, secondary_files: bool = False) -> list[Path]:
+    """Every File/Directory path in a CWL value (in order; nested arrays and output objects flattened); with
+    ``secondary_files`` each file's secondary files follow it."""
     if isinstance(value, Mapping):
         if value.get("class") in ("File", "Directory"):
-            return [Path(value["path"])]
-        return [p for item in value.values() for p in paths_of(item)]
+            extra = paths_of(value.get("secondaryFiles", []), True) if secondary_files else []
+            return [Path(value["path"]), *extra]
+        return [p for item in value.values() for p in paths_of(item, secondary_files)]
     if isinstance(value, (list, tuple)):
-        return [p for item in value for p in paths_of(item)]
+        return [p for item in value for p in paths_of(item, secondary_files)]
     return []
 
 

@@ -119,27 +119,19 @@ def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def product_paths(value: Any) -> list[Path]:
-    """Every File/Directory path of a CWL output object, secondary files included."""
-    if isinstance(value, Mapping):
-        if value.get("class") in ("File", "Directory"):
-            return [Path(value["path"]), *product_paths(value.get("secondaryFiles", []))]
-        return [p for item in value.values() for p in product_paths(item)]
-    if isinstance(value, (list, tuple)):
-        return [p for item in value for p in product_paths(item)]
-    return []
-
-
 def missing_products(outputs: Any) -> list[str]:
     """Paths an output object names that do not exist (a module's products deleted or moved since)."""
-    return [str(p) for p in product_paths(outputs) if not p.exists()]
+    from lofar_hires.chain.modules import paths_of
+
+    return [str(p) for p in paths_of(outputs, secondary_files=True) if not p.exists()]
 
 
 def remove_products(outputs: Any, run_dir: Path) -> None:
     """Delete the products an output object names, their secondary files included (before a module runs again);
     only paths inside the run folder are touched."""
+    from lofar_hires.chain.modules import paths_of
     from lofar_hires.io.atomic import remove_path
 
-    for path in product_paths(outputs):
+    for path in paths_of(outputs, secondary_files=True):
         if path.exists() or path.is_symlink():
             remove_path(inside(run_dir, path))

@@ -140,8 +140,8 @@ def _valid_fraction(tab: Soltab) -> float:
 
 
 def normalise_amplitudes(tab: Soltab) -> tuple[Soltab, float]:
-    """Amplitudes divided by their geometric mean (the flux-scale degeneracy of self-calibration); returns the
-    largest factor's deviation from one, as the factor (1: nothing to do).
+    """Amplitudes divided by their geometric mean (the flux-scale degeneracy of self-calibration); returns them and
+    the factor farthest from one (1: nothing to do).
 
     Each direction of a multi-direction solve has its own model, hence its own degeneracy: its amplitudes are
     divided by their own mean. One mean over all directions let a poorly constrained direction (amplitudes of
