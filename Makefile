@@ -1,5 +1,6 @@
 # lofar-hires: set-up, demo and tests. Every target installs what it needs (idempotent).
-#   make demo   lofar-hires run on the simulated tiny field with cwltool (tools/run_demo.sh)
+#   make demo   lofar-hires run on the simulated medium field with cwltool (tools/run_demo.sh);
+#               make demo DEMO_CONFIG=tiny for the quicker tiny field
 #   make test   run the whole test suite
 SHELL := /bin/bash
 VENV ?= .venv
@@ -13,6 +14,8 @@ APT_SLURM := slurm-wlm munge
 APT_PACKAGES := $(APT_RUNTIME) $(APT_SLURM)
 STAMP := $(VENV)/.lofar-hires-installed
 DEMO_DIR ?= demo_output
+# the run configuration of `make demo` (empty: lofar-hires run's embedded default, medium)
+DEMO_CONFIG ?=
 PYTEST_ARGS ?=
 # Tests run in parallel workers (pytest-xdist); tests sharing an expensive fixture stay in one worker
 # (tests/conftest.py, xdist_group). TEST_WORKERS=0 runs them in this process.
@@ -35,7 +38,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: setup
-	@bash tools/run_demo.sh $(DEMO_DIR)
+	@bash tools/run_demo.sh $(DEMO_DIR) $(DEMO_CONFIG)
 
 test: setup
 	$(PY) -m pytest -m "not hard_case" $(PARALLEL) $(PYTEST_ARGS)

@@ -1,7 +1,8 @@
 """`make demo` (tools/run_demo.sh): the README's main command runs end to end and calibrates.
 
-The demo is ``lofar-hires run`` on its embedded default, the tiny field (two observations, each a calibrator
-and a target scan; ``slow``, about ten minutes on two cores). It runs once per session, in the background
+The demo is ``lofar-hires run``; the suite runs it on the tiny field (``tools/run_demo.sh DIR tiny``: two
+observations, each a calibrator and a target scan; ``slow``, about ten minutes on two cores), where ``make demo``
+runs the embedded default, the medium field (about 20 minutes). It runs once per session, in the background
 from the session's start, and the tests that check it run last (``demo`` in tests/conftest.py;
 tests/chain/test_chain_run.py checks its run tree and mosaic, tests/calibration/test_cwl_di.py compares its DI
 workflows with the CLIs). Here: the simulated observations are unchanged by the chain, the DI calibrator

@@ -53,3 +53,22 @@ def test_the_shipped_list_gives_a_current_table(tmp_path: Path) -> None:
         with tables.table(str(tmp_path / "TAI_UTC"), ack=False) as t:
             assert t.getcol("dUTC")[-1] == 37.0
             assert t.getkeyword("VS_DATE").startswith(leaps.vs_date().strftime("%Y/%m/%d"))
+
+
+def test_the_shared_table_is_readable_by_every_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table goes into the installation's share folder for all its users (a shared environment on a
+    cluster, or a container user other than the installer): its folder may not keep mkdtemp's mode 0700."""
+    from lofar_hires import environment
+
+    monkeypatch.setattr(environment, "_measures_root", lambda: tmp_path / "share")
+    environment.leap_second_directory.cache_clear()
+    try:
+        folder = environment.leap_second_directory()
+    finally:
+        environment.leap_second_directory.cache_clear()
+    if folder is None:
+        pytest.skip("the python-casacore wheel's leap-second table is already current: nothing is written")
+    assert folder.parent == tmp_path / "share"
+    for path in (folder, folder / "TAI_UTC", folder / "TAI_UTC" / "table.dat"):
+        assert path.stat().st_mode & 0o004, f"{path} is not readable by other users"
+    assert folder.stat().st_mode & 0o001 and (folder / "TAI_UTC").stat().st_mode & 0o001

@@ -152,6 +152,7 @@ def leap_second_directory() -> Path | None:
     if not folder.is_dir():
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        tmp.chmod(0o755)  # mkdtemp's 0700 would hide a shared installation's table from the other users
         proc = subprocess.run([sys.executable, "-m", "lofar_hires.measures_table", str(source),
                                str(wheel_table), str(tmp)], capture_output=True, text=True, check=False)
         if proc.returncode != 0:

@@ -11,6 +11,7 @@ injected one, referenced to CS002HBA0.
 from __future__ import annotations
 
 import json
+import logging
 import warnings
 from dataclasses import replace
 
@@ -146,7 +147,24 @@ def test_target_image_recovers_fluxes(field, calibrated, tmp_path):
     assert len(rows) == 2
     for r in rows:
         assert abs(r.peak_ratio - 1) < 0.05, r
-    assert json.loads(result.report.read_text())["outputs"][0]["output"] == target.ms.name
+    report = json.loads(result.report.read_text())
+    assert report["outputs"][0]["output"] == target.ms.name
+    assert report["outputs"][0]["phase_convergence"]["at_maxiter"] == 0 and "unconverged_solves" not in report
+
+
+def test_target_phase_solve_that_stops_at_maxiter_is_reported(field, calibrated, tmp_path, caplog):
+    """A phase solve cut at one iteration: every interval counts as unconverged, in the log and the report."""
+    target = field.targets()[0]
+    cfg = load_target_config(overrides=["phase_calibration=true", "phase_solint_hz=8.0e+6", "phase_solint_s=16",
+                                        "phase_maxiter=1"])
+    with caplog.at_level(logging.WARNING):
+        result = run_di_target([target.ms], calibrated.cal_solutions, tmp_path / "tgt", cfg,
+                               skymodel=field.sky_model, make_plots=False)
+    report = json.loads(result.report.read_text())
+    entry = report["outputs"][0]["phase_convergence"]
+    assert entry["maxiter"] == 1 and entry["at_maxiter"] == entry["intervals"] > 0
+    assert report["unconverged_solves"] == {target.ms.name: 1.0}
+    assert any("stopped at maxiter=1 without converging" in r.getMessage() for r in caplog.records)
 
 
 def test_model_that_does_not_match_the_data_is_refused(field, tmp_path):

@@ -255,8 +255,11 @@ def test_phase_solutions_in_the_solset_target(simulated, tmp_path):
     ms = tmp_path / "work.MS"
     shutil.copytree(sim.targets()[0].ms, ms)
     cfg = load_target_config(overrides=["phase_calibration=true"])
-    sol = phase_calibrate(ms, sim.sky_model, tmp_path / "work.phase.h5", cfg, tmp_path / "logs",
-                          Provenance(task="test"))
+    sol = tmp_path / "work.phase.h5"
+    convergence = phase_calibrate(ms, sim.sky_model, sol, cfg, tmp_path / "logs", Provenance(task="test"))
+    # read from DP3's log: one count per solution interval, every one below maxiter on uncorrupted data
+    assert convergence.n_intervals >= 1 and convergence.maxiter == cfg.phase_maxiter
+    assert convergence.n_at_maxiter == 0
     assert solset_names(sol) == ["target"]
     assert list(read_h5parm(sol).soltabs) == ["phase000"]
     h5 = h5parm(str(sol))

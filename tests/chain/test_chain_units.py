@@ -32,6 +32,7 @@ from lofar_hires.chain.run import (
     failed_step_statuses,
     run_chain,
     step_message,
+    steps_run_elsewhere,
     workflow_inputs,
     workflows_dir,
 )
@@ -68,14 +69,17 @@ def test_every_module_workflow_exists_and_validates_its_job_inputs():
 
 
 def test_shipped_run_configurations_load_and_name_only_workflow_inputs():
-    assert "tiny" in run_config_names()
+    assert {"tiny", "medium"} <= set(run_config_names())
     for name in run_config_names():
         cfg = load_run_config(resolve_config_path(name))
         for module, settings in cfg.modules.items():
             path = REPO / ("workflows/simulate.cwl" if module == "simulate" else M.module(module).workflow)
             unknown = set(settings) - set(workflow_inputs(path))
             assert not unknown, f"run/{name}.yaml: modules.{module}: {unknown}"
-    assert load_run_config(resolve_config_path(None)).path == resolve_config_path("tiny")
+    # the embedded default: the medium field, imaged at 0.3 arcsec with all six international stations
+    default = load_run_config(resolve_config_path(None))
+    assert default.path == resolve_config_path("medium")
+    assert default.modules["final_imaging"]["resolutions"] == ["0.3"]
 
 
 def test_a_job_gets_cores_memory_and_the_user_s_settings(tmp_path):
@@ -145,11 +149,17 @@ def test_observations_of_two_fields_are_refused(simulated, tmp_path):
 
 
 def test_profiles_choose_the_runner_and_its_options(tmp_path):
-    assert set(profile_names()) >= {"local", "toil", "slurm"}
+    assert set(profile_names()) >= {"local", "podman", "toil", "slurm"}
     local, toil, slurm = load_profile("local"), load_profile("toil"), load_profile("slurm")
     assert (local.label, toil.label, slurm.label) == ("cwltool", "toil-single-machine", "toil-slurm")
     cmd = runner_command(local, tmp_path, "dd_dutch", tmp_path / "out", False, tmp_path / "logs")
     assert Path(cmd[0]).name == "cwltool" and "--no-container" in cmd and "--log-dir" in cmd
+    # the podman profile: cwltool runs every step in the image of the steps' DockerRequirement hint
+    cmd = runner_command(load_profile("podman"), tmp_path, "dd_dutch", tmp_path / "out", False, tmp_path / "logs")
+    assert Path(cmd[0]).name == "cwltool" and "--podman" in cmd and "--no-container" not in cmd
+    # CPU time: the steps of a container runtime or SLURM are not this process's children, their usage lines count
+    assert [steps_run_elsewhere(load_profile(n)) for n in ("local", "toil", "podman", "slurm")] == \
+        [False, False, True, True]
     cmd = runner_command(slurm, tmp_path, "dd_dutch", tmp_path / "out", True, tmp_path / "logs")
     assert Path(cmd[0]).name == "toil-cwl-runner" and cmd[cmd.index("--batchSystem") + 1] == "slurm"
     # Toil's own retries are off: it would retry exit status 2 too; the chain retries exit status 3 itself.

@@ -32,7 +32,7 @@ import yaml
 from lofar_hires.chain import modules as M
 from lofar_hires.chain.config import load_run_config, resolve_config_path
 from lofar_hires.chain.profiles import load_profile, step_ram_mb
-from lofar_hires.chain.run import _required, workflow_inputs
+from lofar_hires.chain.run import input_is_required, workflow_inputs
 from lofar_hires.chain.whole import SEPARATOR, refine_of, whole_chain_job, whole_workflow
 from lofar_hires.errors import InputError
 
@@ -207,7 +207,7 @@ def test_whole_chain_job_of_the_tiny_run(tiny) -> None:
     job = _job(config, profile, observations, tmp)
     declared = workflow_inputs(whole_workflow())
     assert set(job) <= set(declared)
-    assert [n for n in declared if _required(declared[n]) and n not in job] == []
+    assert [n for n in declared if input_is_required(declared[n]) and n not in job] == []
     assert job["observation_names"] == ["obs01", "obs02"]
     assert [d["path"] for d in job["target_ms"]] == [str(o.target) for o in observations]
     assert [d["path"] for d in job["calibrator_ms"]] == [str(o.calibrator) for o in observations]

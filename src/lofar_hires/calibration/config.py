@@ -148,6 +148,8 @@ class TargetConfig:
                                            "channels of the averaged data (at least one; null: one channel)",
                                            unit="Hz", min=0.0)
     phase_smoothness_hz: float = option(help="DDECal frequency smoothness kernel (0: none)", unit="Hz", min=0.0)
+    phase_maxiter: int = option(help="maximum DDECal iterations of the phase solve; intervals that reach it are "
+                                "reported as unconverged", min=1)
     minuv_lambda: float = option(help="shortest baseline used in the phase solve", unit="lambda", min=0.0)
     threads: int = option(help="DP3 threads", min=1, max=1024)
 

@@ -37,6 +37,7 @@ import numpy as np
 from lofar_hires import __version__
 from lofar_hires.calibration import dp3_settings
 from lofar_hires.calibration.config import TargetConfig
+from lofar_hires.calibration.di_calibrator import log_convergence
 from lofar_hires.errors import InputError, QualityError
 from lofar_hires.io.atomic import atomic_output, check_output_path
 from lofar_hires.io.h5parm import (
@@ -55,6 +56,7 @@ from lofar_hires.io.h5parm import (
 from lofar_hires.io.ms import read_ms_info, require_ms
 from lofar_hires.provenance import Provenance
 from lofar_hires.runners import dp3_steps
+from lofar_hires.runners.dp3 import SolveConvergence, ddecal_convergence
 from lofar_hires.runners.dp3_steps import Correction
 
 log = logging.getLogger(__name__)
@@ -221,12 +223,14 @@ def check_usable_product(ms: Path, what: str, hint: str) -> None:
 
 
 def phase_calibrate(ms: Path, skymodel: Path, solutions_h5: Path, cfg: TargetConfig, workdir: Path,
-                    provenance: Provenance, name: str | None = None, *, solset_name: str = TARGET_SOLSET) -> Path:
+                    provenance: Provenance, name: str | None = None, *,
+                    solset_name: str = TARGET_SOLSET) -> SolveConvergence:
     """Direction-independent self-calibration of ``ms`` against ``skymodel``, applied to DATA in place.
 
     ``cfg.phase_mode`` is the DDECal mode (one direction holding every patch of the model);
     ``name`` (default: the MS name without its extension) names DP3's parsets and logs. The
-    solutions are in the solset ``solset_name`` (default LINC's ``target``).
+    solutions are in the solset ``solset_name`` (default LINC's ``target``). Returns the solve's
+    convergence (read from DP3's log; a warning when intervals stopped at ``cfg.phase_maxiter``).
     """
     from lofar_hires.io.skymodel import read_makesourcedb
 
@@ -237,13 +241,17 @@ def phase_calibrate(ms: Path, skymodel: Path, solutions_h5: Path, cfg: TargetCon
     soltabs = dp3_steps.solve_mode(cfg.phase_mode).soltabs
     with atomic_output(solutions_h5, overwrite=True) as tmp:
         step = dp3_steps.ddecal(cfg.phase_mode, tmp, solint_slots=slots, nchan=nchan, minuv_lambda=cfg.minuv_lambda,
-                                sourcedb=Path(skymodel), directions=[patches], smoothness_hz=cfg.phase_smoothness_hz)
+                                sourcedb=Path(skymodel), directions=[patches], smoothness_hz=cfg.phase_smoothness_hz,
+                                maxiter=cfg.phase_maxiter)
         dp3_steps.run_steps(ms, None, [step], workdir, f"phasecal_{name}", threads=cfg.threads, provenance=provenance)
+        convergence = ddecal_convergence(Path(workdir) / f"phasecal_{name}.log", f"phasecal_{name}",
+                                         cfg.phase_maxiter)
+        log_convergence(convergence)
         rename_solset(tmp, DP3_SOLSET, solset_name)
         apply = dp3_steps.correction_steps([Correction(tmp, soltabs, solset=solset_name)])
         dp3_steps.run_steps(ms, None, apply, workdir, f"applyphase_{name}", out_column="DATA", threads=cfg.threads,
                             provenance=provenance)
-    return solutions_h5
+    return convergence
 
 
 @dataclass
@@ -289,10 +297,15 @@ def run_di_target(ms_paths: Sequence[Path], cal_solutions: Path, outdir: Path, c
             out = correct_target(ms, tmp / f"{ms.stem}.MS", transfer, cfg, logs, prov)
             entry = {"input": str(ms), "output": out.name}
             if cfg.phase_calibration:
-                sol = phase_calibrate(out, Path(skymodel), tmp / f"{ms.stem}.phase.h5", cfg, logs, prov,
-                                      solset_name=solset_name)
+                sol = tmp / f"{ms.stem}.phase.h5"
+                convergence = phase_calibrate(out, Path(skymodel), sol, cfg, logs, prov, solset_name=solset_name)
                 entry["phase_solutions"] = sol.name
+                entry["phase_convergence"] = convergence.to_dict()
             report["outputs"].append(entry)
+        unconverged = {Path(e["input"]).name: e["phase_convergence"]["fraction_at_maxiter"]
+                       for e in report["outputs"] if e.get("phase_convergence", {}).get("at_maxiter")}
+        if unconverged:
+            report["unconverged_solves"] = unconverged
         plots: list[Path] = []
         if make_plots:
             from lofar_hires.calibration.solution_grid import target_plots

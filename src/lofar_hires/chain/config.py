@@ -15,8 +15,9 @@ from typing import Any
 from lofar_hires.config_schema import load_yaml, shipped_path
 from lofar_hires.errors import InputError
 
-#: The run of ``lofar-hires run`` without a configuration: the chain on a simulated field.
-DEFAULT_RUN = "tiny"
+#: The run of ``lofar-hires run`` without a configuration: the chain to a 0.3 arcsec mosaic on a simulated field
+#: with all six international stations (``configs/run/medium.yaml``; ``tiny`` is the quicker field the tests use).
+DEFAULT_RUN = "medium"
 KEYS = {"simulate", "observations", "skymodel", "calibrator_skymodel", "delay_calibrator", "cluster", "skip",
         "modules", "description"}
 

@@ -72,7 +72,8 @@ def profile_names() -> list[str]:
 
 
 def load_profile(name_or_path: str | Path, overrides: dict | None = None) -> ClusterProfile:
-    """A shipped profile by name (``local``, ``toil``, ``slurm``) or a YAML file, over the defaults of ``local``."""
+    """A shipped profile by name (``local``, ``podman``, ``toil``, ``slurm``) or a YAML file, over the defaults of
+    ``local``."""
     text = str(name_or_path)
     path = Path(text)
     if path.suffix in (".yaml", ".yml") or os.sep in text:

@@ -84,13 +84,13 @@ def complete_job(job: dict[str, Any], workflow: Path, profile: ClusterProfile, s
                          f"{', '.join(declared)})", setting="modules")
     largest = max((tree_bytes(p) for v in job.values() for p in M.paths_of(v) if p.exists()), default=0)
     out = dict(job)
-    settings = {k: _absolute(v, config_dir) for k, v in settings.items()}
+    settings = {k: job_paths_relative_to(v, config_dir) for k, v in settings.items()}
     for name in declared:
         value = resource_input(name, profile, largest)
         if value is not None:
             out[name] = value
     out.update(settings)
-    missing = [name for name in declared if name not in out and _required(declared[name])]
+    missing = [name for name in declared if name not in out and input_is_required(declared[name])]
     if missing:
         raise InputError(f"the job of {module} lacks {', '.join(missing)}", setting="modules")
     return out
@@ -106,18 +106,19 @@ def resource_input(name: str, profile: ClusterProfile, largest_bytes: int) -> in
     return None
 
 
-def _absolute(value: Any, base: Path) -> Any:
+def job_paths_relative_to(value: Any, base: Path) -> Any:
     """A job value with relative File/Directory paths made relative to ``base``."""
     if isinstance(value, list):
-        return [_absolute(v, base) for v in value]
+        return [job_paths_relative_to(v, base) for v in value]
     if isinstance(value, dict):
         if value.get("class") in ("File", "Directory") and "path" in value:
             return {**value, "path": str(base / Path(os.path.expanduser(str(value["path"]))))}
-        return {k: _absolute(v, base) for k, v in value.items()}
+        return {k: job_paths_relative_to(v, base) for k, v in value.items()}
     return value
 
 
-def _required(decl: Any) -> bool:
+def input_is_required(decl: Any) -> bool:
+    """Whether a CWL input declaration (its type, or the whole entry) needs a value in the job."""
     t = decl.get("type") if isinstance(decl, dict) else decl
     optional = (isinstance(t, str) and t.endswith("?")) or (isinstance(t, list) and "null" in t)
     return not optional and not (isinstance(decl, dict) and "default" in decl)
@@ -227,6 +228,12 @@ class Invocation:
     wall_s: float
     outputs: dict[str, Any] | None
     log: Path
+
+
+def steps_run_elsewhere(profile: ClusterProfile) -> bool:
+    """Whether the steps' processes are not descendants of this one, so that their CPU time is not in this
+    process's child usage: SLURM jobs, and steps in containers (the container runtime starts them, not cwltool)."""
+    return profile.batch_system == "slurm" or profile.container != "none"
 
 
 def _child_cpu_s() -> float:
@@ -447,9 +454,9 @@ def _run_modules(chain: Chain, todo: list[str], rerun: bool) -> None:
             chain.save()
             raise
         rec.wall_s = round(time.monotonic() - t0, 3)
-        # CPU time of this process's children: the steps under cwltool and Toil on one machine. SLURM jobs run
-        # elsewhere: their steps' own usage lines in the module's logs tell it (the runner's share is not in it).
-        rec.core_s = steps_cpu_s(run_dir / "logs" / name) if chain.profile.batch_system == "slurm" \
+        # CPU time of this process's children: the steps under cwltool and Toil on one machine. Steps that run
+        # elsewhere: their own usage lines in the module's logs tell it (the runner's share is not in it).
+        rec.core_s = steps_cpu_s(run_dir / "logs" / name) if steps_run_elsewhere(chain.profile) \
             else round(_child_cpu_s() - cpu0, 3)
         rec.status = "done"
         chain.save()

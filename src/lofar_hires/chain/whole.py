@@ -17,7 +17,13 @@ from typing import Any
 from lofar_hires.chain import modules as M
 from lofar_hires.chain.config import RunConfig
 from lofar_hires.chain.profiles import ClusterProfile
-from lofar_hires.chain.run import _absolute, _required, resource_input, workflow_inputs, workflows_dir
+from lofar_hires.chain.run import (
+    input_is_required,
+    job_paths_relative_to,
+    resource_input,
+    workflow_inputs,
+    workflows_dir,
+)
 from lofar_hires.chain.tree import tree_bytes
 from lofar_hires.errors import InputError
 
@@ -67,7 +73,7 @@ def module_settings(modules: Mapping[str, Mapping[str, Any]], declared: Mapping[
                 raise InputError(f"modules.{module}: {key} is no setting of {WHOLE_WORKFLOW}: it is no input of "
                                  f"{M.module(module).workflow}, or the whole workflow wires it from the products "
                                  "of the modules before", setting="modules")
-            job[name] = _absolute(value, config_dir)
+            job[name] = job_paths_relative_to(value, config_dir)
     return job
 
 
@@ -124,7 +130,7 @@ def whole_chain_job(config: RunConfig, profile: ClusterProfile, observations: Se
         job["skymodel"] = M.file_obj(Path(skymodel).absolute())
     job.update(resource_settings(declared, profile, largest))
     job.update(module_settings(config.modules, declared, config.path.parent))
-    missing = [n for n in declared if n not in job and _required(declared[n])]
+    missing = [n for n in declared if n not in job and input_is_required(declared[n])]
     if missing:
         raise InputError(f"the job of {WHOLE_WORKFLOW} lacks {', '.join(missing)}", setting="modules")
     return job

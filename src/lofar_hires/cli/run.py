@@ -1,7 +1,8 @@
 """``lofar-hires run``: the whole chain, from the observations (or a simulated field) to the mosaic.
 
 Library: :mod:`lofar_hires.chain` (:func:`~lofar_hires.chain.run.run_chain`). Without a configuration it runs
-the embedded default, ``configs/run/tiny.yaml``: a small simulated field taken to the mosaic through every module.
+the embedded default, ``configs/run/medium.yaml``: a simulated field with all six international stations taken
+through every module to a 0.3 arcsec mosaic (``tiny``: a quicker field imaged at 10 arcsec).
 Each module's workflow runs with the runner of the cluster profile (``local``: cwltool; ``toil``: Toil on this machine;
 ``slurm``: Toil submitting SLURM jobs); the products go into a fixed tree (``solutions/``, ``images/``,
 ``plots/``, ``facets/``, ``selfcal/``, ``logs/``, ``report/``) with the manifest ``run.json``. Running the same
@@ -23,14 +24,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lofar_hires.chain.modules import MODULE_NAMES
 
     parser.add_argument("config", nargs="?", type=Path, default=None, metavar="CONFIG",
-                        help="run configuration (YAML), or the name of a shipped one (configs/run/); default: tiny, "
-                             "a small simulated field taken to the mosaic")
+                        help="run configuration (YAML), or the name of a shipped one (configs/run/; default: medium, "
+                             "a simulated field taken to a 0.3 arcsec mosaic; tiny: a quicker one at 10 arcsec)")
     parser.add_argument("-o", "--outdir", type=Path, default=Path("lofar_hires_run"),
                         help="run folder (default ./lofar_hires_run); a second run of the same configuration in "
                              "it continues after the last complete module")
     parser.add_argument("--cluster", default=None, metavar="PROFILE",
-                        help="cluster profile: local (cwltool), toil (Toil on this machine), slurm (Toil on "
-                             "SLURM), or a YAML file (default: the configuration's, else local)")
+                        help="cluster profile: local (cwltool), podman (cwltool, the steps in the lofar-hires "
+                             "image), toil (Toil on this machine), slurm (Toil on SLURM), or a YAML file (default: "
+                             "the configuration's, else local)")
     parser.add_argument("--from", dest="first", choices=MODULE_NAMES, default=None, metavar="MODULE",
                         help=f"start at this module, on the products of the earlier ones in the run folder "
                              f"({', '.join(MODULE_NAMES)})")
