@@ -168,7 +168,8 @@ def test_target_phase_solve_that_stops_at_maxiter_is_reported(field, calibrated,
     entry = report["outputs"][0]["phase_convergence"]
     assert entry["maxiter"] == 1 and entry["at_maxiter"] == entry["intervals"] > 0
     assert report["unconverged_solves"] == {target.ms.name: 1.0}
-    assert any("stopped at maxiter=1 without converging" in r.getMessage() for r in caplog.records)
+    assert any("stopped at maxiter=1 without converging" in r.getMessage() and "raise phase_maxiter" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_model_that_does_not_match_the_data_is_refused(field, tmp_path):

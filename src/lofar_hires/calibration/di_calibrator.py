@@ -158,10 +158,11 @@ def solve(ms: Path, h5parm: Path, mode: str, corrections: Sequence[Correction], 
     return SolveResult(h5parm=Path(h5parm), convergence=convergence)
 
 
-def log_convergence(convergence: SolveConvergence) -> None:
-    """A warning when solution intervals of a solve stopped at maxiter (their solutions may be off)."""
+def log_convergence(convergence: SolveConvergence, setting: str = "solve.maxiter") -> None:
+    """A warning when solution intervals of a solve stopped at maxiter (their solutions may be off); ``setting``
+    names the configuration key that raises it."""
     if convergence.n_at_maxiter:
-        log.warning("%s (tolerance not reached; raise solve.maxiter)", convergence.message())
+        log.warning("%s (tolerance not reached; raise %s)", convergence.message(), setting)
     else:
         log.info("DDECal solve %s converged in every one of its %d solution intervals (at most %d iterations)",
                  convergence.solve, convergence.n_intervals, max(convergence.iterations, default=0))

@@ -246,7 +246,7 @@ def phase_calibrate(ms: Path, skymodel: Path, solutions_h5: Path, cfg: TargetCon
         dp3_steps.run_steps(ms, None, [step], workdir, f"phasecal_{name}", threads=cfg.threads, provenance=provenance)
         convergence = ddecal_convergence(Path(workdir) / f"phasecal_{name}.log", f"phasecal_{name}",
                                          cfg.phase_maxiter)
-        log_convergence(convergence)
+        log_convergence(convergence, setting="phase_maxiter")
         rename_solset(tmp, DP3_SOLSET, solset_name)
         apply = dp3_steps.correction_steps([Correction(tmp, soltabs, solset=solset_name)])
         dp3_steps.run_steps(ms, None, apply, workdir, f"applyphase_{name}", out_column="DATA", threads=cfg.threads,
