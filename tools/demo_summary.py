@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lofar_hires.chain.modules import paths_of
 from lofar_hires.validation.di import ERROR_UNITS, di_solution_errors
 
 
@@ -20,14 +21,6 @@ def _module_outputs(manifest: dict, name: str) -> dict | None:
         if rec["name"] == name and rec["status"] == "done":
             return rec["outputs"]
     return None
-
-
-def _paths(value) -> list[Path]:
-    if isinstance(value, dict):
-        return [Path(value["path"])] if "path" in value else [p for v in value.values() for p in _paths(v)]
-    if isinstance(value, list):
-        return [p for v in value for p in _paths(v)]
-    return []
 
 
 def _di_errors(manifest: dict, truths: dict[str, Path]) -> None:
@@ -49,7 +42,7 @@ def _fluxes(manifest: dict, truth_sky: Path) -> None:
     from lofar_hires.imaging.compare import compare_with_skymodel
 
     final = _module_outputs(manifest, "final_imaging")
-    mosaics = [p for p in _paths((final or {}).get("mosaics", [])) if p.suffix == ".fits"]
+    mosaics = [p for p in paths_of((final or {}).get("mosaics", [])) if p.suffix == ".fits"]
     print("\nBright sources of the target in the mosaic (corrected for the primary beam), against the truth:")
     print("  {:12s} {:>8s} {:>15s} {:>12s}  {}".format("name", "true Jy", "integ. / true", "offset (\")", "mosaic"))
     for mosaic in mosaics:
@@ -81,7 +74,7 @@ def main(run_dir: Path) -> int:
     if sim is None:
         print(f"{run_dir} holds no simulation: nothing to compare with a truth")
         return 0
-    truths = {p.name.removesuffix(".truth.json"): p for p in _paths(sim["truth_json"])}
+    truths = {p.name.removesuffix(".truth.json"): p for p in paths_of(sim["truth_json"])}
     truth_sky = Path(sim["sky_model"]["path"])
     _di_errors(manifest, truths)
     gate = manifest.get("gate") or {}
