@@ -159,6 +159,15 @@ inputs:
     type: string?
     inputBinding:
       prefix: --name
+  require_improvement:
+    label: Require an improvement on the uncalibrated image
+    doc: >-
+      Fail (exit 4) when the uncalibrated image (cycle 0) stays the best, instead of writing identity solutions as
+      the best ones (e.g. a delay calibration whose solutions are applied to the whole field).
+    type: boolean
+    default: false
+    inputBinding:
+      prefix: --require-improvement
   failure_ok:
     label: Record a failure and go on
     doc: >-

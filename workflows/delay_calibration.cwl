@@ -65,6 +65,14 @@ inputs:
     doc: Column of the input measurement sets that is calibrated and corrected.
     type: string
     default: DATA
+  require_improvement:
+    label: Require an improvement on the uncalibrated image
+    doc: >-
+      Stop (exit 4, the step's message naming the report) when no cycle improves on the uncalibrated image: the
+      best solutions would be the identity and the whole field would stay uncalibrated on the international
+      stations. False accepts them with a warning.
+    type: boolean
+    default: true
   station_groups:
     label: Station groups
     doc: YAML file with the station groups (default the shipped configs/station_groups.yaml).
@@ -105,6 +113,7 @@ steps:
       point_model_jy: calibrator_flux_jy
       skymodel: skymodel
       data_column: data_column
+      require_improvement: require_improvement
       station_groups: station_groups
       cores: selfcal_cores
       ram_mb: selfcal_ram_mb

@@ -189,6 +189,14 @@ inputs:
       data_column)
     type: string
     default: DATA
+  delay_calibration__require_improvement:
+    label: 'delay_calibration: Require an improvement on the uncalibrated image'
+    doc: >-
+      Stop (exit 4, the step's message naming the report) when no cycle improves on the uncalibrated image: the
+      best solutions would be the identity and the whole field would stay uncalibrated on the international
+      stations. False accepts them with a warning. (workflows/delay_calibration.cwl, input require_improvement)
+    type: boolean
+    default: true
   delay_calibration__station_groups:
     label: 'delay_calibration: Station groups'
     doc: >-
@@ -744,6 +752,7 @@ steps:
       strategy_file: delay_calibration__strategy_file
       strategy_overrides: delay_calibration__strategy_overrides
       data_column: delay_calibration__data_column
+      require_improvement: delay_calibration__require_improvement
       station_groups: delay_calibration__station_groups
       selfcal_cores: delay_calibration__selfcal_cores
       selfcal_ram_mb: delay_calibration__selfcal_ram_mb

@@ -124,6 +124,45 @@ def test_bad_run_configurations_are_refused(tmp_path, text, message):
         load_run_config(_config(tmp_path, text))
 
 
+def test_a_configuration_extends_another_with_its_overrides_appended(tmp_path):
+    base_dir = tmp_path / "site"
+    base_dir.mkdir()
+    (base_dir / "base.yaml").write_text(
+        "observations: [{name: obs01, target: data/t.MS, calibrator: data/c.MS}]\n"
+        "skymodel: sky.txt\n"
+        "modules:\n"
+        "  final_imaging: {resolutions: ['0.3'], overrides: [multiscale=false],"
+        " config: {class: File, path: final.yaml}}\n"
+        "  dd_refine: {image_on_calibrator: true}\n")
+    child = _config(tmp_path, "extends: site/base.yaml\nskip: [sva]\n"
+                              "modules: {final_imaging: {overrides: [niter=10], resolutions: ['1.2']}}\n")
+    cfg = load_run_config(child)
+    assert cfg.path == child.absolute() and cfg.skip == ("sva",)
+    # paths of the base keep meaning its own folder
+    assert cfg.observations[0].target == base_dir / "data/t.MS" and cfg.skymodel == base_dir / "sky.txt"
+    final = cfg.modules["final_imaging"]
+    assert final["config"]["path"] == str(base_dir / "final.yaml")
+    # override lists append (later wins), plain values replace, untouched modules stay
+    assert final["overrides"] == ["multiscale=false", "niter=10"] and final["resolutions"] == ["1.2"]
+    assert cfg.modules["dd_refine"] == {"image_on_calibrator": True}
+    # the shipped hard case: the medium field with a disturbed screen
+    medium = load_run_config(resolve_config_path("medium"))
+    hard = load_run_config(resolve_config_path("medium_disturbed"))
+    assert hard.simulate.overrides[:len(medium.simulate.overrides)] == medium.simulate.overrides
+    assert "corruptions.tecscreen.diffractive_scale_km=1.0" in hard.simulate.overrides
+    assert hard.modules == medium.modules and hard.simulate.seed == medium.simulate.seed
+
+
+@pytest.mark.parametrize("text, message", [
+    ("extends: nosuch\n", "extends nosuch: run configuration nosuch does not exist"),
+    ("extends: run.yaml\n", r"extends runs in a circle \(run.yaml -> run.yaml\)"),
+    ("extends: [medium]\n", "extends must name a shipped run or a configuration file"),
+])
+def test_a_bad_extends_is_refused(tmp_path, text, message):
+    with pytest.raises(InputError, match=message):
+        load_run_config(_config(tmp_path, text))
+
+
 def test_a_missing_calibrator_is_one_line_and_exit_2(tmp_path, capfd):
     path = _config(tmp_path, "observations:\n  - {name: obs01, target: t1.MS, calibrator: c1.MS}\n"
                              "  - {name: obs02, target: t2.MS}\n")

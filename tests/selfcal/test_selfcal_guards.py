@@ -2,8 +2,9 @@
 inside the output directory, and failures reported with the right exit status.
 
 Most tests stop before any DP3 or WSClean run (every refusal happens before work starts).
-Two self-calibrate the ``tiny`` simulation with real DP3 and WSClean (a few seconds each):
-one with hostile solve and observation names, one whose solve has no data left (exit 4).
+Others self-calibrate the ``tiny`` simulation with real DP3 and WSClean (a few seconds each):
+one with hostile solve and observation names, one whose solve has no data left (exit 4), and one whose only
+image is the uncalibrated one, refused under ``--require-improvement`` (exit 4).
 """
 
 from __future__ import annotations
@@ -265,6 +266,31 @@ def test_a_solve_that_finds_no_data_is_a_quality_failure_naming_cycle_and_solve(
     state = json.loads((outdir / "state.json").read_text())
     assert state["cycles"] == [] and not state["finished"]
     assert not (outdir / "cycle_000").exists() and not (outdir / LOCK_NAME).exists()
+
+
+def test_require_improvement_refuses_a_run_whose_best_image_is_the_uncalibrated_one(ms, tmp_path, capsys):
+    """A calibrator position 1.4 deg from the field, where there is no source: solving against a 1 Jy point model
+    there only adds noise, so the uncalibrated image stays the best and the best solutions are the identity."""
+    strategy = strategy_file(tmp_path)
+    outdir = tmp_path / "delay"
+    empty_sky = ("--phase-centre", "245.0", "55.0", "--point-model-jy", "1.0")
+    code = run_cli(ms, "--strategy", strategy, "--outdir", outdir, *empty_sky, "--name", "cal1",
+                   "--require-improvement")
+    lines = errors(capsys)
+    assert code == 4, lines
+    assert len(lines) == 1 and "self-calibration of cal1 did not improve on the uncalibrated image" in lines[0]
+    assert "--require-improvement" in lines[0] and str(outdir / "selfcal_report.json") in lines[0]
+    # the products stay for inspection, and they say the same
+    report = json.loads((outdir / "selfcal_report.json").read_text())
+    assert report["best_cycle"] == 0 and report["best_solutions_from_cycle"] is None
+    # without the option the same run succeeds with identity solutions
+    assert run_cli(ms, "--strategy", strategy, "--outdir", tmp_path / "accepted", *empty_sky) == 0
+    from lofar_hires.io.h5parm import read_h5parm
+
+    best = read_h5parm(tmp_path / "accepted" / f"best_{ms.name.removesuffix('.MS')}.h5")
+    for tab in best.soltabs.values():
+        if tab.soltype in ("phase", "scalarphase"):
+            assert np.all(tab.val == 0.0)
 
 
 # --------------------------------------------------------------------------- failures recorded, pre-applied solutions

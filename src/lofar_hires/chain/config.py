@@ -4,6 +4,10 @@ A YAML file with either ``simulate`` (the embedded default: a simulated field) o
 observation: its ``name``, ``target`` and ``calibrator`` measurement sets), the sky models, the cluster profile,
 the modules left out, and per module extra inputs of its workflow (checked against the workflow's inputs).
 Relative paths are relative to the configuration file. The shipped runs are ``configs/run/*.yaml``.
+
+``extends: BASE`` (a shipped run's name or a path) starts from another configuration: mappings merge key by key,
+lists of overrides (keys ending in ``overrides``) are appended to the base's (later settings win), anything else
+replaces the base's value. Relative paths keep meaning the base file's folder.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from lofar_hires.errors import InputError
 #: with all six international stations (``configs/run/medium.yaml``; ``tiny`` is the quicker field the tests use).
 DEFAULT_RUN = "medium"
 KEYS = {"simulate", "observations", "skymodel", "calibrator_skymodel", "delay_calibrator", "cluster", "skip",
-        "modules", "description"}
+        "modules", "description", "extends"}
+#: File and Directory objects of module inputs, and these top-level keys, hold paths relative to their file.
+_PATH_KEYS = ("skymodel", "calibrator_skymodel")
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,78 @@ def _mapping(value: Any, where: str) -> dict:
     return value
 
 
+def _absolute(value: str, folder: Path) -> str:
+    return value if Path(value).expanduser().is_absolute() else str(folder / value)
+
+
+def _with_absolute_paths(data: dict, folder: Path) -> dict:
+    """``data`` with the relative paths it names made absolute (against ``folder``), for another file to extend."""
+    out = dict(data)
+    for key in _PATH_KEYS:
+        if isinstance(out.get(key), str) and out[key]:
+            out[key] = _absolute(out[key], folder)
+    if isinstance(out.get("observations"), list):
+        out["observations"] = [
+            {k: (_absolute(v, folder) if k in ("target", "calibrator") and isinstance(v, str) and v else v)
+             for k, v in entry.items()} if isinstance(entry, dict) else entry
+            for entry in out["observations"]]
+
+    def files(value: Any) -> Any:
+        if isinstance(value, dict):
+            if value.get("class") in ("File", "Directory") and isinstance(value.get("path"), str):
+                return {**value, "path": _absolute(value["path"], folder)}
+            return {k: files(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [files(v) for v in value]
+        return value
+
+    if isinstance(out.get("modules"), dict):
+        out["modules"] = files(out["modules"])
+    return out
+
+
+def merge_run_settings(base: dict, child: dict) -> dict:
+    """``child`` over ``base``: mappings merge, ``*overrides`` lists append, other values replace."""
+    out = dict(base)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_run_settings(out[key], value)
+        elif str(key).endswith("overrides") and isinstance(value, list) and isinstance(out.get(key), list):
+            out[key] = [*out[key], *value]
+        else:
+            out[key] = value
+    return out
+
+
+def read_run_settings(path: Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The settings of a run configuration with the configurations it ``extends`` merged in."""
+    path = Path(path).absolute()
+    if path in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, path))
+        raise InputError(f"{_seen[0]}: extends runs in a circle ({chain})", setting="extends")
+    data = _mapping(load_yaml(path), str(path))
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise InputError(f"{path}: extends must name a shipped run or a configuration file, got {parent!r}",
+                         setting="extends")
+    candidate = Path(parent).expanduser()
+    if not candidate.is_absolute() and (path.parent / candidate).is_file():
+        candidate = path.parent / candidate
+    try:
+        base_path = resolve_config_path(candidate if candidate.is_file() else parent)
+    except InputError as exc:
+        raise InputError(f"{path}: extends {parent}: {exc}", setting="extends") from None
+    base = _with_absolute_paths(read_run_settings(base_path, (*_seen, path)), base_path.parent)
+    return merge_run_settings(base, data)
+
+
 def load_run_config(path: Path) -> RunConfig:
     """Read and check a run configuration (unknown keys, missing measurement sets and calibrators are refused)."""
     from lofar_hires.chain.modules import MODULE_NAMES
 
-    data = _mapping(load_yaml(path), str(path))
+    data = read_run_settings(path)
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise InputError(f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(sorted(KEYS))}",

@@ -20,6 +20,10 @@ from __future__ import annotations
 import argparse
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lofar_hires.selfcal.engine import SelfcalResult
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--failure-ok", action="store_true",
                         help="when the run fails, write selfcal_report.json with status failed and the reason and "
                              "exit 0, so that a workflow calibrating many directions goes on with the others")
+    parser.add_argument("--require-improvement", action="store_true",
+                        help="fail (exit 4) when the uncalibrated image (cycle 0) stays the best, instead of writing "
+                             "identity solutions as the best ones; the run's products are kept for inspection")
     parser.add_argument("--data-column", default="DATA", help="column of the input MSs to calibrate (default DATA)")
     parser.add_argument("--station-groups", type=Path, default=None,
                         help="YAML file with the station groups (default: the shipped station_groups.yaml)")
@@ -111,6 +118,24 @@ def delay_calibrator_start(csv: Path, name: str | None) -> tuple[tuple[float, fl
     return (cal.ra_deg % 360.0, cal.dec_deg), flux_jy
 
 
+def require_improvement(result: SelfcalResult, name: str) -> None:
+    """Refuse a run whose best image is the uncalibrated one (its best solutions are the identity).
+
+    Raises
+    ------
+    QualityError
+        The best cycle is 0, naming the run's stopping reason and report.
+    """
+    from lofar_hires.errors import QualityError
+
+    if result.best_cycle == 0:
+        raise QualityError(
+            f"self-calibration of {name} did not improve on the uncalibrated image in {result.n_cycles} cycle(s) "
+            f"(stopped by {result.decision.reason}): its best solutions would be the identity and leave the data "
+            f"uncalibrated; check the calibrator's position and starting model in {result.report}, or leave out "
+            "--require-improvement to accept them")
+
+
 def run(args: argparse.Namespace) -> int:
     from lofar_hires.errors import InputError, LofarHiresError
     from lofar_hires.selfcal.engine import SelfcalRequest, run_selfcal, write_failure_report
@@ -142,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         result = run_selfcal(request, strategy, args.outdir, threads=args.threads, overwrite=args.overwrite)
+        if args.require_improvement:
+            require_improvement(result, request.name or args.outdir.name)
     except LofarHiresError as exc:
         if not args.failure_ok:
             raise
