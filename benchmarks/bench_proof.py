@@ -104,6 +104,14 @@ def judge(table: list[dict], min_snr: float, flux_tol: float, offset_tol: float)
             "fraction_within_tolerance": len(good) / len(table) if table else float("nan")}
 
 
+def recovered_fraction(table: list[dict]) -> dict:
+    """The median and the lowest integrated / true flux of a table's sources (NaN for an empty table)."""
+    ratios = np.array([r["integrated_ratio"] for r in table], dtype=float)
+    if ratios.size == 0:
+        return {"median": math.nan, "lowest": math.nan, "n": 0}
+    return {"median": float(np.median(ratios)), "lowest": float(ratios.min()), "n": int(ratios.size)}
+
+
 def _print_table(title: str, table: list[dict]) -> None:
     print(title)
     print(f"  {'name':10s} {'true Jy':>8s} {'S/N':>8s} {'integ/true':>10s} {'peak/true':>9s} {'offset beams':>12s}")
@@ -217,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nNon-calibrator sources within {args.flux_tolerance:.0%} and {args.offset_tolerance_beams} beam: "
           f"DD on {figures['dd_on_non_calibrators']['n_within_tolerance']}/{len(on_others)}, "
           f"DD off {figures['dd_off']['n_within_tolerance']}/{len(off_table)}")
+    figures["contrast"] = {"dd_on": recovered_fraction(on_others), "dd_off": recovered_fraction(off_table)}
+    print("Non-calibrator sources, integrated / true flux (median, lowest): " + "; ".join(
+        f"{k.replace('_', ' ').upper()} {v['median']:.3f}, {v['lowest']:.3f}" for k, v in figures["contrast"].items()))
     on = figures["dd_on"]
     figures["verdict"] = {
         "fidelity": on["n_within_tolerance"] == on["n_above_snr"],
