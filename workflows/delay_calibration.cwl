@@ -68,11 +68,12 @@ inputs:
   require_improvement:
     label: Require an improvement on the uncalibrated image
     doc: >-
-      Stop (exit 4, the step's message naming the report) when no cycle improves on the uncalibrated image: the
-      best solutions would be the identity and the whole field would stay uncalibrated on the international
-      stations. False accepts them with a warning.
+      Stop (exit 4, the step's message naming the report) when no cycle improves on the uncalibrated image, for
+      data known to need the delay calibration (uncalibrated international stations). False (the default) keeps
+      the identity as the best solutions, with a warning: data whose international stations the DI target
+      calibration already corrected may not improve.
     type: boolean
-    default: true
+    default: false
   station_groups:
     label: Station groups
     doc: YAML file with the station groups (default the shipped configs/station_groups.yaml).

@@ -192,11 +192,12 @@ inputs:
   delay_calibration__require_improvement:
     label: 'delay_calibration: Require an improvement on the uncalibrated image'
     doc: >-
-      Stop (exit 4, the step's message naming the report) when no cycle improves on the uncalibrated image: the
-      best solutions would be the identity and the whole field would stay uncalibrated on the international
-      stations. False accepts them with a warning. (workflows/delay_calibration.cwl, input require_improvement)
+      Stop (exit 4, the step's message naming the report) when no cycle improves on the uncalibrated image, for
+      data known to need the delay calibration (uncalibrated international stations). False (the default) keeps
+      the identity as the best solutions, with a warning: data whose international stations the DI target
+      calibration already corrected may not improve. (workflows/delay_calibration.cwl, input require_improvement)
     type: boolean
-    default: true
+    default: false
   delay_calibration__station_groups:
     label: 'delay_calibration: Station groups'
     doc: >-
