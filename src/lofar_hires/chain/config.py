@@ -88,7 +88,7 @@ def _mapping(value: Any, where: str) -> dict:
 
 
 def _absolute(value: str, folder: Path) -> str:
-    return value if Path(value).expanduser().is_absolute() else str(folder / value)
+    return str(_path(value, folder, "extends"))
 
 
 def _with_absolute_paths(data: dict, folder: Path) -> dict:
