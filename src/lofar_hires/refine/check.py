@@ -7,8 +7,11 @@ and says "converged". The refined data and the data as given are imaged with the
 around the facet calibrator (``refine_check`` of ``configs/recipes.yaml``: dirty images at the
 6 arcsec of the Dutch refinement step, where the calibrator is unresolved and phase errors barely
 decorrelate it, so that its peak brightness is its flux) and the calibrator's peak is compared: a
-change beyond ``max_peak_change_fraction`` either way rejects the refinement
-(:class:`RefinementRejected`), and the facet keeps its DD solutions. The peak of a dirty image, not
+drop below ``1 / (1 + max_peak_change_fraction)`` times, or a rise beyond ``1 + max_peak_rise_fraction``
+times (``max_peak_change_fraction`` when that is null), rejects the refinement
+(:class:`RefinementRejected`), and the facet keeps its DD solutions. The two sides may differ because
+the two errors differ: residual phase errors decorrelate a calibrator, so a refinement that corrects
+them raises its peak, while a flux scale moved by an amplitude solve can go either way. The peak of a dirty image, not
 an integral over a restoring beam: the beam WSClean fits to the PSF of a few stations observing for
 minutes is far from the main lobe (44 x 13 arcsec for a 7 arcsec PSF on the tiny field), and a
 calibrator of a few Jy in such data is not cleaned at the auto-mask threshold.
@@ -41,6 +44,7 @@ class FluxCheck:
     max_change_fraction: float
     accepted: bool
     reason: str
+    max_rise_fraction: float | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -52,7 +56,8 @@ class FluxCheck:
 
     def describe(self) -> dict[str, object]:
         return {"before_peak_jy": self.before_peak_jy, "after_peak_jy": self.after_peak_jy, "ratio": self.ratio,
-                "max_change_fraction": self.max_change_fraction, "accepted": self.accepted, "reason": self.reason}
+                "max_change_fraction": self.max_change_fraction, "max_rise_fraction": self.max_rise_fraction,
+                "accepted": self.accepted, "reason": self.reason}
 
 
 class RefinementRejected(QualityError):
@@ -63,36 +68,42 @@ class RefinementRejected(QualityError):
         self.check = check
 
 
-def judge_flux(before_peak_jy: float | None, after_peak_jy: float | None, max_change_fraction: float) -> FluxCheck:
-    """Accept when the calibrator's peak after is within a factor ``1 + max_change_fraction`` of its peak before,
-    either way (pure). A peak that could not be measured, or is not a positive finite number, is rejected: the check
-    cannot tell that the refinement did no harm.
+def judge_flux(before_peak_jy: float | None, after_peak_jy: float | None, max_change_fraction: float,
+               max_rise_fraction: float | None = None) -> FluxCheck:
+    """Accept when the calibrator's peak after is at least ``1 / (1 + max_change_fraction)`` and at most
+    ``1 + max_rise_fraction`` times its peak before (pure). ``max_rise_fraction`` None: ``max_change_fraction``, the
+    same factor either way. A peak that could not be measured, or is not a positive finite number, is rejected: the
+    check cannot tell that the refinement did no harm.
 
     Raises
     ------
     InputError
-        ``max_change_fraction`` negative or not finite.
+        ``max_change_fraction`` or ``max_rise_fraction`` negative or not finite.
     """
-    if not (math.isfinite(max_change_fraction) and max_change_fraction >= 0):
-        raise InputError(f"refine_check.max_peak_change_fraction must be a finite number >= 0, got "
-                         f"{max_change_fraction}", setting="refine_check.max_peak_change_fraction")
+    limits = (("max_peak_change_fraction", max_change_fraction), ("max_peak_rise_fraction", max_rise_fraction))
+    for key, value in limits:
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise InputError(f"refine_check.{key} must be a finite number >= 0, got {value}",
+                             setting=f"refine_check.{key}")
 
     def usable(value: float | None) -> bool:
         return value is not None and math.isfinite(value) and value > 0
 
+    def verdict(accepted: bool, reason: str) -> FluxCheck:
+        return FluxCheck(before_peak_jy, after_peak_jy, max_change_fraction, accepted, reason, max_rise_fraction)
+
     if not usable(before_peak_jy):
-        reason = f"no positive calibrator peak in the image of the data as given ({before_peak_jy} Jy/beam)"
-        return FluxCheck(before_peak_jy, after_peak_jy, max_change_fraction, False, reason)
+        return verdict(False, f"no positive calibrator peak in the image of the data as given ({before_peak_jy} "
+                              "Jy/beam)")
     if not usable(after_peak_jy):
-        reason = f"no positive calibrator peak in the image of the refined data ({after_peak_jy} Jy/beam)"
-        return FluxCheck(before_peak_jy, after_peak_jy, max_change_fraction, False, reason)
+        return verdict(False, f"no positive calibrator peak in the image of the refined data ({after_peak_jy} "
+                              "Jy/beam)")
     ratio = after_peak_jy / before_peak_jy
-    limit = 1.0 + max_change_fraction
-    accepted = 1.0 / limit <= ratio <= limit
-    verdict = "within" if accepted else "outside"
-    reason = (f"calibrator peak {after_peak_jy:.4g} Jy/beam after / {before_peak_jy:.4g} Jy/beam before = {ratio:.3f}, "
-              f"{verdict} [{1.0 / limit:.3f}, {limit:.3f}]")
-    return FluxCheck(before_peak_jy, after_peak_jy, max_change_fraction, accepted, reason)
+    lower = 1.0 / (1.0 + max_change_fraction)
+    upper = 1.0 + (max_change_fraction if max_rise_fraction is None else max_rise_fraction)
+    accepted = lower <= ratio <= upper
+    return verdict(accepted, f"calibrator peak {after_peak_jy:.4g} Jy/beam after / {before_peak_jy:.4g} Jy/beam "
+                             f"before = {ratio:.3f}, {'within' if accepted else 'outside'} [{lower:.3f}, {upper:.3f}]")
 
 
 def check_image(ms_paths: Sequence[Path], outdir: Path, name: str, check: RefineCheck, calibrator: FacetCalibrator,
@@ -123,6 +134,7 @@ def check_refinement(before_ms: Sequence[Path], before_column: str, after_ms: Se
     for when, paths, column in (("before", before_ms, before_column), ("after", after_ms, "DATA")):
         image = check_image(paths, outdir, f"{calibrator.facet}.check-{when}", check, calibrator, column, threads)
         peaks[when] = calibrator_peak_jy(image, calibrator)
-    result = judge_flux(peaks["before"], peaks["after"], check.max_peak_change_fraction)
+    result = judge_flux(peaks["before"], peaks["after"], check.max_peak_change_fraction,
+                        check.max_peak_rise_fraction)
     log.info("facet %s check: %s", calibrator.facet, result.reason)
     return result

@@ -291,8 +291,12 @@ class RefineCheck:
     of the data as given (both centred on the calibrator, same settings)."""
 
     max_peak_change_fraction: float = option(help="the refinement is rejected when the calibrator's peak after it "
-                                             "differs from that before by more than this factor either way (0.2: "
-                                             "outside [1/1.2, 1.2] times)", min=0.0)
+                                             "differs from that before by more than this factor (0.2: outside "
+                                             "[1/1.2, 1.2] times); the upper side is max_peak_rise_fraction's "
+                                             "when that is set", min=0.0)
+    max_peak_rise_fraction: float | None = option(help="the refinement is rejected when the calibrator's peak "
+                                                  "after it is more than 1 + this times that before (null: "
+                                                  "max_peak_change_fraction, the same factor either way)", min=0.0)
     image_size_pix: int = option(help="size of the two check images", unit="pixel", min=16, max=65536)
     image_scale_arcsec: float = option(help="pixel size of the check images", unit="arcsec", min=0.0)
     image_taper_arcsec: float = option(help="Gaussian taper of the check images", unit="arcsec", min=0.0)
