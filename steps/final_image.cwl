@@ -193,6 +193,12 @@ outputs:
     type: File[]
     outputBinding:
       glob: "*.provenance.json"
+  tool_logs:
+    label: WSClean logs
+    doc: Per resolution, WSClean's own output (every major cycle and why the clean stopped).
+    type: File[]
+    outputBinding:
+      glob: "*.wsclean.log"
   log:
     label: Standard output
     doc: The paths of the corrected images.

@@ -125,6 +125,15 @@ outputs:
     doc: Per resolution, the mosaic's grid, facets and noise.
     type: File[]
     outputSource: mosaic/summary
+  tool_logs:
+    label: WSClean logs
+    doc: Per facet and resolution, WSClean's own output (every major cycle and why the clean stopped).
+    type:
+      type: array
+      items:
+        type: array
+        items: File
+    outputSource: image/tool_logs
   logs:
     label: Logs
     doc: The standard output and the log of every job.
@@ -178,7 +187,7 @@ steps:
         valueFrom: $(inputs.facet + "." + inputs.resolutions + "asec")
       cores: cores
       ram_mb: ram_mb
-    out: [images, residuals, restored_models, uncorrected, beams, summaries, log, stderr_log]
+    out: [images, residuals, restored_models, uncorrected, beams, summaries, tool_logs, log, stderr_log]
 
   group:
     label: Group the facet images by resolution

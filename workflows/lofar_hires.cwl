@@ -978,7 +978,7 @@ steps:
       no_beam: final_imaging__no_beam
       cores: final_imaging__cores
       ram_mb: final_imaging__ram_mb
-    out: [mosaics, noise_maps, images, uncorrected, beams, summaries, mosaic_summaries, logs]
+    out: [mosaics, noise_maps, images, uncorrected, beams, summaries, mosaic_summaries, tool_logs, logs]
 
   di_products:
     label: The DI products named after their observation
@@ -1013,15 +1013,16 @@ steps:
     in:
       prefixes:
         default: [delay_calibration, calibratability, calibratability, dd_dutch, dd_international, facet_subtract,
-                  sva, final_imaging, dd_refine, apply_refined]
+                  sva, final_imaging, final_imaging, dd_refine, apply_refined]
       files:
         source: [delay_calibration/logs, calibratability/log, calibratability/stderr_log, dd_dutch/logs,
-                 dd_international/logs, facet_subtract/logs, sva/logs, final_imaging/logs, dd_refine/logs,
-                 apply_refined/logs]
+                 dd_international/logs, facet_subtract/logs, sva/logs, final_imaging/logs, final_imaging/tool_logs,
+                 dd_refine/logs, apply_refined/logs]
         linkMerge: merge_nested
         # the refinement's logs come last: without it they are left out, and so are their (unused) prefixes
         pickValue: all_non_null
-        valueFrom: $(self.map(function (logs) { return [].concat(logs); }))
+        # each source flattened to one list of files (a file, a list, or a list per job)
+        valueFrom: $(self.map(function (logs) { return [].concat.apply([], [].concat(logs)); }))
     out: [named_files]
 
   selfcal_folders:

@@ -55,6 +55,8 @@ def test_every_facet_and_resolution_is_imaged_and_mosaicked(final_run):
     names = sorted(f["basename"] for job in run.outputs["images"] for f in job)
     assert names == sorted(f"{facet}.{res}asec-image-pb.fits" for facet in field.facets for res in RESOLUTIONS)
     assert sum(len(job) for job in run.outputs["beams"]) == len(names)
+    assert sorted(f["basename"] for job in run.outputs["tool_logs"] for f in job) == sorted(
+        f"{facet}.{res}asec.wsclean.log" for facet in field.facets for res in RESOLUTIONS)
     assert [m["basename"] for m in run.outputs["mosaics"]] == [f"mosaic.{r}asec.fits" for r in RESOLUTIONS]
     assert len(run.outputs["noise_maps"]) == len(RESOLUTIONS)
     for summary in (f for job in run.outputs["summaries"] for f in job):
@@ -63,6 +65,8 @@ def test_every_facet_and_resolution_is_imaged_and_mosaicked(final_run):
         # the facet datasets were corrected for the beam towards their facet centre: the beam image is relative
         assert record["primary_beam"]["reference"]["mode"] == "relative"
         assert record["primary_beam"]["beam_max"] == pytest.approx(1.0, abs=0.05)
+        # every clean ended at its threshold, not at the iteration limit
+        assert record["clean"]["minor_iterations"] > 0 and not record["clean"]["stopped_at_niter"]
     assert len(run.outputs["mosaic_summaries"]) == len(RESOLUTIONS)
 
 

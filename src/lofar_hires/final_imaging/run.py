@@ -13,9 +13,10 @@ import logging
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -240,6 +241,35 @@ def image_statistics(path: Path) -> dict[str, float]:
             "bmaj_arcsec": bmaj, "bmin_arcsec": bmin}
 
 
+def clean_statistics(header: Mapping[str, Any]) -> dict[str, Any] | None:
+    """How WSClean's clean ended, from the keywords it writes into every image header: minor iterations
+    (``WSCMINOR``) in major cycles (``WSCMAJOR``) against the iteration limit (``WSCNITER``); ``stopped_at_niter``
+    when the limit, not a threshold, stopped it (the image is then under-cleaned). None for an image without them
+    (another imager)."""
+    if not all(key in header for key in ("WSCMINOR", "WSCMAJOR", "WSCNITER")):
+        return None
+    minor, major, niter = (int(round(float(header[key]))) for key in ("WSCMINOR", "WSCMAJOR", "WSCNITER"))
+    return {"minor_iterations": minor, "major_iterations": major, "niter": niter,
+            "stopped_at_niter": niter > 0 and minor >= niter}
+
+
+def report_clean(image: Path) -> dict[str, Any] | None:
+    """Log how the clean of ``image`` ended (a warning when the iteration limit stopped it) and return
+    :func:`clean_statistics` of its header."""
+    from astropy.io import fits
+
+    stats = clean_statistics(fits.getheader(image))
+    if stats is None:
+        return None
+    if stats["stopped_at_niter"]:
+        log.warning("%s: the clean stopped at its limit of %d iterations, not at its threshold, so the image is "
+                    "under-cleaned; raise the setting niter", image.name, stats["niter"])
+    else:
+        log.info("%s: clean of %d iterations in %d major cycles (limit %d)", image.name, stats["minor_iterations"],
+                 stats["major_iterations"], stats["niter"])
+    return stats
+
+
 #: A restored image whose largest absolute value exceeds the dirty image's by this factor comes from a diverged clean:
 #: restoring with a beam close to the PSF's main lobe keeps a source's peak within the PSF's sidelobe share of it.
 DIVERGED_PEAK_RATIO = 10.0
@@ -307,6 +337,7 @@ def image_facet(plan: FacetPlan, cfg: FinalImagingConfig, outdir: Path, *, threa
                             "max_distance_deg": geometry.max_distance_deg,
                             "baseline_averaging_lambda": options.baseline_averaging,
                             "local_rms": options.local_rms,
+                            "clean": report_clean(images.fits["image"]),
                             "datasets": [str(p) for p in plan.ms_paths],
                             "solutions": [{"h5parm": str(s.h5parm), "direction": s.direction} for s in plan.solutions],
                             "image": image_statistics(images.fits["image"])}
