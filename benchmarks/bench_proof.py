@@ -38,7 +38,13 @@ import numpy as np
 from lofar_hires.chain.modules import paths_of
 from lofar_hires.final_imaging.config import load_final_imaging_config
 from lofar_hires.imaging.compare import compare_with_skymodel
-from lofar_hires.imaging.imaging_weights import ImagingWeighting, thermal_image_noise_jy, weight_grid
+from lofar_hires.imaging.imaging_weights import (
+    ImagingWeighting,
+    padded_size,
+    super_weight_for_cell,
+    thermal_image_noise_jy,
+    weight_grid,
+)
 from lofar_hires.imaging.measure import load_image
 
 log = logging.getLogger("bench_proof")
@@ -121,28 +127,30 @@ def _print_table(title: str, table: list[dict]) -> None:
         print(f"  {r['name']:10s} {r['true_jy']:8.3f} {r['snr']:8.1f} {integ:10.3f} {r['peak_ratio']:9.3f} {off:12.2f}")
 
 
-def weighted_thermal_noise_jy(manifest: dict, final, resolution) -> float:
+def final_weightings(manifest: dict) -> list[tuple[list[Path], ImagingWeighting]]:
+    """Each final image's datasets and imaging weighting (Briggs, taper, uv cut, weighting grid), as its facet summary
+    recorded them."""
+    out = []
+    for summary in paths_of(_outputs(manifest, "final_imaging")["summaries"]):
+        record = json.loads(Path(summary).read_text())
+        weights = (record.get("primary_beam") or {}).get("weights", {}).get("imaging")
+        if weights and record.get("datasets"):
+            weights = dict(weights, size_pix=tuple(weights["size_pix"]))
+            out.append(([Path(p) for p in record["datasets"]], ImagingWeighting(**weights)))
+    if not out:
+        raise SystemExit("no final image of this run recorded its datasets and imaging weights")
+    return out
+
+
+def weighted_thermal_noise_jy(weightings: list[tuple[list[Path], ImagingWeighting]]) -> float:
     """The radiometer equation for the final images' data and weights: per facet, the facet's datasets with its
-    image's Briggs weights, taper and uv cut (:func:`thermal_image_noise_jy`); the median over the facets."""
-    outputs = _outputs(manifest, "final_imaging")
-    datasets = paths_of(_outputs(manifest, "sva")["averaged_ms"]) if any(
-        m["name"] == "sva" and m["status"] == "done" for m in manifest["modules"]) else []
-    noises = []
-    for image in paths_of(outputs["images"]):
-        facet = image.name.split(".")[0]
-        mine = [p for p in datasets if p.name.split(".")[0] == facet]
-        if not mine:
-            continue
-        plain = image.with_name(image.name.replace("-image-pb.fits", "-image.fits"))
-        ny, nx = load_image(plain if plain.is_file() else image).data.shape
-        weighting = ImagingWeighting(mode="briggs", robust=final.robust, size_pix=(nx, ny),
-                                     scale_arcsec=resolution.pixel_arcsec,
-                                     taper_gaussian_arcsec=resolution.taper_arcsec or None,
-                                     minuv_lambda=final.minuv_lambda or None)
-        noises.append(thermal_image_noise_jy(mine, weight_grid(mine, weighting)))
-    if not noises:
-        raise SystemExit("no facet image with its datasets in this run")
-    return float(np.median(noises))
+    image's imaging weights (:func:`thermal_image_noise_jy`); the median over the facets."""
+    return float(np.median([thermal_image_noise_jy(ms, weight_grid(ms, w)) for ms, w in weightings]))
+
+
+def weighting_cell_lambda(weighting: ImagingWeighting) -> float:
+    """The width of the weighting grid's cells along the image's longer axis (wavelengths)."""
+    return 1.0 / (max(weighting.grid_size) * weighting.scale_rad)
 
 
 def dd_off_image(run_dir: Path, manifest: dict, out: Path, size_pix: int, settings: dict) -> Path:
@@ -157,7 +165,9 @@ def dd_off_image(run_dir: Path, manifest: dict, out: Path, size_pix: int, settin
               "--niter", "100000", "--weighting", "briggs", "--robust", str(settings["robust"]),
               "--minuv-lambda", str(settings["minuv_lambda"]), "--taper-arcsec", str(settings["taper_arcsec"]),
               "--restoring-beam-arcsec", str(settings["restoring_beam_arcsec"]), "--threshold-sigma", "1",
-              "--auto-mask-sigma", "3", "--mgain", "0.8", "--data-column", "DATA", *map(str, ms)])
+              "--auto-mask-sigma", "3", "--mgain", "0.8", "--data-column", "DATA",
+              *(["--super-weight", repr(settings["super_weight"])] if "super_weight" in settings else []),
+              *map(str, ms)])
     return image
 
 
@@ -201,10 +211,13 @@ def main(argv: list[str] | None = None) -> int:
 
     final = load_final_imaging_config(None)
     resolution = final.resolutions["0.3"]
-    weighted = weighted_thermal_noise_jy(manifest, final, resolution)
+    weightings = final_weightings(manifest)
+    weighted = weighted_thermal_noise_jy(weightings)
     figures["noise"].update({"radiometer_weighted_jy": weighted, "ratio_weighted": mosaic_rms / weighted})
-    print(f"Radiometer equation with the final images' weights (Briggs {final.robust}, {resolution.taper_arcsec} "
-          f"arcsec taper): {weighted * 1e3:.3f} mJy/beam: ratio {mosaic_rms / weighted:.2f}")
+    w0 = weightings[0][1]
+    print(f"Radiometer equation with the final images' weights (Briggs {w0.robust}, {w0.taper_gaussian_arcsec} "
+          f"arcsec taper, super weight {w0.super_weight:.3g}): {weighted * 1e3:.3f} mJy/beam: "
+          f"ratio {mosaic_rms / weighted:.2f}")
 
     with open(args.run_dir / "facets" / "calibrators.csv", newline="") as f:
         calibrators = {row["name"] for row in csv.DictReader(f) if row["category"] == "main"}
@@ -213,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"pixel_arcsec": resolution.pixel_arcsec, "taper_arcsec": resolution.taper_arcsec,
                 "restoring_beam_arcsec": resolution.restoring_beam_arcsec, "robust": final.robust,
                 "minuv_lambda": final.minuv_lambda}
+    if w0.super_weight > 1.0:  # the final images' weighting cells, on the mosaic-sized image
+        settings["super_weight"] = super_weight_for_cell(padded_size(size, w0.padding), resolution.pixel_arcsec,
+                                                         weighting_cell_lambda(w0))
     off = dd_off_image(args.run_dir, manifest, args.run_dir / "proof", size, settings)
     others = {r["name"] for r in table} - calibrators
     on_others = [r for r in table if r["name"] in others]

@@ -143,6 +143,12 @@ inputs:
     type: float?
     inputBinding:
       prefix: --maxuv-lambda
+  super_weight:
+    label: Super weight
+    doc: A Briggs or uniform weighting grid this many times coarser than the image's own (WSClean -super-weight).
+    type: float?
+    inputBinding:
+      prefix: --super-weight
   taper_arcsec:
     label: Gaussian taper (arcsec)
     doc: FWHM of a Gaussian uv taper, in arcsec.

@@ -345,7 +345,7 @@ def dical_calibration(tmp_path_factory) -> DicalCalibration:
 def image(ms, outdir: Path, name: str, *, size_pix: int = 512, scale_arcsec: float = 3.0,
           niter: int = 0, weighting: str = "briggs", robust: float = -0.5, data_column: str = "DATA",
           maxuv_lambda: float | None = None, restoring_beam_arcsec: float | None = None,
-          threshold_jy: float | None = None) -> dict[str, Path]:
+          threshold_jy: float | None = None, super_weight: float | None = None) -> dict[str, Path]:
     """Image with WSClean through the package's imaging task; return FITS paths by kind."""
     from lofar_hires.imaging.image import make_image
     from lofar_hires.runners.wsclean import WSCleanOptions
@@ -355,7 +355,7 @@ def image(ms, outdir: Path, name: str, *, size_pix: int = 512, scale_arcsec: flo
                           niter=niter, weighting=weighting, robust=robust, data_column=data_column,
                           mgain=0.6 if niter else None, maxuv_lambda=maxuv_lambda,
                           restoring_beam_arcsec=restoring_beam_arcsec, threads=2, extra_args=extra,
-                          no_update_model_required=True)
+                          super_weight=super_weight, no_update_model_required=True)
     return make_image([ms], outdir, opts).fits
 
 

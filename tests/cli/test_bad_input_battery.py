@@ -916,7 +916,7 @@ MENTION_ALIASES = {"size_pix": ("image size",), "pybdsf_thresh_isl": ("thresh_is
 VALUE_CASES: list[Case] = [
     *[value_case("image", f"negative-{o.lstrip('-')}", o.lstrip("-").replace("-", "_"), (o, "-1"))
       for o in ("--scale-arcsec", "--mgain", "--threshold-sigma", "--auto-mask-sigma", "--minuv-lambda",
-                "--maxuv-lambda", "--taper-arcsec", "--restoring-beam-arcsec")],
+                "--maxuv-lambda", "--taper-arcsec", "--restoring-beam-arcsec", "--super-weight")],
     value_case("image", "zero-size-pix", "size_pix", ("--size-pix", "0", "0")),
     value_case("image", "facet-solutions-without-regions", "facet_solutions", ("--facet-solutions", "no_such.h5"),
                ("--facet-regions",)),

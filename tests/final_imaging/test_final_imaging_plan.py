@@ -4,6 +4,7 @@ budget, WSClean's settings from the configuration, and what is refused before an
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,6 +88,31 @@ def test_wsclean_command_has_the_final_settings(tmp_path):
     bda = float(args[args.index("-baseline-averaging") + 1])
     assert bda == pytest.approx(smearing_free_track_lambda(geo.max_distance_deg, cfg.max_smearing_loss))
     assert "-shift" not in args
+    assert "-super-weight" not in args  # the shipped weighting: each image's own grid
+
+
+@pytest.mark.parametrize("half_deg", [0.05, 0.1, 0.15])
+def test_weighting_cells_are_the_same_for_every_facet(half_deg):
+    """weighting_cell_lambda gives facet images of any size the same weighting cells (WSClean's -super-weight
+    chosen per image, and the weighting computed for the beam uses it)."""
+    from lofar_hires.imaging.imaging_weights import ImagingWeighting
+
+    cfg = load_final_imaging_config(overrides=["weighting_cell_lambda=550"])
+    res = cfg.resolution("0.3")
+    geo = image_geometry(square_facet(half_deg), CENTRE, res, cfg.padding, cfg.max_image_pix)
+    opts = wsclean_options(cfg, res, geo, "f1.0.3asec", shift=False, threads=2)
+    args = build_wsclean_command(opts, [Path("a.ms")])
+    assert float(args[args.index("-super-weight") + 1]) == opts.super_weight > 1.0
+    weighting = ImagingWeighting.from_wsclean_options(opts)
+    assert weighting.super_weight == opts.super_weight
+    cells_lambda = [1.0 / (n * weighting.scale_rad) for n in weighting.grid_size]
+    own = [1.0 / (n * 1.2 * weighting.scale_rad) for n in geo.size_pix]
+    print(f"{geo.size_pix} pixels: cells {cells_lambda} lambda, the image's own {own}")
+    assert max(own) < 550.0
+    assert min(cells_lambda) == pytest.approx(550.0, rel=0.01)
+    # a cell smaller than the image's own is not asked of WSClean
+    small = load_final_imaging_config(overrides=["weighting_cell_lambda=10"])
+    assert wsclean_options(small, res, geo, "f1.0.3asec", shift=False, threads=2).super_weight is None
 
 
 def test_unknown_resolution_and_hostile_names_are_refused():

@@ -361,33 +361,39 @@ WEIGHT_RTOL = 1e-3
 BEAM_TOL = 2e-3
 
 
-def _weighting(robust: float) -> pb.ImagingWeighting:
+#: The weightings compared with WSClean's: (robust, super weight); 2.5 gives a grid of 32 cells, not 80.
+WEIGHTINGS = ((-1.5, 1.0), (-0.5, 1.0), (-1.5, 2.5))
+
+
+def _weighting(robust: float, super_weight: float = 1.0) -> pb.ImagingWeighting:
     return pb.ImagingWeighting("briggs", robust=robust, size_pix=(IMAGE_PIX, IMAGE_PIX),
                                scale_arcsec=IMAGE_SCALE_ARCSEC, taper_gaussian_arcsec=TAPER_ARCSEC,
-                               minuv_lambda=MINUV_LAMBDA)
+                               minuv_lambda=MINUV_LAMBDA, super_weight=super_weight)
 
 
 @pytest.fixture(scope="module")
-def wsclean_weighted(observations, tmp_path_factory) -> dict[float, Path]:
-    """Copies of the tiny observation in which WSClean stored its Briggs imaging weights (robust -1.5, -0.5)."""
+def wsclean_weighted(observations, tmp_path_factory) -> dict[tuple[float, float], Path]:
+    """Copies of the tiny observation in which WSClean stored its Briggs imaging weights (robust -1.5 and -0.5 on
+    the image's own weighting grid, robust -1.5 on a grid of cells 2.5 times as large)."""
     import shutil
 
     from lofar_hires.imaging.image import make_image
     from lofar_hires.runners.wsclean import WSCleanOptions
 
     out = {}
-    for robust in (-1.5, -0.5):
-        folder = tmp_path_factory.mktemp(f"pb_weights{robust}")
+    for robust, super_weight in WEIGHTINGS:
+        folder = tmp_path_factory.mktemp(f"pb_weights{robust}_{super_weight}")
         ms = folder / "copy.ms"
         shutil.copytree(observations[0.5], ms)
-        w = _weighting(robust)
+        w = _weighting(robust, super_weight)
         opts = WSCleanOptions(name=Path("w"), size_pix=w.size_pix, scale_arcsec=w.scale_arcsec, weighting="briggs",
                               robust=robust, taper_gaussian_arcsec=TAPER_ARCSEC, minuv_lambda=MINUV_LAMBDA,
+                              super_weight=super_weight if super_weight != 1.0 else None,
                               threads=2, no_update_model_required=True,
                               extra_args=("-store-imaging-weights", "-no-reorder"))
         assert pb.ImagingWeighting.from_wsclean_options(opts) == w
         make_image([ms], folder, opts)
-        out[robust] = ms
+        out[(robust, super_weight)] = ms
     return out
 
 
@@ -399,10 +405,11 @@ def test_imaging_weights_equal_wsclean_stored_weights(wsclean_weighted, observat
     from lofar_hires.imaging import imaging_weights as iw
 
     original = observations[0.5]
-    for robust, ms in wsclean_weighted.items():
+    stored_by_key = {}
+    for key, ms in wsclean_weighted.items():
         with table(str(ms), ack=False) as t:
             stored = np.asarray(t.getcol("IMAGING_WEIGHT_SPECTRUM"))  # (nrow, nchan, 4): XX = YY = I's weight
-        computed = iw.imaging_weights(original, iw.weight_grid([original], _weighting(robust)))
+        computed = iw.imaging_weights(original, iw.weight_grid([original], _weighting(*key)))
         ref = stored[..., 0]
         np.testing.assert_array_equal(stored[..., 3], ref)
         assert computed.shape == ref.shape
@@ -410,10 +417,15 @@ def test_imaging_weights_equal_wsclean_stored_weights(wsclean_weighted, observat
         assert 0.05 < cut.mean() < 0.9, cut.mean()
         np.testing.assert_array_equal(computed[cut], 0.0)
         rel = np.abs(computed[~cut] / ref[~cut] - 1.0)
-        print(f"robust {robust}: {ref.size} visibilities, weights {ref[~cut].min():.3g} .. {ref.max():.3g}, "
-              f"largest relative difference {rel.max():.2g}")
+        print(f"robust, super weight {key}: {ref.size} visibilities, weights {ref[~cut].min():.3g} .. "
+              f"{ref.max():.3g}, largest relative difference {rel.max():.2g}")
         assert rel.max() < WEIGHT_RTOL
         assert ref[~cut].max() / ref[~cut].min() > 10  # the weighting is far from natural
+        stored_by_key[key] = ref
+    # the coarser grid weights differently: its cells pool the visibilities of 2.5 x 2.5 of the image's own
+    own, coarse = stored_by_key[(-1.5, 1.0)], stored_by_key[(-1.5, 2.5)]
+    both = (own > 0) & (coarse > 0)
+    assert np.median(np.abs(coarse[both] / own[both] - 1.0)) > 0.1
     with table(str(original), ack=False) as t:
         assert "IMAGING_WEIGHT_SPECTRUM" not in t.colnames()
 
@@ -423,15 +435,16 @@ def test_beam_with_computed_imaging_weights(wsclean_weighted) -> None:
     out to beyond the half-power distance; counting visibilities gives a visibly different beam."""
     n, scale = 41, 300.0
     c, far = n // 2, int(round(1.5 * 3600 / scale))
-    for robust, ms in wsclean_weighted.items():
+    for key, ms in wsclean_weighted.items():
         wcs = sin_wcs(tuple(np.degrees(read_ms_info(ms).phase_centre_rad)), n, scale)
         kwargs = dict(shape=(n, n), time_step_s=600.0, freq_step_hz=4e6, grid_step_pix=10)
-        computed = pb.beam_image([ms], wcs, weighting=_weighting(robust), **kwargs)
+        computed = pb.beam_image([ms], wcs, weighting=_weighting(*key), **kwargs)
         stored = pb.beam_image([ms], wcs, weight_column=("WEIGHT_SPECTRUM", "IMAGING_WEIGHT_SPECTRUM"), **kwargs)
         counted = pb.beam_image([ms], wcs, **kwargs)
         diff = np.abs(computed - stored).max()
-        print(f"robust {robust}: beam at 1.5 deg {computed[c, c + far]:.4f} (stored weights {stored[c, c + far]:.4f}, "
-              f"counted {counted[c, c + far]:.4f}); largest difference {diff:.2g}")
+        print(f"robust, super weight {key}: beam at 1.5 deg {computed[c, c + far]:.4f} "
+              f"(stored weights {stored[c, c + far]:.4f}, counted {counted[c, c + far]:.4f}); "
+              f"largest difference {diff:.2g}")
         assert diff < BEAM_TOL
         assert abs(counted[c, c + far] / computed[c, c + far] - 1.0) > 0.05
     with pytest.raises(InputError):
@@ -442,6 +455,14 @@ def test_weighting_grid_conventions() -> None:
     from lofar_hires.imaging import imaging_weights as iw
 
     assert [iw.padded_size(n, 1.2) for n in (64, 33, 100, 1)] == [80, 40, 120, 4]
+    # -super-weight: round(padded / s), half away from zero, made even
+    assert [iw.weighting_grid_size(80, s) for s in (1.0, 2.5, 3.0, 1.6, 100.0)] == [80, 32, 28, 50, 2]
+    assert _weighting(-1.5, 2.5).grid_size == (32, 32)
+    sw = iw.super_weight_for_cell(80, 1.0, 3000.0)
+    assert 1.0 / (iw.weighting_grid_size(80, sw) * np.radians(1.0 / 3600)) == pytest.approx(3000.0, rel=0.03)
+    assert iw.super_weight_for_cell(80, 1.0, 100.0) == 1.0  # never finer than the image's own grid
+    with pytest.raises(InputError, match="super_weight"):
+        _weighting(-1.5, 0.0)
     scale = np.radians(1.0 / 3600)
     width, height = 80, 80
     cell = 1.0 / (width * scale)

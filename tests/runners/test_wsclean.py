@@ -14,11 +14,11 @@ from lofar_hires.runners.wsclean import WSCleanOptions, build_wsclean_command, r
 def test_command_from_options():
     opts = WSCleanOptions(name=Path("img/x"), size_pix=(512, 256), scale_arcsec=1.5, niter=100,
                           weighting="briggs", robust=-1.5, minuv_lambda=80.0, auto_mask_sigma=5.0,
-                          multiscale=True, shift_radec_deg=(242.75, -5.5), threads=2)
+                          multiscale=True, shift_radec_deg=(242.75, -5.5), threads=2, super_weight=2.5)
     args = build_wsclean_command(opts, [Path("a.MS"), Path("b.MS")])
     assert args[:2] == ["-name", "img/x"]
     for group in (["-size", "512", "256"], ["-scale", "1.5asec"], ["-weight", "briggs", "-1.5"],
-                  ["-minuv-l", "80.0"], ["-auto-mask", "5.0"], ["-j", "2"],
+                  ["-minuv-l", "80.0"], ["-auto-mask", "5.0"], ["-j", "2"], ["-super-weight", "2.5"],
                   ["-shift", "16h11m00.0000s", "-05d30m00.0000s"]):
         i = args.index(group[0])
         assert args[i:i + len(group)] == group
@@ -32,6 +32,8 @@ def test_command_from_options():
         ({"size_pix": (8, 8)}, "image size"),
         ({"scale_arcsec": 0.0}, "pixel scale must be positive"),
         ({"apply_facet_solutions": (Path("s.h5"), ["phase000"])}, "needs facet_regions"),
+        ({"super_weight": 0.0}, "super_weight must be positive"),
+        ({"super_weight": float("nan")}, "super_weight must be positive"),
     ],
 )
 def test_invalid_options_refused(kwargs, message):

@@ -31,6 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minuv-lambda", type=float, default=None, help="minimum uv distance (wavelengths)")
     parser.add_argument("--maxuv-lambda", type=float, default=None, help="maximum uv distance (wavelengths)")
     parser.add_argument("--taper-arcsec", type=float, default=None, help="Gaussian uv taper (arcsec)")
+    parser.add_argument("--super-weight", type=float, default=None,
+                        help="a Briggs/uniform weighting grid this many times coarser than the image's "
+                             "(WSClean -super-weight; default 1)")
     parser.add_argument("--restoring-beam-arcsec", type=float, default=None,
                         help="circular restoring beam (default: fitted to the PSF)")
     parser.add_argument("--facet-regions", type=Path, default=None, metavar="REG",
@@ -60,7 +63,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 
     positive = {"--scale-arcsec": args.scale_arcsec, "--threshold-sigma": args.threshold_sigma,
                 "--auto-mask-sigma": args.auto_mask_sigma, "--taper-arcsec": args.taper_arcsec,
-                "--restoring-beam-arcsec": args.restoring_beam_arcsec}
+                "--restoring-beam-arcsec": args.restoring_beam_arcsec, "--super-weight": args.super_weight}
     for option, value in positive.items():
         if value is not None and not (math.isfinite(value) and value > 0):
             raise InputError(f"{option} must be a positive number, got {value}")
@@ -131,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         minuv_lambda=args.minuv_lambda,
         maxuv_lambda=args.maxuv_lambda,
         taper_gaussian_arcsec=args.taper_arcsec,
+        super_weight=args.super_weight,
         restoring_beam_arcsec=args.restoring_beam_arcsec,
         facet_regions=args.facet_regions,
         apply_facet_solutions=facet_solutions,

@@ -44,6 +44,9 @@ class FinalImagingConfig:
     weighting: str = option(help="WSClean weighting", choices=["briggs", "uniform", "natural"])
     robust: float = option(help="Briggs robust parameter", min=-2.0, max=2.0)
     minuv_lambda: float = option(help="shortest baseline imaged", unit="lambda", min=0.0)
+    weighting_cell_lambda: float = option(
+        help="size of the Briggs weighting grid's cells, the same for every facet (WSClean's -super-weight chosen "
+        "per image); 0: each image's own grid, whose cells shrink as the image grows", unit="lambda", min=0.0)
     multiscale: bool = option(help="multi-scale deconvolution")
     auto_mask_sigma: float = option(help="WSClean auto-masking threshold", unit="sigma", min=0.5)
     auto_threshold_sigma: float = option(help="WSClean cleaning threshold", unit="sigma", min=0.1)

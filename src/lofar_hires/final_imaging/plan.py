@@ -11,6 +11,7 @@ import numpy as np
 
 from lofar_hires.errors import InputError
 from lofar_hires.final_imaging.config import FinalImagingConfig, ResolutionConfig
+from lofar_hires.imaging.imaging_weights import WSCLEAN_PADDING, padded_size, super_weight_for_cell
 from lofar_hires.io.names import safe_name
 from lofar_hires.runners.wsclean import WSCleanOptions
 from lofar_hires.selection.facets import Facet, sin_offsets_deg
@@ -82,6 +83,15 @@ def product_prefix(facet: str, resolution: str) -> str:
     return f"{safe_name(facet, what='facet name')}.{safe_name(resolution, what='resolution name')}asec"
 
 
+def weighting_super_weight(cfg: FinalImagingConfig, resolution: ResolutionConfig, geometry: ImageGeometry) -> float:
+    """WSClean's ``-super-weight`` that gives the image weighting cells of ``cfg.weighting_cell_lambda`` along its
+    longer axis (1, the image's own grid, when that is 0 or the image's cells are already larger)."""
+    if not cfg.weighting_cell_lambda:
+        return 1.0
+    padded = padded_size(max(geometry.size_pix), WSCLEAN_PADDING)
+    return super_weight_for_cell(padded, resolution.pixel_arcsec, cfg.weighting_cell_lambda)
+
+
 def wsclean_options(cfg: FinalImagingConfig, resolution: ResolutionConfig, geometry: ImageGeometry, name: str, *,
                     shift: bool, threads: int, data_column: str | None = None, temp_dir: Path | None = None,
                     local_rms: bool = True) -> WSCleanOptions:
@@ -91,12 +101,14 @@ def wsclean_options(cfg: FinalImagingConfig, resolution: ResolutionConfig, geome
     local-rms map with multi-scale cleaning)."""
     bda = (smearing_free_track_lambda(geometry.max_distance_deg, cfg.max_smearing_loss)
            if cfg.baseline_averaging else None)
+    super_weight = weighting_super_weight(cfg, resolution, geometry)
     return WSCleanOptions(
         name=Path(name), size_pix=geometry.size_pix, scale_arcsec=resolution.pixel_arcsec, niter=cfg.niter,
         weighting=cfg.weighting, robust=cfg.robust, data_column=data_column or cfg.data_column, mgain=cfg.mgain,
         auto_mask_sigma=cfg.auto_mask_sigma, auto_threshold_sigma=cfg.auto_threshold_sigma, local_rms=local_rms,
         local_rms_window_beams=cfg.local_rms_window_beams if local_rms else None, multiscale=cfg.multiscale,
         taper_gaussian_arcsec=resolution.taper_arcsec or None, minuv_lambda=cfg.minuv_lambda or None,
-        baseline_averaging=bda, no_update_model_required=True,
+        super_weight=super_weight if super_weight > 1.0 else None, baseline_averaging=bda,
+        no_update_model_required=True,
         restoring_beam_arcsec=resolution.restoring_beam_arcsec or None,
         shift_radec_deg=geometry.centre_deg if shift else None, threads=threads, temp_dir=temp_dir)

@@ -8,7 +8,8 @@ behaviour (checked against its ``IMAGING_WEIGHT_SPECTRUM`` in tests/imaging/test
 
 * the weighting grid is the padded image (``ceil(n * padding)`` pixels, rounded up to a multiple
   of 4) in the uv plane, so a cell is ``1 / (n_padded * scale)`` wavelengths wide, and holds only
-  the half plane ``v >= 0``: a visibility with ``v < 0`` is gridded at ``(-u, -v)``;
+  the half plane ``v >= 0``: a visibility with ``v < 0`` is gridded at ``(-u, -v)``. With
+  ``-super-weight s`` the grid has ``round(n_padded / s)`` cells (made even), each ``s`` times wider;
 * pass 1 sums the Stokes I data weights of every unflagged visibility (all channels of all given
   measurement sets, as WSClean images them jointly) in its cell ``W_k``. The Stokes I weight of a
   visibility is ``4 min(w_XX, w_YY)`` (``RR``/``LL`` for circular feeds), zero when either is flagged;
@@ -22,8 +23,7 @@ behaviour (checked against its ``IMAGING_WEIGHT_SPECTRUM`` in tests/imaging/test
 
 Not modelled: WSClean's baseline-dependent averaging (``-baseline-averaging``) grids averaged
 visibilities, which moves some weight between neighbouring cells; separate weights per output
-channel (``-channels-out`` without ``-join-channels``); Tukey and edge tapers; super-uniform
-weighting.
+channel (``-channels-out`` without ``-join-channels``); Tukey and edge tapers.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ WeightingMode = Literal["natural", "uniform", "briggs"]
 SPEED_OF_LIGHT_M_S = 299792458.0
 #: Visibility samples (rows x channels x correlations) read at a time.
 CHUNK_SAMPLES = 8_000_000
+#: WSClean's default ``-padding``: the gridded image is this much larger than the output image.
+WSCLEAN_PADDING = 1.2
 #: WSClean options that change the imaging weights in ways this module does not model.
-UNMODELLED_ARGS = frozenset({"-super-weight", "-taper-tukey", "-taper-inner-tukey", "-taper-edge", "-taper-edge-tukey",
+UNMODELLED_ARGS = frozenset({"-taper-tukey", "-taper-inner-tukey", "-taper-edge", "-taper-edge-tukey",
                              "-use-weights-as-taper", "-no-mf-weighting", "-minuvw-m", "-maxuvw-m", "-weight",
                              "-visibility-weighting-mode"})
 #: CORR_TYPE codes of the two parallel hands (linear XX/YY, circular RR/LL).
@@ -58,7 +60,8 @@ PARALLEL_HANDS = ((9, 12), (5, 8))
 @dataclass(frozen=True)
 class ImagingWeighting:
     """WSClean's weighting settings of an image (``-weight``, ``-size``, ``-scale``, ``-taper-gaussian``,
-    ``-minuv-l``, ``-maxuv-l``, ``-padding``, ``-weighting-rank-filter[-size]``); defaults are WSClean's."""
+    ``-minuv-l``, ``-maxuv-l``, ``-padding``, ``-weighting-rank-filter[-size]``, ``-super-weight``); defaults are
+    WSClean's."""
 
     mode: WeightingMode
     robust: float = 0.0
@@ -67,9 +70,12 @@ class ImagingWeighting:
     taper_gaussian_arcsec: float | None = None
     minuv_lambda: float | None = None
     maxuv_lambda: float | None = None
-    padding: float = 1.2
+    padding: float = WSCLEAN_PADDING
     rank_filter_level: float = 3.0
     rank_filter_size: int = 16
+    #: ``-super-weight``: the weighting grid has this many times fewer cells than the padded image, each as much
+    #: larger in uv (1: the image's own grid).
+    super_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if self.mode not in ("natural", "uniform", "briggs"):
@@ -77,11 +83,13 @@ class ImagingWeighting:
                              setting="weighting")
         if len(self.size_pix) != 2 or min(int(n) for n in self.size_pix) < 1:
             raise InputError(f"size_pix must be two positive pixel counts, not {self.size_pix}", setting="size_pix")
-        for name in ("robust", "scale_arcsec", "padding", "rank_filter_level"):
+        for name in ("robust", "scale_arcsec", "padding", "rank_filter_level", "super_weight"):
             if not math.isfinite(getattr(self, name)):
                 raise InputError(f"{name} must be finite, not {getattr(self, name)}", setting=name)
         if self.scale_arcsec <= 0:
             raise InputError(f"scale_arcsec must be positive, not {self.scale_arcsec}", setting="scale_arcsec")
+        if self.super_weight <= 0:
+            raise InputError(f"super_weight must be positive, not {self.super_weight}", setting="super_weight")
         if self.padding < 1.0:
             raise InputError(f"padding must be >= 1, not {self.padding}", setting="padding")
         if self.rank_filter_size < 1:
@@ -107,8 +115,10 @@ class ImagingWeighting:
         unsupported = sorted(set(extra) & UNMODELLED_ARGS)
         if unsupported:
             raise InputError(f"imaging weights with WSClean's {', '.join(unsupported)} are not modelled")
+        if opts.super_weight is not None and "-super-weight" in extra:
+            raise InputError("-super-weight is given twice: as the super_weight option and among the extra arguments")
         numbers = {}
-        for key in ("-padding", "-weighting-rank-filter", "-weighting-rank-filter-size"):
+        for key in ("-padding", "-weighting-rank-filter", "-weighting-rank-filter-size", "-super-weight"):
             if key in extra:
                 i = extra.index(key)
                 try:
@@ -118,14 +128,16 @@ class ImagingWeighting:
         return cls(mode=opts.weighting, robust=float(opts.robust), size_pix=tuple(int(n) for n in opts.size_pix),
                    scale_arcsec=float(opts.scale_arcsec), taper_gaussian_arcsec=opts.taper_gaussian_arcsec,
                    minuv_lambda=opts.minuv_lambda, maxuv_lambda=opts.maxuv_lambda,
-                   padding=numbers.get("-padding", 1.2),
+                   padding=numbers.get("-padding", WSCLEAN_PADDING),
                    rank_filter_level=numbers.get("-weighting-rank-filter", 3.0),
-                   rank_filter_size=int(numbers.get("-weighting-rank-filter-size", 16)))
+                   rank_filter_size=int(numbers.get("-weighting-rank-filter-size", 16)),
+                   super_weight=numbers.get("-super-weight", 1.0) if opts.super_weight is None else opts.super_weight)
 
     @property
     def grid_size(self) -> tuple[int, int]:
-        """``(width, height)`` of WSClean's weighting grid: the padded image size."""
-        return tuple(padded_size(n, self.padding) for n in self.size_pix)  # type: ignore[return-value]
+        """``(width, height)`` of WSClean's weighting grid: the padded image size divided by the super weight."""
+        return tuple(weighting_grid_size(padded_size(n, self.padding), self.super_weight)  # type: ignore[return-value]
+                     for n in self.size_pix)
 
     @property
     def scale_rad(self) -> float:
@@ -135,7 +147,8 @@ class ImagingWeighting:
         return {"mode": self.mode, "robust": self.robust, "size_pix": list(self.size_pix),
                 "scale_arcsec": self.scale_arcsec, "taper_gaussian_arcsec": self.taper_gaussian_arcsec,
                 "minuv_lambda": self.minuv_lambda, "maxuv_lambda": self.maxuv_lambda, "padding": self.padding,
-                "rank_filter_level": self.rank_filter_level, "rank_filter_size": self.rank_filter_size}
+                "rank_filter_level": self.rank_filter_level, "rank_filter_size": self.rank_filter_size,
+                "super_weight": self.super_weight}
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,22 @@ def padded_size(n_pix: int, padding: float) -> int:
     """WSClean's padded image size: ``ceil(n * padding)`` rounded up to a multiple of 4."""
     n = int(math.ceil(int(n_pix) * padding))
     return n + (4 - n % 4) % 4
+
+
+def weighting_grid_size(padded_pix: int, super_weight: float = 1.0) -> int:
+    """WSClean's weighting grid cells along one axis: the padded image size over the super weight, rounded (half
+    away from zero) and made even."""
+    n = int(math.floor(int(padded_pix) / float(super_weight) + 0.5))
+    return max(2, n + n % 2)
+
+
+def super_weight_for_cell(padded_pix: int, scale_arcsec: float, cell_lambda: float) -> float:
+    """The ``-super-weight`` that gives a padded image of ``padded_pix`` pixels of ``scale_arcsec`` weighting cells
+    of ``cell_lambda`` wavelengths; at least 1 (never a finer grid than the image's own)."""
+    if not (cell_lambda > 0 and scale_arcsec > 0):
+        raise InputError(f"a weighting cell of {cell_lambda} lambda with {scale_arcsec} arcsec pixels: both must be "
+                         "positive", setting="weighting_cell_lambda")
+    return max(1.0, int(padded_pix) * math.radians(scale_arcsec / 3600.0) * float(cell_lambda))
 
 
 def uv_cells(u_lambda: np.ndarray, v_lambda: np.ndarray, width: int, height: int,

@@ -7,6 +7,7 @@ correction is done elsewhere (DP3 applybeam or the everybeam Python API).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ class WSCleanOptions:
     taper_gaussian_arcsec: float | None = None
     minuv_lambda: float | None = None
     maxuv_lambda: float | None = None
+    #: ``-super-weight``: a weighting grid this many times coarser than the padded image's (WSClean's default 1).
+    super_weight: float | None = None
     baseline_averaging: float | None = None
     no_update_model_required: bool = False
     shift_radec_deg: tuple[float, float] | None = None
@@ -82,6 +85,8 @@ class WSCleanOptions:
             raise InputError(f"channels_out must be >= 1, got {self.channels_out}")
         if self.local_rms_window_beams is not None and (not self.local_rms or self.local_rms_window_beams <= 0):
             raise InputError("local_rms_window_beams needs local_rms and a positive size")
+        if self.super_weight is not None and not (math.isfinite(self.super_weight) and self.super_weight > 0):
+            raise InputError(f"super_weight must be positive, got {self.super_weight}")
         if self.apply_facet_solutions is not None and self.facet_regions is None:
             raise InputError("apply_facet_solutions needs facet_regions")
 
@@ -143,6 +148,8 @@ def build_wsclean_command(opts: WSCleanOptions, ms_paths: Sequence[Path]) -> lis
         args += ["-minuv-l", repr(opts.minuv_lambda)]
     if opts.maxuv_lambda is not None:
         args += ["-maxuv-l", repr(opts.maxuv_lambda)]
+    if opts.super_weight is not None:
+        args += ["-super-weight", repr(float(opts.super_weight))]
     if opts.baseline_averaging is not None:
         args += ["-baseline-averaging", repr(opts.baseline_averaging)]
     if opts.no_update_model_required:
