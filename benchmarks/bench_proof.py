@@ -128,17 +128,19 @@ def _print_table(title: str, table: list[dict]) -> None:
 
 
 def final_weightings(manifest: dict) -> list[tuple[list[Path], ImagingWeighting]]:
-    """Each final image's datasets and imaging weighting (Briggs, taper, uv cut, weighting grid), as its facet summary
-    recorded them."""
+    """Each final image's datasets (the run's facet datasets, by facet name) and imaging weighting (Briggs, taper, uv
+    cut, weighting grid), as its facet summary recorded it."""
+    datasets = paths_of(_outputs(manifest, "sva")["averaged_ms"]) if any(
+        m["name"] == "sva" and m["status"] == "done" for m in manifest["modules"]) else []
     out = []
     for summary in paths_of(_outputs(manifest, "final_imaging")["summaries"]):
         record = json.loads(Path(summary).read_text())
         weights = (record.get("primary_beam") or {}).get("weights", {}).get("imaging")
-        if weights and record.get("datasets"):
-            weights = dict(weights, size_pix=tuple(weights["size_pix"]))
-            out.append(([Path(p) for p in record["datasets"]], ImagingWeighting(**weights)))
+        mine = [p for p in datasets if p.name.split(".")[0] == record.get("facet")]
+        if weights and mine:
+            out.append((mine, ImagingWeighting(**dict(weights, size_pix=tuple(weights["size_pix"])))))
     if not out:
-        raise SystemExit("no final image of this run recorded its datasets and imaging weights")
+        raise SystemExit("no final image of this run recorded its imaging weights next to its facet's datasets")
     return out
 
 
