@@ -150,11 +150,6 @@ def weighted_thermal_noise_jy(weightings: list[tuple[list[Path], ImagingWeightin
     return float(np.median([thermal_image_noise_jy(ms, weight_grid(ms, w)) for ms, w in weightings]))
 
 
-def weighting_cell_lambda(weighting: ImagingWeighting) -> float:
-    """The width of the weighting grid's cells along the image's longer axis (wavelengths)."""
-    return 1.0 / (max(weighting.grid_size) * weighting.scale_rad)
-
-
 def dd_off_image(run_dir: Path, manifest: dict, out: Path, size_pix: int, settings: dict) -> Path:
     """The delay-calibrated observations imaged like the final images (no DD solutions, no primary-beam correction:
     the compact field's sources lie where the beam differs from the centre's by well under 1 %)."""
@@ -230,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                 "minuv_lambda": final.minuv_lambda}
     if w0.super_weight > 1.0:  # the final images' weighting cells, on the mosaic-sized image
         settings["super_weight"] = super_weight_for_cell(padded_size(size, w0.padding), resolution.pixel_arcsec,
-                                                         weighting_cell_lambda(w0))
+                                                         w0.cell_lambda)
     off = dd_off_image(args.run_dir, manifest, args.run_dir / "proof", size, settings)
     others = {r["name"] for r in table} - calibrators
     on_others = [r for r in table if r["name"] in others]

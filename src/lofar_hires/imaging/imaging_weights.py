@@ -140,6 +140,11 @@ class ImagingWeighting:
                      for n in self.size_pix)
 
     @property
+    def cell_lambda(self) -> float:
+        """Width of the weighting grid's cells along the image's longer axis (wavelengths)."""
+        return 1.0 / (max(self.grid_size) * self.scale_rad)
+
+    @property
     def scale_rad(self) -> float:
         return math.radians(self.scale_arcsec / 3600.0)
 
